@@ -1,0 +1,32 @@
+"""The catalog: YAML in, a typed frozen ``Catalog`` out, or a ``CatalogError`` listing every
+problem with file and line.
+
+Public surface: ``load_catalog``, ``Catalog`` and its parts, ``CatalogError``, ``Issue``.
+"""
+
+from monitor.catalog.errors import CatalogError, Issue
+from monitor.catalog.loading import load_catalog
+from monitor.catalog.model import (
+    Catalog,
+    Curator,
+    Defaults,
+    LifeSituation,
+    Probe,
+    Region,
+    Service,
+    Standard,
+)
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "Curator",
+    "Defaults",
+    "Issue",
+    "LifeSituation",
+    "Probe",
+    "Region",
+    "Service",
+    "Standard",
+    "load_catalog",
+]
