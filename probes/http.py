@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
+from probes.context import ProbeContext
+from probes.result import ProbeResult
 from probes.spec import Duration, StrictModel
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -82,3 +84,7 @@ class HttpSpec(StrictModel):
                 f"{value!r} is not an http(s) URL; write e.g. 'https://host.example/path'"
             )
         return value
+
+
+async def probe_http(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:
+    raise NotImplementedError  # being written: see tests/test_http_probe.py
