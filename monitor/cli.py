@@ -1,0 +1,114 @@
+"""``dozor`` command line: check, run, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from monitor.catalog import CatalogError, load_catalog
+from monitor.daemon import Daemon, DaemonOptions, dozor_version
+from monitor.logs import configure_logging
+
+DEMO_CATALOG = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo"
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, e.g. 127.0.0.1:9247, got {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dozor", description="24/7 monitor for e-services")
+    p.add_argument("--version", action="version", version=f"dozor {dozor_version()}")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-format", choices=["json", "console"], default=None,
+                   help="default: console on a terminal, JSON lines otherwise")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="validate a catalog and print every error")
+    check.add_argument("config", type=Path, help="catalog file or directory of YAML files")
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--listen", type=_listen, default=("127.0.0.1", 9247),
+                     help="HOST:PORT for /metrics (default 127.0.0.1:9247)")
+    run.add_argument("--location", default="local", help="name of this vantage point")
+    run.add_argument("--grace", type=float, default=10.0,
+                     help="seconds in-flight probes may finish on SIGTERM")
+
+    demo = sub.add_parser("demo", help="run the daemon against a simulated e-service world")
+    demo.add_argument("--listen", type=_listen, default=("127.0.0.1", 9247))
+    demo.add_argument("--location", default="demo")
+    demo.add_argument("--config", type=Path, default=DEMO_CATALOG)
+    demo.add_argument("--world-http-port", type=int, default=9250)
+    demo.add_argument("--world-https-port", type=int, default=9251)
+    demo.add_argument("--world-expiring-port", type=int, default=9252)
+    return p
+
+
+def cmd_check(config: Path) -> int:
+    try:
+        catalog = load_catalog(config)
+    except CatalogError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        print(f"{config}: {len(exc.issues)} error(s)", file=sys.stderr)
+        return 1
+    probes = sum(len(s.probes) for s in catalog.services)
+    print(f"{config}: ok: {len(catalog.services)} services, {probes} probes, "
+          f"{len(catalog.curators)} curators, {len(catalog.regions)} regions, "
+          f"{len(catalog.life_situations)} life situations")
+    return 0
+
+
+async def _run(options: DaemonOptions) -> int:
+    daemon = Daemon(options)
+    try:
+        await daemon.start()
+    except CatalogError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        await daemon.stop()
+        return 1
+    await daemon.serve_until_signalled()
+    return 0
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from monitor.demo import demo_env, start_world  # the simulator is only for the demo
+
+    world = await start_world(http_port=args.world_http_port, https_port=args.world_https_port,
+                              expiring_port=args.world_expiring_port)
+    try:
+        options = DaemonOptions(config=args.config, host=args.listen[0], port=args.listen[1],
+                                location=args.location, env={**os.environ, **demo_env(world)})
+        print(f"demo world on {world.http_url}; metrics on http://{args.listen[0]}:"
+              f"{args.listen[1]}/metrics", file=sys.stderr)
+        return await _run(options)
+    finally:
+        await world.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    json = None if args.log_format is None else args.log_format == "json"
+    configure_logging(args.log_level, json)
+    if args.command == "check":
+        return cmd_check(args.config)
+    if args.command == "run":
+        options = DaemonOptions(config=args.config, host=args.listen[0], port=args.listen[1],
+                                location=args.location, grace=args.grace)
+        return asyncio.run(_run(options))
+    if args.command == "demo":
+        return asyncio.run(_demo(args))
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The running daemon: catalog -> scheduler -> metrics, served over HTTP, reloadable.
+
+Lifecycle: ``start()`` loads the catalog (an invalid one raises ``CatalogError``; nothing
+starts), ``reload()`` applies a new catalog as a diff or keeps the running one, ``stop()``
+stops scheduling and lets in-flight probes finish within the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from monitor.catalog import Catalog, CatalogError, load_catalog
+from monitor.metrics import Metrics, duration_buckets
+from monitor.plan import plan_jobs
+from monitor.scheduler import ProbeScheduler
+from monitor.web import make_app
+from probes.http import new_http_session
+
+
+def dozor_version() -> str:
+    try:
+        return version("dozor")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonOptions:
+    config: Path
+    host: str = "127.0.0.1"
+    port: int = 9247
+    location: str = "local"
+    env: Mapping[str, str] | None = None  # for ${VAR} in the catalog; None means os.environ
+    grace: float = 10.0  # how long in-flight probes may finish on shutdown
+    max_concurrency: int = 1000
+
+
+class Daemon:
+    def __init__(self, options: DaemonOptions) -> None:
+        self.options = options
+        self.catalog: Catalog | None = None
+        self._log = structlog.get_logger("dozor")
+        self._reload_lock = asyncio.Lock()
+        self._stopped = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = options.port
+        self.user_agent = f"Dozor/{dozor_version()} (+24/7 e-service monitor)"
+        self.metrics = Metrics(options.location, dozor_version())
+        self._http = new_http_session(user_agent=self.user_agent)
+        self.scheduler = ProbeScheduler(self.metrics, self._http, self.user_agent,
+                                        options.location, options.max_concurrency)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.options.host}:{self.port}"
+
+    async def start(self) -> None:
+        catalog = load_catalog(self.options.config, env=self.options.env)
+        self._apply(catalog)
+        self.scheduler.start()
+        self._runner = web.AppRunner(make_app(self.metrics.registry, self.reload),
+                                     access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.options.host, self.options.port)
+        await site.start()
+        sockets = self._runner.addresses
+        if sockets:
+            self.port = int(sockets[0][1])
+        self._log.info("dozor started", url=self.url, location=self.options.location,
+                       services=len(catalog.services), probes=len(self.scheduler.jobs))
+
+    def _apply(self, catalog: Catalog) -> None:
+        if self.metrics.use_buckets(duration_buckets(catalog)):
+            self._log.info("duration buckets changed for new latency objectives")
+        self.metrics.describe_catalog(catalog)
+        diff = self.scheduler.apply(plan_jobs(catalog))
+        self.catalog = catalog
+        self.metrics.reload_result(True)
+        self._log.info("catalog applied", added=len(diff.added), removed=len(diff.removed),
+                       rescheduled=len(diff.rescheduled), updated=len(diff.updated),
+                       unchanged=diff.unchanged)
+
+    async def reload(self) -> bool:
+        """Re-read the catalog; on any error keep the running one. Returns success."""
+        async with self._reload_lock:
+            try:
+                # Loading reads files and globs: keep that off the event loop.
+                catalog = await asyncio.to_thread(
+                    load_catalog, self.options.config, self.options.env)
+            except CatalogError as exc:
+                self.metrics.reload_result(False)
+                self._log.error("reload rejected; running catalog kept",
+                                errors=[str(i) for i in exc.issues])
+                return False
+            self._apply(catalog)
+            return True
+
+    async def stop(self) -> None:
+        cancelled = await self.scheduler.stop(self.options.grace)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self._http.close()
+        self._log.info("dozor stopped", cancelled_probes=cancelled)
+        self._stopped.set()
+
+    async def serve_until_signalled(self) -> None:
+        """SIGHUP reloads; SIGTERM/SIGINT stop gracefully."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        background: set[asyncio.Task[bool]] = set()
+
+        def hup() -> None:
+            task = loop.create_task(self.reload())
+            background.add(task)
+            task.add_done_callback(background.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, hup)
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        try:
+            await stop.wait()
+            self._log.info("stopping", grace=self.options.grace)
+        finally:
+            for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        await self.stop()

@@ -1,0 +1,73 @@
+"""From a catalog to the set of scheduled probe jobs: pure data, no I/O, easy to diff."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.catalog import Catalog
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """Everything one scheduled (service, probe) needs. Equal specs mean an unchanged job."""
+
+    service: str
+    probe: str
+    interval: float
+    timeout: float
+    timezone: str
+    spec: Any  # a probe kind's frozen spec model; its type picks the probe function
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}/{self.probe}"
+
+    @property
+    def offset(self) -> float:
+        return start_offset(self.key, self.interval)
+
+
+def start_offset(key: str, interval: float) -> float:
+    """A stable point inside the interval, from a hash of the id: 10,000 probes spread evenly
+    instead of firing at once, and each keeps its phase across restarts and replicas."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    fraction = int.from_bytes(digest, "big") / 2**64
+    return round(fraction * interval, 3)
+
+
+def plan_jobs(catalog: Catalog) -> dict[str, JobSpec]:
+    regions = {r.code: r.timezone for r in catalog.regions}
+    jobs: dict[str, JobSpec] = {}
+    for service in catalog.services:
+        for probe in service.probes:
+            job = JobSpec(
+                service=service.id,
+                probe=probe.name,
+                interval=catalog.interval(probe),
+                timeout=catalog.timeout(probe),
+                timezone=regions.get(service.region, "Europe/Moscow"),
+                spec=probe.spec,
+            )
+            jobs[job.key] = job
+    return jobs
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDiff:
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    rescheduled: tuple[str, ...]  # interval changed: new trigger, state kept
+    updated: tuple[str, ...]  # spec/timeout/timezone changed: same trigger, state kept
+    unchanged: int
+
+
+def diff_plans(old: dict[str, JobSpec], new: dict[str, JobSpec]) -> PlanDiff:
+    added = tuple(sorted(new.keys() - old.keys()))
+    removed = tuple(sorted(old.keys() - new.keys()))
+    both = sorted(old.keys() & new.keys())
+    rescheduled = tuple(k for k in both if old[k].interval != new[k].interval)
+    updated = tuple(k for k in both if old[k].interval == new[k].interval and old[k] != new[k])
+    return PlanDiff(added, removed, rescheduled, updated,
+                    len(both) - len(rescheduled) - len(updated))

@@ -1,0 +1,150 @@
+"""Runs every (service, probe) on its interval with APScheduler 3.
+
+Each job fires on a fixed grid, ``epoch + offset + k * interval``, with the offset from a
+stable hash of its id: start times are spread across the interval and stay the same across
+restarts. APScheduler's ``max_instances=1`` prevents overlapping runs of one probe; a
+semaphore bounds how many probes run at once across the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.metrics import Metrics, ProbeSeries
+from monitor.plan import JobSpec, PlanDiff, diff_plans
+from monitor.recorder import ProbeState, record
+from probes import PROBES, ProbeContext, run_probe
+
+
+@dataclass(slots=True)
+class _Entry:
+    job: JobSpec
+    series: ProbeSeries
+    state: ProbeState = field(default_factory=ProbeState)
+
+
+def _trigger(job: JobSpec) -> IntervalTrigger:
+    # A start date in the past anchors the grid; APScheduler fires at the next grid point.
+    start = dt.datetime.fromtimestamp(job.offset, dt.UTC)
+    return IntervalTrigger(seconds=job.interval, start_date=start, timezone=dt.UTC)
+
+
+def scheduled_time(job: JobSpec, now: float) -> float:
+    """The grid point this run belongs to: the latest one at or before ``now``."""
+    return job.offset + math.floor((now - job.offset) / job.interval) * job.interval
+
+
+class ProbeScheduler:
+    """Owns the APScheduler instance and the live job table; applies catalog plans as diffs."""
+
+    def __init__(self, metrics: Metrics, ctx_http: Any, user_agent: str, location: str,
+                 max_concurrency: int = 1000) -> None:
+        self._metrics = metrics
+        self._http = ctx_http
+        self._user_agent = user_agent
+        self._location = location
+        self._limit = asyncio.Semaphore(max_concurrency)
+        self._entries: dict[str, _Entry] = {}
+        self._running: set[asyncio.Task[None]] = set()
+        self._log = structlog.get_logger("dozor.scheduler")
+        self._aps = AsyncIOScheduler(
+            timezone=dt.UTC,
+            job_defaults={
+                "max_instances": 1,
+                "coalesce": True,  # after a stall, run once, not once per missed slot
+                "misfire_grace_time": None,  # late is better than skipped for a monitor
+            },
+        )
+        self._aps.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
+
+    @property
+    def jobs(self) -> dict[str, JobSpec]:
+        return {k: e.job for k, e in self._entries.items()}
+
+    def state(self, key: str) -> ProbeState:
+        return self._entries[key].state
+
+    def next_run(self, key: str) -> float | None:
+        job = self._aps.get_job(key)
+        if job is None or job.next_run_time is None:
+            return None
+        return float(job.next_run_time.timestamp())
+
+    def start(self) -> None:
+        self._aps.start()
+
+    def apply(self, plan: dict[str, JobSpec]) -> PlanDiff:
+        """Make the live jobs match ``plan``: unchanged jobs keep their schedule and state."""
+        diff = diff_plans(self.jobs, plan)
+        for key in diff.removed:
+            entry = self._entries.pop(key)
+            self._aps.remove_job(key)
+            self._metrics.remove(entry.job.service, entry.job.probe)
+        for key in diff.updated:
+            self._entries[key].job = plan[key]
+        for key in diff.rescheduled:
+            self._entries[key].job = plan[key]
+            self._aps.reschedule_job(key, trigger=_trigger(plan[key]))
+        for key in diff.added:
+            job = plan[key]
+            self._entries[key] = _Entry(job, self._metrics.series(job.service, job.probe))
+            self._aps.add_job(self._run, _trigger(job), args=(key,), id=key, name=key)
+        return diff
+
+    async def _run(self, key: str) -> None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return  # removed by a reload after APScheduler picked it
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            async with self._limit:
+                await self._probe(entry)
+        finally:
+            self._running.discard(task)
+
+    async def _probe(self, entry: _Entry) -> None:
+        job = entry.job
+        started = time.time()
+        self._metrics.scheduler_lag.observe(max(0.0, started - scheduled_time(job, started)))
+        log = self._log.bind(service=job.service, probe=job.probe, location=self._location)
+        ctx = ProbeContext(http=self._http, log=log, user_agent=self._user_agent)
+        self._metrics.in_flight.inc()
+        try:
+            result, duration = await run_probe(PROBES[type(job.spec)], job.spec, ctx, job.timeout)
+        finally:
+            self._metrics.in_flight.dec()
+        record(entry.series, entry.state, log, result, duration, started, job.timezone)
+
+    def _on_skipped(self, event: JobSubmissionEvent) -> None:
+        self._metrics.skipped_runs.inc()
+        self._log.warning("probe run skipped: previous run still going", job=event.job_id)
+
+    async def stop(self, grace: float) -> int:
+        """Stop starting runs, give in-flight ones ``grace`` seconds, cancel the rest.
+        Returns how many runs had to be cancelled."""
+        if self._aps.running:
+            self._aps.pause()
+        pending = set(self._running)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace)
+        else:
+            late = set()
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=1.0)
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+        return len(late)

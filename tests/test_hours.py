@@ -1,0 +1,36 @@
+import datetime as dt
+
+import pytest
+
+from monitor.hours import BUSINESS, OFFHOURS, hours_label
+
+UTC = dt.UTC
+
+
+@pytest.mark.parametrize(
+    ("utc", "tz", "expected"),
+    [
+        # Tuesday 2026-11-24 12:00 Moscow (09:00 UTC): a working day, daytime.
+        (dt.datetime(2026, 11, 24, 9, 0, tzinfo=UTC), "Europe/Moscow", BUSINESS),
+        # Same instant is 19:00 in Vladivostok: still business hours there.
+        (dt.datetime(2026, 11, 24, 9, 0, tzinfo=UTC), "Asia/Vladivostok", BUSINESS),
+        # 13:00 UTC is 23:00 in Vladivostok: night there, day in Moscow.
+        (dt.datetime(2026, 11, 24, 13, 0, tzinfo=UTC), "Asia/Vladivostok", OFFHOURS),
+        (dt.datetime(2026, 11, 24, 13, 0, tzinfo=UTC), "Europe/Moscow", BUSINESS),
+        # Night edges in Moscow (UTC+3): 21:59 business, 22:00 off, 05:59 off, 06:00 business.
+        (dt.datetime(2026, 11, 24, 18, 59, tzinfo=UTC), "Europe/Moscow", BUSINESS),
+        (dt.datetime(2026, 11, 24, 19, 0, tzinfo=UTC), "Europe/Moscow", OFFHOURS),
+        (dt.datetime(2026, 11, 25, 2, 59, tzinfo=UTC), "Europe/Moscow", OFFHOURS),
+        (dt.datetime(2026, 11, 25, 3, 0, tzinfo=UTC), "Europe/Moscow", BUSINESS),
+        # Saturday noon: weekend.
+        (dt.datetime(2026, 11, 28, 9, 0, tzinfo=UTC), "Europe/Moscow", OFFHOURS),
+        # Unity Day, Wednesday 2026-11-04: public holiday.
+        (dt.datetime(2026, 11, 4, 9, 0, tzinfo=UTC), "Europe/Moscow", OFFHOURS),
+        # Saturday 2025-11-01 was made a working day (transfer for Unity Day).
+        (dt.datetime(2025, 11, 1, 9, 0, tzinfo=UTC), "Europe/Moscow", BUSINESS),
+        # New Year holidays in Kamchatka (UTC+12) start while Moscow is still in December.
+        (dt.datetime(2026, 12, 31, 13, 0, tzinfo=UTC), "Asia/Kamchatka", OFFHOURS),
+    ],
+)
+def test_hours_label_in_local_time(utc: dt.datetime, tz: str, expected: str) -> None:
+    assert hours_label(utc, tz) == expected
