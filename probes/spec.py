@@ -34,7 +34,7 @@ def parse_duration(value: Any) -> float:
             f"{value!r} is not a duration; write a number and a unit (ms, s, m, h, d, w), "
             "e.g. '30s' or '1h30m'"
         )
-    seconds = sum(float(n) * _UNITS[u] for n, u in _PART_RE.findall(text))
+    seconds = round(sum(float(n) * _UNITS[u] for n, u in _PART_RE.findall(text)), 9)
     if seconds <= 0:
         raise ValueError(f"{value!r}: a duration must be longer than zero")
     return seconds

@@ -1,0 +1,53 @@
+"""Builds catalogs as plain dicts/YAML for tests and benchmarks (no files under config/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def catalog_dict(
+    urls: list[str],
+    *,
+    interval: str = "60s",
+    timeout: str = "5s",
+    expect: dict[str, Any] | None = None,
+    latency_p95: str = "2s",
+) -> dict[str, Any]:
+    """One service with one HTTP probe per URL, spread over two regions in different zones."""
+    return {
+        "standard": {"availability": "99.5%", "window": "30d", "offhours_availability": "99.5%",
+                     "max_outage": "60m", "latency_p95": latency_p95, "maintenance_counts": True},
+        "defaults": {"interval": interval, "timeout": timeout},
+        "regions": [
+            {"code": "RU-SMO", "name": "Смоленская область", "timezone": "Europe/Moscow"},
+            {"code": "RU-KHA", "name": "Хабаровский край", "timezone": "Asia/Vladivostok"},
+        ],
+        "curators": [
+            {"id": "ivanova", "name": "Иванова А. П.", "email": "ivanova@example.org",
+             "deputy": "petrov"},
+            {"id": "petrov", "name": "Петров И. И.", "email": "petrov@example.org"},
+        ],
+        "life_situations": [{"id": "birth-of-child", "name": "Рождение ребёнка"}],
+        "services": [
+            {
+                "id": f"svc-{i:05d}",
+                "name": f"Услуга {i}",
+                "level": ("federal", "regional", "municipal")[i % 3],
+                "region": ("RU-SMO", "RU-KHA")[i % 2],
+                "department": "Департамент цифрового развития",
+                "mszu": True,
+                "curator": "ivanova",
+                "life_situations": ["birth-of-child"] if i % 2 == 0 else [],
+                "probes": [{"name": "portal", "http": {"url": url, "expect": expect or {}}}],
+            }
+            for i, url in enumerate(urls)
+        ],
+    }
+
+
+def write_catalog(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
