@@ -1,0 +1,185 @@
+"""Rules across items and against world data, run on the items that validated on their own.
+
+Each rule returns issues and never raises, so all of them run and the author sees every problem
+in one go.
+"""
+
+from __future__ import annotations
+
+import difflib
+import zoneinfo
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pycountry
+
+from monitor.catalog.errors import Issue
+from monitor.catalog.model import Defaults, Service, Standard
+from monitor.catalog.sections import Located, Sections
+from probes.spec import format_duration, format_percent
+
+COUNTRY = "RU"
+
+
+def check_catalog(sections: Sections) -> list[Issue]:
+    return [
+        *_duplicate_ids(sections),
+        *_references(sections),
+        *_regions(sections),
+        *_timeouts(sections),
+        *_standard_overrides(sections),
+    ]
+
+
+def _duplicate_ids(sections: Sections) -> Iterator[Issue]:
+    groups: list[tuple[str, str, Iterable[tuple[Located[Any], str]]]] = [
+        ("region code", "code", ((r, r.value.code) for r in sections.regions)),
+        ("curator id", "id", ((c, c.value.id) for c in sections.curators)),
+        ("life situation id", "id", ((s, s.value.id) for s in sections.life_situations)),
+        ("service id", "id", ((s, s.value.id) for s in sections.services)),
+    ]
+    for what, key, entries in groups:
+        first: dict[str, Located[Any]] = {}
+        for entry, ident in entries:
+            if ident in first:
+                seen = first[ident].where((key,), entry.doc)
+                yield entry.issue(
+                    (key,), f"duplicate {what} {ident!r} (first at {seen}); each must be unique"
+                )
+            else:
+                first[ident] = entry
+    for service in sections.services:
+        names: dict[str, int] = {}
+        for index, probe in enumerate(service.value.probes):
+            if probe.name in names:
+                line = service.doc.line((*service.path, "probes", names[probe.name]))
+                yield service.issue(
+                    ("probes", index, "name"),
+                    f"duplicate probe name {probe.name!r} in this service (first at line {line}); "
+                    "probe names must be unique within a service",
+                )
+            else:
+                names[probe.name] = index
+
+
+def _references(sections: Sections) -> Iterator[Issue]:
+    known = sections.known_ids
+    for curator in sections.curators:
+        deputy = curator.value.deputy
+        if deputy is None:
+            continue
+        if deputy == curator.value.id:
+            yield curator.issue(("deputy",), "a curator cannot be their own deputy")
+        elif deputy not in known["curators"]:
+            yield curator.issue(("deputy",), _dangling("curator", deputy, known["curators"]))
+    for service in sections.services:
+        value = service.value
+        if value.curator not in known["curators"]:
+            yield service.issue(
+                ("curator",), _dangling("curator", value.curator, known["curators"])
+            )
+        if value.region not in known["regions"]:
+            yield service.issue(("region",), _dangling("region", value.region, known["regions"]))
+        for index, situation in enumerate(value.life_situations):
+            if situation not in known["life_situations"]:
+                yield service.issue(
+                    ("life_situations", index),
+                    _dangling("life situation", situation, known["life_situations"]),
+                )
+
+
+def _dangling(what: str, ident: str, known: set[str]) -> str:
+    section = what.replace(" ", "_") + "s"
+    message = f"{what} {ident!r} is not defined; add it under {section}: or fix the reference"
+    return message + _did_you_mean(ident, known)
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _regions(sections: Sections) -> Iterator[Issue]:
+    if not sections.regions:
+        return
+    codes: set[str] = {s.code for s in pycountry.subdivisions if s.country_code == COUNTRY}
+    zones = zoneinfo.available_timezones()
+    for region in sections.regions:
+        code, zone = region.value.code, region.value.timezone
+        if code not in codes:
+            yield region.issue(
+                ("code",),
+                f"{code!r} is not an ISO 3166-2:{COUNTRY} subdivision code; write e.g. 'RU-MOW', "
+                f"'RU-SPE', 'RU-SMO'" + _did_you_mean(code.upper(), codes),
+            )
+        if zone not in zones:
+            yield region.issue(
+                ("timezone",),
+                f"{zone!r} is not an IANA time zone; write e.g. 'Europe/Moscow', "
+                "'Asia/Yekaterinburg'" + _did_you_mean(zone, zones),
+            )
+
+
+def _timeouts(sections: Sections) -> Iterator[Issue]:
+    """A probe must finish before its next run is due, or runs pile up behind each other."""
+    if not sections.defaults_ok:
+        return
+    defaults = sections.defaults.value if sections.defaults else Defaults()
+    if sections.defaults and defaults.timeout >= defaults.interval:
+        yield sections.defaults.issue(
+            ("timeout",), _timeout_message(defaults.timeout, defaults.interval)
+        )
+    for service in sections.services:
+        for index, probe in enumerate(service.value.probes):
+            if probe.interval is None and probe.timeout is None:
+                continue  # inherits both defaults, already checked above
+            interval = probe.interval if probe.interval is not None else defaults.interval
+            timeout = probe.timeout if probe.timeout is not None else defaults.timeout
+            if timeout >= interval:
+                key = "timeout" if probe.timeout is not None else "interval"
+                yield service.issue(("probes", index, key), _timeout_message(timeout, interval))
+
+
+def _timeout_message(timeout: float, interval: float) -> str:
+    return (
+        f"timeout {format_duration(timeout)} is not below interval {format_duration(interval)} "
+        "(after defaults); make the timeout shorter than the interval"
+    )
+
+
+def _standard_overrides(sections: Sections) -> Iterator[Issue]:
+    """A service may only tighten the 24/7 standard, never relax it."""
+    if not sections.standard_ok:
+        return
+    standard = sections.standard.value if sections.standard else Standard()
+    for service in sections.services:
+        yield from _loosened(service, standard)
+
+
+def _loosened(service: Located[Service], standard: Standard) -> Iterator[Issue]:
+    override = service.value.standard
+    where = ("standard",)
+    for key in ("availability", "offhours_availability"):
+        mine, base = getattr(override, key), getattr(standard, key)
+        if mine is not None and mine < base:
+            yield service.issue(
+                (*where, key),
+                f"{key} {format_percent(mine)} loosens the catalog standard "
+                f"{format_percent(base)}; a service may only tighten it "
+                f"(>= {format_percent(base)})",
+            )
+    for key in ("max_outage", "latency_p95"):
+        mine, base = getattr(override, key), getattr(standard, key)
+        if mine is not None and mine > base:
+            yield service.issue(
+                (*where, key),
+                f"{key} {format_duration(mine)} loosens the catalog standard "
+                f"{format_duration(base)}; a service may only tighten it "
+                f"(<= {format_duration(base)})",
+            )
+    if override.maintenance_counts is False and standard.maintenance_counts:
+        yield service.issue(
+            (*where, "maintenance_counts"),
+            "maintenance_counts: false loosens the catalog standard, where maintenance counts "
+            "against 24/7; remove it or set it to true",
+        )

@@ -1,0 +1,118 @@
+"""Find every catalog file: the root file(s), then ``include`` globs, depth first.
+
+Each file is read once. A file's own entries come before those of the files it includes, and
+included files come in sorted order, so the merged order is predictable. A file reached again
+through another glob is merged only once; a file that includes itself, directly or not, is a cycle.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monitor.catalog.errors import Issue
+from monitor.catalog.interpolation import interpolate
+from monitor.catalog.source import Document
+from monitor.catalog.yaml_source import read_yaml
+
+ROOT_SUFFIXES = (".yaml", ".yml")
+
+
+def collect_documents(path: Path, env: Mapping[str, str]) -> tuple[list[Document], list[Issue]]:
+    """Every document whose top level is a mapping, in merge order, and every issue found."""
+    walk = _Walk(env)
+    if path.is_dir():
+        roots = sorted(p for p in path.iterdir() if p.suffix in ROOT_SUFFIXES and p.is_file())
+        if not roots:
+            walk.issues.append(Issue(str(path), None, "", "no *.yaml or *.yml files in directory"))
+    elif path.exists():
+        roots = [path]
+    else:
+        walk.issues.append(Issue(str(path), None, "", "no such file or directory"))
+        roots = []
+    for root in roots:
+        if root.resolve() not in walk.loaded:
+            walk.visit(root, ())
+    return walk.documents, walk.issues
+
+
+@dataclass
+class _Walk:
+    env: Mapping[str, str]
+    documents: list[Document] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    loaded: set[Path] = field(default_factory=set)
+
+    def visit(self, file: Path, chain: tuple[Path, ...]) -> None:
+        resolved = file.resolve()
+        self.loaded.add(resolved)
+        chain = (*chain, resolved)
+        doc, issues = read_yaml(file, os.path.normpath(file))
+        self.issues += issues
+        if doc is None:
+            return
+        doc, issues = interpolate(doc, self.env)
+        self.issues += issues
+        if not isinstance(doc.data, dict):
+            self.issues.append(
+                doc.issue(
+                    (),
+                    f"the top level must be a mapping (standard:, services:, ...), "
+                    f"not {_kind(doc.data)}",
+                )
+            )
+            return
+        self.documents.append(doc)
+        patterns = doc.data.get("include")
+        if patterns is None:
+            return
+        if not isinstance(patterns, list):
+            self.issues.append(
+                doc.issue(
+                    ("include",),
+                    'expected a list of glob patterns, e.g. include: ["services.d/*.yaml"]',
+                )
+            )
+            return
+        for index, pattern in enumerate(patterns):
+            where = ("include", index)
+            if not isinstance(pattern, str) or not pattern:
+                self.issues.append(doc.issue(where, "expected a glob pattern string"))
+                continue
+            matches = self._matches(file, pattern)
+            if not matches:
+                self.issues.append(
+                    doc.issue(
+                        where,
+                        f"include {pattern!r} matches no files "
+                        f"(relative to {os.path.normpath(file.parent)}/)",
+                    )
+                )
+            for match in matches:
+                target = match.resolve()
+                if target in chain:
+                    cycle = " -> ".join(p.name for p in chain[chain.index(target) :])
+                    self.issues.append(
+                        doc.issue(
+                            where,
+                            f"include cycle: {cycle} -> {target.name}; "
+                            "a file must not include itself, directly or through others",
+                        )
+                    )
+                elif target not in self.loaded:
+                    self.visit(match, chain)
+
+    @staticmethod
+    def _matches(file: Path, pattern: str) -> list[Path]:
+        # root_dir keeps glob characters in the including file's own directory name literal.
+        found = glob.glob(pattern, root_dir=file.parent, recursive=True)
+        return sorted(p for p in (file.parent / f for f in found) if p.is_file())
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    return f"the value {value!r}"

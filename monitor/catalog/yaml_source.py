@@ -1,0 +1,220 @@
+"""Read one YAML file safely into a ``Document`` with the line of every key and list item.
+
+Only the safe subset of YAML is accepted (``yaml.SafeLoader`` composes the node tree; no Python
+tags). We build the data from the node tree ourselves to record lines, to reject duplicate keys
+(PyYAML silently keeps the last one) and to refuse alias bombs before expanding them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from monitor.catalog.errors import Issue
+from monitor.catalog.source import DataPath, Document, format_field
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_NODES = 1_000_000  # after expanding aliases; a real catalog is far below this
+MAX_DEPTH = 64
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Refused(Exception):
+    """The document is shaped so that building it would be unsafe (bomb, recursion, depth)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def read_yaml(path: Path, display: str) -> tuple[Document | None, list[Issue]]:
+    """The document, or None when the file cannot be used at all; plus every issue found."""
+    text_or_issue = _read_text(path, display)
+    if isinstance(text_or_issue, Issue):
+        return None, [text_or_issue]
+    try:
+        root = yaml.compose(text_or_issue, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        return None, [_syntax_issue(display, exc)]
+    except yaml.YAMLError as exc:
+        return None, [Issue(display, None, "", f"YAML error: {exc}")]
+    except RecursionError:
+        return None, [Issue(display, None, "", f"nesting is too deep (limit {MAX_DEPTH} levels)")]
+    if root is None:  # an empty file is an empty catalog fragment
+        return Document(display, {}, {(): 1}), []
+    try:
+        _check_size(root)
+        builder = _Builder()
+        data = builder.build(root, ())
+    except _Refused as exc:
+        return None, [Issue(display, exc.line, "", exc.message)]
+    except yaml.MarkedYAMLError as exc:  # e.g. an unknown tag on a scalar
+        return None, [_syntax_issue(display, exc)]
+    # A problem inside an anchored mapping is seen again wherever it is merged: report it once.
+    seen = {(line, msg): p for p, line, msg in reversed(builder.problems)}
+    issues = [Issue(display, line, format_field(data, p), msg) for (line, msg), p in seen.items()]
+    return Document(display, data, builder.lines), issues
+
+
+def _syntax_issue(display: str, exc: yaml.MarkedYAMLError) -> Issue:
+    mark = exc.problem_mark or exc.context_mark
+    message = f"YAML syntax error: {exc.problem or exc.context}"
+    # The context ("while scanning a quoted scalar") usually points at where the mistake is.
+    same_line = (
+        mark is not None and exc.context_mark is not None and exc.context_mark.line == mark.line
+    )
+    if exc.context and exc.problem and exc.context_mark and not same_line:
+        message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
+    return Issue(display, mark.line + 1 if mark else None, "", message)
+
+
+def _read_text(path: Path, display: str) -> str | Issue:
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)  # never read an arbitrarily large file into memory
+    except OSError as exc:
+        return Issue(display, None, "", f"cannot read the file: {exc.strerror or exc}")
+    if len(raw) > MAX_BYTES:
+        return Issue(
+            display,
+            None,
+            "",
+            f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB; "
+            "split it into several files with include",
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return Issue(display, line, "", "the file is not valid UTF-8; save it as UTF-8")
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_size(root: Node) -> None:
+    """Count nodes as they would be after expanding aliases, sharing work across aliases, so a
+    billion-laughs document is refused in time linear in its size rather than its expansion."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        line = node.start_mark.line + 1
+        if key in open_nodes:
+            raise _Refused(line, "an alias refers to a node that contains it (recursive alias)")
+        if depth > MAX_DEPTH:
+            raise _Refused(line, f"nesting is too deep (limit {MAX_DEPTH} levels)")
+        open_nodes.add(key)
+        total = 1
+        for child in _children(node):
+            total += size(child, depth + 1)
+            if total > MAX_NODES:
+                raise _Refused(
+                    line,
+                    f"aliases expand to more than {MAX_NODES} nodes; "
+                    "refusing a document this large (alias bomb?)",
+                )
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root, 0)
+
+
+@dataclass
+class _Builder:
+    lines: dict[DataPath, int] = field(default_factory=dict)
+    problems: list[tuple[DataPath, int, str]] = field(default_factory=list)
+    scalars: SafeConstructor = field(default_factory=SafeConstructor)
+
+    def build(self, node: Node, path: DataPath) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, ScalarNode):
+            return self.scalars.construct_object(node)
+        if isinstance(node, SequenceNode):
+            self._plain_tag(node, _SEQ_TAG)
+            items = []
+            for index, item in enumerate(node.value):
+                self.lines[(*path, index)] = item.start_mark.line + 1
+                items.append(self.build(item, (*path, index)))
+            return items
+        if isinstance(node, MappingNode):
+            self._plain_tag(node, _MAP_TAG)
+            return self._mapping(node, path)
+        raise _Refused(node.start_mark.line + 1, f"unsupported YAML node {node.tag}")
+
+    def _plain_tag(self, node: Node, expected: str) -> None:
+        if node.tag != expected:
+            raise _Refused(
+                node.start_mark.line + 1,
+                f"unsupported YAML tag {node.tag}; write plain lists, mappings and values",
+            )
+
+    def _mapping(self, node: MappingNode, path: DataPath) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        merges: list[MappingNode] = []
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == _MERGE_TAG:  # `<<: *anchor` shares keys between entries
+                merges.extend(self._merge_sources(value_node))
+                continue
+            if not isinstance(key_node, ScalarNode):
+                problem = "a key must be a plain value, not a list or mapping"
+                self.problems.append((path, line, problem))
+                continue
+            key = self.scalars.construct_object(key_node)
+            if key in result:
+                first = self.lines.get((*path, key))
+                self.problems.append(
+                    ((*path, key), line, f"duplicate key {key!r} (first at line {first}); keep one")
+                )
+                continue
+            self.lines[(*path, key)] = line
+            result[key] = self.build(value_node, (*path, key))
+        if merges:
+            self._merge_into(result, merges, path)
+        return result
+
+    def _merge_into(
+        self, result: dict[Any, Any], sources: list[MappingNode], path: DataPath
+    ) -> None:
+        """Explicit keys win, then earlier merge sources (the YAML merge-key rule). Lines of a
+        merged value point at the anchored mapping, where the author wrote it."""
+        saved, scratch = self.lines, dict[DataPath, int]()
+        self.lines = scratch
+        try:
+            merged: dict[Any, Any] = {}
+            for source in sources:
+                for key, value in self._mapping(source, path).items():
+                    merged.setdefault(key, value)
+        finally:
+            self.lines = saved
+        taken = {key for key in merged if key not in result}
+        for key in taken:
+            result[key] = merged[key]
+        for sub, line in scratch.items():
+            if len(sub) > len(path) and sub[len(path)] in taken:
+                self.lines[sub] = line
+
+    def _merge_sources(self, node: Node) -> list[MappingNode]:
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        if not all(isinstance(s, MappingNode) for s in sources):
+            raise _Refused(node.start_mark.line + 1, "'<<' merges a mapping or a list of mappings")
+        return list(sources)

@@ -1,0 +1,126 @@
+"""YAML reading (lines, merge keys, limits) and ${ENV} interpolation, below the loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.catalog import CatalogError, load_catalog
+from monitor.catalog.interpolation import InterpolationError, expand
+from monitor.catalog.source import DataPath
+from monitor.catalog.yaml_source import MAX_BYTES, MAX_DEPTH, read_yaml
+
+ENV = {"HOST": "portal.example.org", "EMPTY": "", "TOKEN": "t0k3n-value"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain text", "plain text"),
+        ("https://${HOST}/x", "https://portal.example.org/x"),
+        ("${MISSING:-fallback}", "fallback"),
+        ("${HOST:-fallback}", "portal.example.org"),
+        ("${EMPTY:-fallback}", "fallback"),  # as in the shell, :- covers set-but-empty
+        ("[${EMPTY}]", "[]"),
+        ("${MISSING:-}", ""),
+        ("cost $${amount} and $5", "cost ${amount} and $5"),
+        ("^end$", "^end$"),
+        ("${HOST}${HOST}", "portal.example.orgportal.example.org"),
+    ],
+)
+def test_expand(text: str, expected: str) -> None:
+    assert expand(text, ENV)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("${MISSING}", "environment variable MISSING is not set"),
+        ("${1BAD}", "is not a variable reference"),
+        ("${HOST", "unclosed '${'"),
+    ],
+)
+def test_expand_errors(text: str, fragment: str) -> None:
+    with pytest.raises(InterpolationError, match=fragment.replace("$", r"\$").replace("{", r"\{")):
+        expand(text, ENV)
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        ((), 1),
+        (("services",), 4),
+        (("services", 0), 5),
+        (("services", 0, "probes", 1), 8),
+        (("services", 0, "probes", 1, "http", "url"), 9),
+        (("services", 0, "probes", 1, "http", "missing_key"), 9),  # longest known prefix
+        # Merged keys point where they were written: in the anchored mapping.
+        (("services", 0, "probes", 0, "http", "method"), 2),
+        (("services", 0, "probes", 0, "http", "url"), 7),
+    ],
+)
+def test_lines_are_recorded_per_key_and_item(tmp_path: Path, path: DataPath, line: int) -> None:
+    (tmp_path / "c.yaml").write_text(
+        "x-http: &http\n"  # 1
+        "  method: HEAD\n"  # 2
+        "  url: https://overridden.example/\n"  # 3
+        "services:\n"  # 4
+        "  - id: a\n"  # 5
+        "    probes:\n"  # 6
+        "      - {name: p, http: {<<: *http, url: 'https://e.org/'}}\n"  # 7
+        "      - name: q\n"  # 8
+        "        http: {url: 'https://e.org/q'}\n",  # 9
+        encoding="utf-8",
+    )
+    doc, issues = read_yaml(tmp_path / "c.yaml", "c.yaml")
+    assert issues == []
+    assert doc is not None
+    assert doc.line(path) == line
+    assert doc.data["services"][0]["probes"][0]["http"] == {
+        "method": "HEAD",
+        "url": "https://e.org/",
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "fragment"),
+    [
+        (b"a: 1\nb: \xff\n", 2, "not valid UTF-8"),
+        (b"a: !!binary aGVsbG8=\nb: !custom 1\n", 2, "could not determine a constructor"),
+        (b"a: [" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), 1, "nesting is too deep"),
+        # Deeper than PyYAML's recursive composer can go: refused, not a crash.
+        (b"[" * 5000 + b"]" * 5000, None, "nesting is too deep"),
+        (b"a: 1\n---\nb: 2\n", 2, "expected a single document"),
+    ],
+    ids=["utf8", "custom-tag", "deep", "very-deep", "two-documents"],
+)
+def test_unreadable_yaml(tmp_path: Path, content: bytes, line: int | None, fragment: str) -> None:
+    (tmp_path / "c.yaml").write_bytes(content)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path / "c.yaml", env={})
+    [issue] = caught.value.issues
+    assert (issue.line, Path(issue.file).name) == (line, "c.yaml")
+    assert fragment in issue.message
+
+
+def test_file_over_size_limit_is_refused_without_parsing(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as fh:
+        fh.write(b"#" * (MAX_BYTES + 1))
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(big, env={})
+    [issue] = caught.value.issues
+    assert "larger than 10 MiB" in issue.message
+
+
+def test_secret_values_never_appear_in_messages(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(
+        "curators: [{id: ivanova, name: I, webhook: 'hook-${TOKEN}'}]\n", encoding="utf-8"
+    )
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path / "c.yaml", env=ENV)
+    text = str(caught.value)
+    assert "curators[ivanova].webhook" in text
+    assert "hook-${TOKEN}" in text
+    assert ENV["TOKEN"] not in text
