@@ -7,6 +7,7 @@ info metrics, refreshed from the catalog.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from collections.abc import Iterable, Sequence
@@ -26,7 +27,7 @@ from probes import Phase, ProbeResult, Reason
 
 PROBE_LABELS = ("service", "probe", "location")
 BASE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 def duration_buckets(catalog: Catalog) -> tuple[float, ...]:
@@ -92,7 +93,7 @@ class Metrics:
     def __init__(self, location: str, version: str, buckets: Sequence[float] = BASE_BUCKETS
                  ) -> None:
         # _created samples would double the series count for no query anyone writes.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.location = location
         self.registry = CollectorRegistry(auto_describe=True)
         self._series: dict[tuple[str, str], ProbeSeries] = {}
@@ -232,8 +233,8 @@ class Metrics:
             self.service_info.labels(
                 s.id, s.name, s.level, s.region, s.department, s.curator, str(s.mszu).lower()
             ).set(1)
-            for ls in s.life_situations:
-                self.life_situation_member.labels(ls, s.id).set(1)
+            for bundle in s.life_situations:
+                self.life_situation_member.labels(bundle, s.id).set(1)
             std = catalog.standard_for(s)
             o = self.objectives
             o["availability"].labels(s.id).set(std.availability)
@@ -258,7 +259,6 @@ class Metrics:
 
 
 def _remove(metric: Counter | Gauge | Histogram, labels: tuple[str, ...]) -> None:
-    try:
+    # KeyError: never observed (e.g. cert expiry on plain HTTP), nothing to drop.
+    with contextlib.suppress(KeyError):
         metric.remove(*labels)
-    except KeyError:
-        pass  # never observed (e.g. cert expiry on plain HTTP): nothing to drop

@@ -27,7 +27,9 @@ class StrictModel(BaseModel):
 
 def parse_duration(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError("expected a duration string such as '500ms', '10s', '5m', '1h30m' or '30d'")
+        raise ValueError(
+            "expected a duration string such as '500ms', '10s', '5m', '1h30m' or '30d'"
+        )
     text = value.strip()
     if not _DURATION_RE.match(text):
         raise ValueError(

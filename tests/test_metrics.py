@@ -108,5 +108,6 @@ def test_removed_probe_series_vanish_and_bucket_swap_keeps_series() -> None:
     assert not any(svc == "a" for (_, svc) in names)
     assert m.use_buckets((0.3, 1.0)) is True
     m.series("b", "p").observe(ProbeResult.ok(), 0.2, "business", 1)
-    les = {dict(lbl)["le"] for (n, lbl) in _samples(m) if n == "dozor_probe_duration_seconds_bucket"}
+    les = {dict(lbl)["le"] for (n, lbl) in _samples(m)
+           if n == "dozor_probe_duration_seconds_bucket"}
     assert les == {"0.3", "1.0", "+Inf"}

@@ -9,7 +9,8 @@ from tests.catalog_factory import catalog_dict
 
 
 def test_offsets_are_stable_and_inside_the_interval() -> None:
-    assert start_offset("kindergarten-smo/portal", 60) == start_offset("kindergarten-smo/portal", 60)
+    key = "kindergarten-smo/portal"
+    assert start_offset(key, 60) == start_offset(key, 60)
     assert start_offset("a/portal", 60) != start_offset("b/portal", 60)
     for i in range(1000):
         assert 0 <= start_offset(f"svc-{i}/p", 60) < 60
@@ -49,7 +50,9 @@ def test_diff_classifies_added_removed_rescheduled_updated() -> None:
     assert diff.unchanged == 1
 
 
-@pytest.mark.parametrize(("now", "expected"), [(0.0, 0.0), (9.99, 0.0), (10.0, 10.0), (1025.5, 1020.0)])
+@pytest.mark.parametrize(
+    ("now", "expected"), [(0.0, 0.0), (9.99, 0.0), (10.0, 10.0), (1025.5, 1020.0)]
+)
 def test_scheduled_time_is_the_latest_grid_point(now: float, expected: float) -> None:
     job = next(iter(plan_jobs(Catalog.model_validate(
         catalog_dict(["http://127.0.0.1:1/"], interval="10s"))).values()))

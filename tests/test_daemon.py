@@ -1,0 +1,181 @@
+"""The daemon end to end in-process: real target server, real scheduler, real /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from structlog.testing import capture_logs
+
+from monitor.daemon import Daemon, DaemonOptions
+from tests.catalog_factory import catalog_dict, write_catalog
+from tests.target import Target
+from tests.tools import promtool_check_metrics
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[Target]:
+    t = await Target().start()
+    yield t
+    await t.close()
+
+
+async def _start(path: Path, **kw: Any) -> Daemon:
+    daemon = Daemon(DaemonOptions(config=path, port=0, location="test-loc", **kw))
+    await daemon.start()
+    return daemon
+
+
+async def _wait_for(cond: Callable[[], bool], timeout: float = 8.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def _scrape(daemon: Daemon) -> tuple[bytes, dict[tuple[str, frozenset[Any]], float]]:
+    async with aiohttp.ClientSession() as s, s.get(f"{daemon.url}/metrics") as r:
+        assert r.status == 200
+        body = await r.read()
+    samples = {}
+    for fam in text_string_to_metric_families(body.decode()):
+        for smp in fam.samples:
+            samples[smp.name, frozenset(smp.labels.items())] = smp.value
+    return body, samples
+
+
+def _total(samples: dict[tuple[str, frozenset[Any]], float], service: str, result: str) -> float:
+    return sum(v for (name, labels), v in samples.items()
+               if name == "dozor_probes_total" and dict(labels)["service"] == service
+               and dict(labels)["result"] == result)
+
+
+async def test_probes_run_and_metrics_pass_promtool(tmp_path: Path, target: Target) -> None:
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        [f"{target.url}/a", f"{target.url}/b"], interval="1s", timeout="500ms"))
+    daemon = await _start(cfg)
+    try:
+        await _wait_for(lambda: target.hits >= 4)
+        body, samples = await _scrape(daemon)
+        assert _total(samples, "svc-00000", "success") >= 1
+        assert samples["dozor_probe_success", frozenset(
+            {"service": "svc-00001", "probe": "portal", "location": "test-loc"}.items())] == 1
+        assert samples["dozor_config_last_reload_successful", frozenset()] == 1
+        checked = promtool_check_metrics(body)
+        assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
+        assert all(ua.startswith("Dozor/") for ua in target.user_agents)
+        async with aiohttp.ClientSession() as s, s.get(f"{daemon.url}/healthz") as r:
+            assert r.status == 200
+    finally:
+        await daemon.stop()
+
+
+async def test_state_changes_are_logged_once_each(tmp_path: Path, target: Target) -> None:
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        [f"{target.url}/a"], interval="1s", timeout="500ms"))
+    with capture_logs() as logs:
+        daemon = await _start(cfg)
+        try:
+            await _wait_for(lambda: target.hits >= 1)
+            target.status = 503
+            await _wait_for(lambda: any(e["event"] == "probe failing" for e in logs))
+            hits = target.hits
+            await _wait_for(lambda: target.hits >= hits + 2)  # stays down: no new line
+            target.status = 200
+            await _wait_for(lambda: any(e["event"] == "probe recovered" for e in logs))
+        finally:
+            await daemon.stop()
+    failing = [e for e in logs if e["event"] == "probe failing"]
+    assert len(failing) == 1
+    assert failing[0]["reason"] == "http_status" and failing[0]["service"] == "svc-00000"
+    assert failing[0]["location"] == "test-loc" and failing[0]["probe"] == "portal"
+    assert failing[0]["previous"] == "up"
+    assert len([e for e in logs if e["event"] == "probe recovered"]) == 1
+    assert not [e for e in logs if e["event"] == "probe run" and e["log_level"] != "debug"]
+
+
+async def test_valid_reload_applies_a_diff(tmp_path: Path, target: Target) -> None:
+    urls = [f"{target.url}/{i}" for i in range(3)]
+    data = catalog_dict(urls, interval="1s", timeout="500ms")
+    cfg = write_catalog(tmp_path / "c.yaml", data)
+    daemon = await _start(cfg)
+    try:
+        await _wait_for(lambda: target.hits >= 3)
+        kept_state = daemon.scheduler.state("svc-00000/portal")
+        kept_next = daemon.scheduler.next_run("svc-00000/portal")
+        data["services"][1]["probes"][0]["interval"] = "2s"  # changed interval
+        del data["services"][2]  # removed probe
+        write_catalog(cfg, data)
+        async with aiohttp.ClientSession() as s, s.post(f"{daemon.url}/-/reload") as r:
+            assert r.status == 200
+        assert set(daemon.scheduler.jobs) == {"svc-00000/portal", "svc-00001/portal"}
+        assert daemon.scheduler.jobs["svc-00001/portal"].interval == 2.0
+        assert daemon.scheduler.state("svc-00000/portal") is kept_state
+        next_now = daemon.scheduler.next_run("svc-00000/portal")
+        assert next_now is not None and kept_next is not None
+        assert (next_now - kept_next) % 1.0 == pytest.approx(0.0, abs=1e-3)  # same grid
+        _, samples = await _scrape(daemon)
+        assert _total(samples, "svc-00002", "success") == 0
+        assert not [k for k in samples if dict(k[1]).get("service") == "svc-00002"]
+        assert samples["dozor_config_last_reload_successful", frozenset()] == 1
+        assert samples["dozor_probes_configured", frozenset()] == 2
+    finally:
+        await daemon.stop()
+
+
+async def test_invalid_reload_keeps_running_catalog(tmp_path: Path, target: Target) -> None:
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        [f"{target.url}/a"], interval="1s", timeout="500ms"))
+    daemon = await _start(cfg)
+    try:
+        cfg.write_text("services:\n  - id: x\n    bogus: [\n", encoding="utf-8")
+        with capture_logs() as logs:
+            assert await daemon.reload() is False
+        assert [e for e in logs if e["event"].startswith("reload rejected")]
+        assert "c.yaml" in str(logs[-1]["errors"])
+        assert set(daemon.scheduler.jobs) == {"svc-00000/portal"}
+        hits = target.hits
+        await _wait_for(lambda: target.hits >= hits + 2)  # still probing
+        _, samples = await _scrape(daemon)
+        assert samples["dozor_config_last_reload_successful", frozenset()] == 0
+    finally:
+        await daemon.stop()
+
+
+async def test_concurrency_bound_holds(tmp_path: Path, target: Target) -> None:
+    target.delay = 0.6
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        [f"{target.url}/{i}" for i in range(6)], interval="1s", timeout="900ms"))
+    daemon = await _start(cfg, max_concurrency=2)
+    try:
+        await _wait_for(lambda: target.hits >= 6)
+    finally:
+        await daemon.stop()
+    assert target.max_in_flight == 2
+
+
+@pytest.mark.parametrize(("grace", "delay", "cancelled"), [(3.0, 0.8, 0), (0.3, 1.5, 1)])
+async def test_shutdown_with_probe_in_flight(
+    tmp_path: Path, target: Target, grace: float, delay: float, cancelled: int
+) -> None:
+    target.delay = delay
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        [f"{target.url}/a"], interval="2s", timeout="1900ms"))
+    daemon = await _start(cfg, grace=grace)
+    await _wait_for(lambda: target.in_flight == 1, timeout=4)
+    started = time.monotonic()
+    with capture_logs() as logs:
+        await daemon.stop()
+    took = time.monotonic() - started
+    stopped = next(e for e in logs if e["event"] == "dozor stopped")
+    assert stopped["cancelled_probes"] == cancelled
+    assert took < grace + 1.5
+    if cancelled == 0:  # the in-flight run finished and was recorded
+        assert daemon.scheduler.state("svc-00000/portal").up is True
