@@ -1,0 +1,34 @@
+"""The demo e-service world: a local simulator of the services in ``config/examples/demo``,
+so ``dozor demo`` shows real data, and real faults, within a minute.
+
+Listeners (``demo_env`` turns them into the catalog's variables):
+
+=============  ============================  ===========================================
+listener       env variable                  default in the catalog
+=============  ============================  ===========================================
+plain HTTP     ``DOZOR_DEMO_HTTP``           ``http://127.0.0.1:9250``
+HTTPS, 1 year  ``DOZOR_DEMO_HTTPS``          ``https://127.0.0.1:9251``
+HTTPS, 5 days  ``DOZOR_DEMO_HTTPS_EXPIRING`` ``https://127.0.0.1:9252``
+CA (PEM)       ``DOZOR_DEMO_CA``             ``/tmp/dozor-demo-ca.pem``
+=============  ============================  ===========================================
+
+Faults, decided from the world's clock in the service region's local time:
+
+===========================  ================  ==============================================
+service                      region (zone)     fault
+===========================  ================  ==============================================
+doctor-nvs                   RU-NVS (UTC+7)    503 every night 01:00–04:00 local: breaks the
+                                               off-hours objective and max outage
+housing-subsidy-sve          RU-SVE (UTC+5)    flaky: ~5 % of requests answer 500
+egrn-extract                 RU-MOW (UTC+3)    slow: 20 % of responses take 1.5–2.5 s against
+                                               a 1 s latency objective
+first-grade-kzn              RU-TA (UTC+3)     HTTPS certificate expires 5 days after start
+construction-permit-khv      RU-KHA (UTC+10)   502 in minutes 00–09 of every hour
+===========================  ================  ==============================================
+
+Every other service answers 200 after 10–80 ms. ``sites.py`` lists every path.
+"""
+
+from monitor.demo.world import World, demo_env, start_world
+
+__all__ = ["World", "demo_env", "start_world"]

@@ -1,0 +1,167 @@
+"""Start and stop the demo world: three aiohttp listeners on one host.
+
+One application per listener, so a service lives at exactly one origin as in the catalog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Self
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from monitor.demo import pages, tls
+from monitor.demo.faults import decide
+from monitor.demo.sites import SITES, Listener, Site
+
+Clock = Callable[[], datetime]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+DEFAULT_SEED = 837  # after Government order 837-р; any fixed seed makes runs repeatable
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Behaviour:
+    """What every handler shares: the clock, the random source, the delay scale."""
+
+    clock: Clock
+    rng: random.Random
+    time_scale: float
+
+    def now(self) -> datetime:
+        now = self.clock()
+        # A naive clock is taken as UTC rather than as the host's zone, so tests are portable.
+        return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+
+@dataclass
+class World:
+    """A running demo world. URLs have no trailing slash; ``ca_file`` verifies both HTTPS
+    listeners. Use ``async with`` or call ``close()``."""
+
+    http_url: str
+    https_url: str
+    expiring_url: str
+    ca_file: str
+    _runners: list[web.AppRunner] = field(repr=False)
+    _tempdir: tempfile.TemporaryDirectory[str] = field(repr=False)
+
+    async def close(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        self._tempdir.cleanup()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def demo_env(world: World) -> dict[str, str]:
+    """The variables ``config/examples/demo`` reads for its URLs and CA file."""
+    return {
+        "DOZOR_DEMO_HTTP": world.http_url,
+        "DOZOR_DEMO_HTTPS": world.https_url,
+        "DOZOR_DEMO_HTTPS_EXPIRING": world.expiring_url,
+        "DOZOR_DEMO_CA": world.ca_file,
+    }
+
+
+async def start_world(
+    *,
+    host: str = "127.0.0.1",
+    http_port: int = 0,
+    https_port: int = 0,
+    expiring_port: int = 0,
+    clock: Clock | None = None,
+    time_scale: float = 1.0,
+    seed: int = DEFAULT_SEED,
+) -> World:
+    """Serve every demo site; port 0 picks a free port. ``clock`` returns an aware UTC
+    datetime and decides which faults are active; ``time_scale`` multiplies every delay
+    (tests use a small one)."""
+    behaviour = _Behaviour(clock or _utc_now, random.Random(seed), time_scale)
+    tempdir = tempfile.TemporaryDirectory(prefix="dozor-demo-")
+    runners: list[web.AppRunner] = []
+    try:
+        certs = await asyncio.to_thread(tls.issue, Path(tempdir.name))
+        contexts: dict[Listener, ssl.SSLContext | None] = {
+            "http": None,
+            "https": certs.normal,
+            "expiring": certs.expiring,
+        }
+        ports: dict[Listener, int] = {
+            "http": http_port,
+            "https": https_port,
+            "expiring": expiring_port,
+        }
+        urls: dict[Listener, str] = {}
+        for listener in ("http", "https", "expiring"):
+            runner = web.AppRunner(_app(listener, behaviour), access_log=None)
+            await runner.setup()
+            runners.append(runner)
+            site = web.TCPSite(runner, host, ports[listener], ssl_context=contexts[listener])
+            await site.start()
+            port = runner.addresses[0][1]
+            scheme = "http" if contexts[listener] is None else "https"
+            urls[listener] = f"{scheme}://{_host_in_url(host)}:{port}"
+    except BaseException:
+        for runner in runners:
+            await runner.cleanup()
+        tempdir.cleanup()
+        raise
+    return World(
+        http_url=urls["http"],
+        https_url=urls["https"],
+        expiring_url=urls["expiring"],
+        ca_file=str(certs.ca_file),
+        _runners=runners,
+        _tempdir=tempdir,
+    )
+
+
+def _app(listener: Listener, behaviour: _Behaviour) -> web.Application:
+    app = web.Application()
+    mine = tuple(s for s in SITES if s.listener == listener)
+    for site in mine:
+        app.router.add_get(site.path, _site_handler(site, behaviour))
+    app.router.add_get("/", _index_handler(mine))
+    return app
+
+
+def _site_handler(site: Site, behaviour: _Behaviour) -> Handler:
+    zone = ZoneInfo(site.zone)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        local_now = behaviour.now().astimezone(zone)
+        outcome = decide(site.fault, local_now, behaviour.rng)
+        await asyncio.sleep(outcome.delay * behaviour.time_scale)
+        if outcome.status != 200:
+            return pages.error_page(outcome.status)
+        return pages.page(site, local_now)
+
+    return handle
+
+
+def _index_handler(sites: tuple[Site, ...]) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return pages.index(sites, str(request.url.origin()))
+
+    return handle
+
+
+def _host_in_url(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

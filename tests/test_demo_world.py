@@ -1,0 +1,302 @@
+"""The demo world: each fault shows up exactly when it should, and every probe in
+config/examples/demo passes against it at a healthy time.
+
+The catalog is read here with yaml.safe_load and a small ${VAR:-default} substitution rather
+than the catalog loader, so these tests check the demo data on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+import yaml
+
+from monitor.catalog.model import Catalog
+from monitor.demo import World, demo_env, start_world
+from monitor.demo.sites import SITES, Site
+
+DEMO = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo"
+# Wednesday 2025-06-11 07:30 UTC: daytime in every demo zone (Moscow 10:30, Vladivostok
+# 17:30), outside the nightly window and the hourly one.
+HEALTHY = datetime(2025, 6, 11, 7, 30, tzinfo=UTC)
+TIME_SCALE = 0.01  # delays shrink a hundredfold so the suite stays fast
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class FakeClock:
+    now: datetime = HEALTHY
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set_local(self, zone: str, hour: int, minute: int = 0) -> None:
+        local = datetime(2025, 6, 11, hour, minute, tzinfo=ZoneInfo(zone))
+        self.now = local.astimezone(UTC)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def world(clock: FakeClock) -> AsyncIterator[World]:
+    async with await start_world(clock=clock, time_scale=TIME_SCALE) as started:
+        yield started
+
+
+@pytest.fixture
+async def session(world: World) -> AsyncIterator[aiohttp.ClientSession]:
+    trust = ssl.create_default_context(cafile=world.ca_file)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=trust)) as client:
+        yield client
+
+
+def site(service: str) -> Site:
+    return next(s for s in SITES if s.service == service)
+
+
+def url_of(world: World, found: Site) -> str:
+    base = {"http": world.http_url, "https": world.https_url, "expiring": world.expiring_url}
+    return base[found.listener] + found.path
+
+
+async def status_of(session: aiohttp.ClientSession, url: str) -> int:
+    async with session.get(url) as response:
+        await response.read()
+        return response.status
+
+
+# --- faults -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "expected"),
+    [(0, 59, 200), (1, 0, 503), (2, 0, 503), (3, 59, 503), (4, 0, 200), (12, 0, 200)],
+)
+async def test_night_service_is_down_from_one_to_four_local(
+    world: World,
+    session: aiohttp.ClientSession,
+    clock: FakeClock,
+    hour: int,
+    minute: int,
+    expected: int,
+) -> None:
+    night = site("doctor-nvs")
+    assert night.zone == "Asia/Novosibirsk"
+    clock.set_local(night.zone, hour, minute)
+    assert await status_of(session, url_of(world, night)) == expected
+
+
+async def test_night_follows_local_time_not_moscow(
+    world: World, session: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    # 02:00 in Moscow is 06:00 in Novosibirsk: the service is up again there.
+    clock.set_local("Europe/Moscow", 2)
+    assert await status_of(session, url_of(world, site("doctor-nvs"))) == 200
+
+
+@pytest.mark.parametrize(
+    ("minute", "expected"), [(0, 502), (5, 502), (9, 502), (10, 200), (30, 200), (59, 200)]
+)
+async def test_hourly_service_is_down_first_ten_minutes(
+    world: World, session: aiohttp.ClientSession, clock: FakeClock, minute: int, expected: int
+) -> None:
+    hourly = site("construction-permit-khv")
+    clock.set_local(hourly.zone, 14, minute)
+    assert await status_of(session, url_of(world, hourly)) == expected
+
+
+async def _not_after(url: str, ca_file: str) -> datetime:
+    parts = urlsplit(url)
+    trust = ssl.create_default_context(cafile=ca_file)
+    _, writer = await asyncio.open_connection(parts.hostname, parts.port, ssl=trust)
+    try:
+        cert: Any = writer.get_extra_info("ssl_object").getpeercert()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), UTC)
+
+
+async def test_expiring_listener_serves_a_certificate_ending_in_five_days(world: World) -> None:
+    left = await _not_after(world.expiring_url, world.ca_file) - datetime.now(UTC)
+    assert timedelta(days=4) < left < timedelta(days=6)
+    assert site("first-grade-kzn").listener == "expiring"
+
+
+async def test_normal_https_listener_serves_a_one_year_certificate(world: World) -> None:
+    left = await _not_after(world.https_url, world.ca_file) - datetime.now(UTC)
+    assert timedelta(days=360) < left < timedelta(days=370)
+
+
+async def test_flaky_service_fails_about_five_percent(
+    world: World, session: aiohttp.ClientSession
+) -> None:
+    url = url_of(world, site("housing-subsidy-sve"))
+    statuses = [await status_of(session, url) for _ in range(200)]
+    assert set(statuses) <= {200, 500}
+    assert 0.01 <= statuses.count(500) / len(statuses) <= 0.12
+
+
+async def test_slow_service_p95_breaks_its_latency_objective(clock: FakeClock) -> None:
+    scale = 0.1  # slow answers take 150–250 ms against a scaled objective of 100 ms
+    objective = 1.0 * scale
+    async with await start_world(clock=clock, time_scale=scale) as slow_world:
+        url = url_of(slow_world, site("egrn-extract"))
+        async with aiohttp.ClientSession() as client:
+
+            async def timed() -> float:
+                started = time.perf_counter()
+                assert await status_of(client, url) == 200
+                return time.perf_counter() - started
+
+            latencies = sorted(await asyncio.gather(*(timed() for _ in range(60))))
+    p95 = latencies[int(0.95 * len(latencies)) - 1]
+    median = latencies[len(latencies) // 2]
+    assert p95 > 1.5 * objective
+    assert median < objective
+
+
+async def test_healthy_service_answers_without_faults(
+    world: World, session: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    healthy = site("kindergarten-smo")
+    for hour in range(24):
+        clock.set_local(healthy.zone, hour, 5)
+        assert await status_of(session, url_of(world, healthy)) == 200
+
+
+# --- the demo catalog against the world -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoProbe:
+    service: str
+    region: str
+    name: str
+    http: dict[str, Any]
+
+
+def _substitute(value: Any, env: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return _VAR_RE.sub(lambda m: env.get(m.group(1)) or m.group(2) or "", value)
+    if isinstance(value, list):
+        return [_substitute(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, env) for k, v in value.items()}
+    return value
+
+
+def _documents(env: dict[str, str]) -> Iterator[dict[str, Any]]:
+    root = yaml.safe_load((DEMO / "catalog.yaml").read_text(encoding="utf-8"))
+    yield _substitute(root, env)
+    for pattern in root["include"]:
+        for file in sorted(DEMO.glob(pattern)):
+            yield _substitute(yaml.safe_load(file.read_text(encoding="utf-8")), env)
+
+
+def _merged(env: dict[str, str]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for doc in _documents(env):
+        for key, value in doc.items():
+            if key == "include":
+                continue
+            if isinstance(value, list):
+                merged.setdefault(key, []).extend(value)
+            else:
+                merged[key] = value
+    return merged
+
+
+def _probes(env: dict[str, str]) -> list[DemoProbe]:
+    return [
+        DemoProbe(service["id"], service["region"], probe["name"], probe["http"])
+        for service in _merged(env)["services"]
+        for probe in service["probes"]
+    ]
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else value
+
+
+def test_demo_catalog_fits_the_models_and_the_brief() -> None:
+    catalog = Catalog.model_validate(_merged({}))
+    assert 18 <= len(catalog.services) <= 24
+    assert {s.level for s in catalog.services} == {"federal", "regional", "municipal"}
+    assert len({r.timezone for r in catalog.regions}) >= 4
+    assert len(catalog.regions) >= 5
+    assert 5 <= len(catalog.curators) <= 7
+    assert all(c.deputy for c in catalog.curators)
+    assert 4 <= len(catalog.life_situations) <= 5
+    assert catalog.defaults.interval == 15 and catalog.defaults.timeout == 5
+    assert sum(s.mszu for s in catalog.services) > len(catalog.services) / 2
+    assert any(len(s.probes) == 2 for s in catalog.services)
+
+
+def test_catalog_and_world_agree(world: World) -> None:
+    """Every probe hits a path the world serves for that same service, in the right zone,
+    and every page the world serves is probed by the catalog."""
+    env = demo_env(world)
+    merged = _merged(env)
+    zones = {r["code"]: r["timezone"] for r in merged["regions"]}
+    by_origin = {world.http_url: "http", world.https_url: "https", world.expiring_url: "expiring"}
+    probed: set[str] = set()
+    for probe in _probes(env):
+        parts = urlsplit(probe.http["url"])
+        listener = by_origin[f"{parts.scheme}://{parts.netloc}"]
+        found = next(s for s in SITES if s.path == parts.path)
+        assert (found.service, found.listener) == (probe.service, listener), probe
+        assert found.zone == zones[probe.region], probe
+        probed.add(found.path)
+    assert probed == {s.path for s in SITES}
+    # demo_env must cover every variable, or a probe would silently use its default port.
+    used = {name for file in DEMO.rglob("*.yaml") for name, _ in _VAR_RE.findall(file.read_text())}
+    assert used == set(env)
+
+
+async def test_every_demo_probe_passes_at_a_healthy_time(
+    world: World, session: aiohttp.ClientSession
+) -> None:
+    probes = _probes(demo_env(world))
+    for probe in probes:
+        # The flaky service fails ~5 % of requests; a few tries make a healthy pass certain.
+        problems = [await _check(session, probe.http) for _ in range(3)]
+        assert None in problems, f"{probe.service}/{probe.name}: {problems[0]}"
+
+
+async def _check(session: aiohttp.ClientSession, http: dict[str, Any]) -> str | None:
+    """What the probe's expectations would reject, or None when all hold."""
+    expect = http.get("expect", {})
+    async with session.get(http["url"], headers=http.get("headers")) as response:
+        body = await response.text()
+        if response.status not in expect.get("status", [200]):
+            return f"status {response.status}"
+        for text in _as_list(expect.get("body_contains")):
+            if text not in body:
+                return f"body lacks {text!r}"
+        for text in _as_list(expect.get("body_not_contains")):
+            if text in body:
+                return f"body has {text!r}"
+        if expect.get("body_regex") and not re.search(expect["body_regex"], body):
+            return f"body does not match {expect['body_regex']!r}"
+        for name, pattern in expect.get("headers", {}).items():
+            if not re.search(pattern, response.headers.get(name, "")):
+                return f"header {name}: {response.headers.get(name)!r} !~ {pattern!r}"
+    return None
