@@ -1,16 +1,37 @@
-"""HTTP probe: one request (following redirects), phases timed the blackbox_exporter way."""
+"""HTTP probe: one request (following redirects), phases timed the blackbox_exporter way.
+
+How a run can end (first match wins):
+
+- ``dns`` / ``connect`` / ``tls``: no response: the name did not resolve, the TCP connection
+  was refused, unreachable or reset before a response, the certificate or handshake failed;
+- ``http_status``: the final status is not an expected one;
+- ``body_too_large``: Content-Length or the bytes read exceed ``max_body_bytes``;
+- ``assertion``: a header, body or ``max_latency`` expectation does not hold;
+- ``error``: any other expected misbehaviour (too many redirects, a malformed response, the
+  connection broken off mid-body, an unreadable ``tls.ca_file``).
+
+Anything else raises: it is a bug. Details never contain request headers or the URL's
+path and query (either may carry secrets); the host is named, it is in the catalog anyway.
+"""
 
 from __future__ import annotations
 
 import re
+import ssl
+import time
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import aiohttp
+from multidict import CIMultiDict
 from pydantic import Field, field_validator
 
 from probes.context import ProbeContext
-from probes.result import ProbeResult
+from probes.http_client import HttpExchange, client_ssl_context, new_http_session
+from probes.result import ProbeResult, Reason
 from probes.spec import Duration, StrictModel
+
+__all__ = ["HttpExpect", "HttpSpec", "TlsOptions", "new_http_session", "probe_http"]
 
 DEFAULT_MAX_BODY = 1024 * 1024
 
@@ -20,7 +41,9 @@ class TlsOptions(StrictModel):
 
     ca_file: str | None = Field(None, description="PEM bundle to trust instead of the system store")
     insecure_skip_verify: bool = Field(False, description="accept any certificate (not advised)")
-    server_name: str | None = Field(None, description="SNI and hostname to verify, if not the URL's")
+    server_name: str | None = Field(
+        None, description="SNI and hostname to verify, if not the URL's"
+    )
 
 
 class HttpExpect(StrictModel):
@@ -87,4 +110,141 @@ class HttpSpec(StrictModel):
 
 
 async def probe_http(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:
-    raise NotImplementedError  # being written: see tests/test_http_probe.py
+    """One request (and its redirects) against ``spec.url``, judged by ``spec.expect``."""
+    try:
+        ssl_context = client_ssl_context(spec.tls.ca_file, spec.tls.insecure_skip_verify)
+    except OSError as exc:  # ssl.SSLError included
+        detail = f"cannot load tls.ca_file {spec.tls.ca_file!r}: {exc}"
+        return ProbeResult.fail(Reason.ERROR, detail)
+    exchange = HttpExchange()
+    with exchange.bound():
+        reason, detail = await _exchange(spec, ctx, ssl_context, exchange)
+    ctx.log.debug("http probe finished", reason=reason, detail=detail,
+                  phases={str(k): round(v, 6) for k, v in exchange.phases.items()})
+    if reason is None:
+        return ProbeResult.ok(exchange.phases, exchange.cert_expiry)
+    return ProbeResult.fail(reason, detail, exchange.phases, exchange.cert_expiry)
+
+
+_Verdict = tuple[Reason | None, str]
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+async def _exchange(
+    spec: HttpSpec, ctx: ProbeContext, ssl_context: ssl.SSLContext, exchange: HttpExchange
+) -> _Verdict:
+    headers = CIMultiDict({"User-Agent": ctx.user_agent})
+    headers.update(spec.headers)  # an explicit header in the catalog wins, User-Agent too
+    started = time.perf_counter()
+    try:
+        response = await ctx.http.request(
+            spec.method,
+            spec.url,
+            headers=headers,
+            data=spec.body,
+            allow_redirects=spec.follow_redirects,
+            # aiohttp fails on the max_redirects-th redirect; ours counts redirects followed.
+            max_redirects=spec.max_redirects + 1,
+            ssl=ssl_context,
+            server_hostname=spec.tls.server_name,
+        )
+    except aiohttp.ClientError as exc:
+        return _no_response(exc, spec)
+    try:
+        return await _judge(spec, response, started, exchange)
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+        return Reason.ERROR, f"connection broken off while reading the body: {_describe(exc)}"
+    finally:
+        response.close()  # force_close: never reused; also drops an unread remainder
+
+
+async def _judge(
+    spec: HttpSpec, response: aiohttp.ClientResponse, started: float, exchange: HttpExchange
+) -> _Verdict:
+    expect = spec.expect
+    status = response.status
+    if expect.status and status not in expect.status:
+        return Reason.HTTP_STATUS, f"status {status}, expected one of {list(expect.status)}"
+    if not expect.status and not 200 <= status < 300:
+        unfollowed = status in _REDIRECTS and not spec.follow_redirects
+        hint = " (follow_redirects is off)" if unfollowed else ""
+        return Reason.HTTP_STATUS, f"status {status}, expected 2xx{hint}"
+
+    for name, pattern in expect.headers.items():
+        values = response.headers.getall(name, [])
+        if not values:
+            return Reason.ASSERTION, f"response header {name!r} is missing"
+        if not any(re.search(pattern, value) for value in values):
+            # The value is not quoted: response headers such as Set-Cookie can be secrets.
+            return Reason.ASSERTION, f"response header {name!r} does not match {pattern!r}"
+
+    cap = spec.max_body_bytes
+    declared = response.content_length
+    if declared is not None and declared > cap and spec.method != "HEAD":
+        # Fail before reading a byte of it.
+        return Reason.BODY_TOO_LARGE, f"Content-Length {declared} exceeds max_body_bytes {cap}"
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > cap:
+            return Reason.BODY_TOO_LARGE, f"body exceeds max_body_bytes {cap}; not read further"
+    finished = time.perf_counter()
+    exchange.body_read(finished)
+
+    text = _decode(bytes(body), response.charset)
+    for needle in expect.body_contains:
+        if needle not in text:
+            return Reason.ASSERTION, f"body does not contain {needle!r}"
+    for needle in expect.body_not_contains:
+        if needle in text:
+            return Reason.ASSERTION, f"body contains {needle!r} (body_not_contains)"
+    if expect.body_regex is not None and not re.search(expect.body_regex, text):
+        return Reason.ASSERTION, f"body does not match body_regex {expect.body_regex!r}"
+
+    took = finished - started
+    if expect.max_latency is not None and took > expect.max_latency:
+        return Reason.ASSERTION, f"took {took:.3f}s, over max_latency {expect.max_latency:g}s"
+    return None, ""
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # an unknown charset name in Content-Type
+        return body.decode("utf-8", errors="replace")
+
+
+def _no_response(exc: aiohttp.ClientError, spec: HttpSpec) -> _Verdict:
+    """Map a failure before any (final) response to a reason. Order matters: the aiohttp
+    classes nest (DNS and TLS errors are ClientConnectorErrors, which are ClientOSErrors)."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return Reason.DNS, f"cannot resolve {exc.host}: {_describe(exc.os_error)}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        error = exc.certificate_error
+        why = getattr(error, "verify_message", None) or _describe(error)
+        return Reason.TLS, f"certificate of {exc.host}:{exc.port} not accepted: {why}"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        why = _describe(exc.os_error)
+        return Reason.TLS, f"TLS handshake with {exc.host}:{exc.port} failed: {why}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        why = exc.strerror or _describe(exc.os_error)
+        return Reason.CONNECT, f"cannot connect to {exc.host}:{exc.port}: {why}"
+    if isinstance(exc, aiohttp.ServerTimeoutError):  # only if aiohttp timeouts get configured
+        return Reason.TIMEOUT, _describe(exc)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+        return Reason.CONNECT, f"connection closed before a response: {_describe(exc)}"
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return Reason.ERROR, f"more than max_redirects ({spec.max_redirects}) redirects"
+    if isinstance(exc, aiohttp.RedirectClientError):
+        return Reason.ERROR, "redirected to an invalid or non-HTTP(S) location"
+    if isinstance(exc, aiohttp.InvalidURL):  # its str() is the URL, which may hold secrets
+        return Reason.ERROR, f"URL cannot be requested: {exc.description or 'invalid'}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # Malformed responses (bad status line, oversized headers); message names the problem.
+        return Reason.ERROR, f"invalid response: {exc.message}"
+    return Reason.ERROR, _describe(exc)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

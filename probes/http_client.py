@@ -1,0 +1,269 @@
+"""The HTTP client every HTTP probe shares, and what one probe run observes through it.
+
+The session's connector opens a fresh connection for every request (``force_close``) and
+keeps no DNS cache, so each run pays for and measures resolve, connect and TLS. Phases have
+blackbox_exporter's meaning and are summed over redirects:
+
+- resolve: DNS lookup (aiohttp's ``dns_resolvehost`` trace; zero for an IP literal);
+- connect: TCP connect, timed in the connector (aiohttp's traces do not split TCP from TLS);
+- tls: the TLS handshake, timed in the connector;
+- processing: connection ready until the response headers arrive (request write + server);
+- transfer: response headers until the body is fully read (reported by the probe).
+
+One run's state (:class:`HttpExchange`: phase clock, leaf certificate expiry, cookies)
+travels in a ContextVar that the probe binds, because the connector, where TCP and TLS are
+separated, gets no trace context. Everything runs in the probe's own task, so the binding is
+seen by the connector, the trace callbacks and the cookie jar alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from functools import lru_cache
+from http.cookies import BaseCookie
+from types import SimpleNamespace
+from typing import Any
+
+import aiohappyeyeballs
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.typedefs import LooseCookies
+from cryptography import x509
+from yarl import URL
+
+from probes.result import Phase
+
+# RFC 8305's "Connection Attempt Delay", aiohttp's default too.
+_HAPPY_EYEBALLS_DELAY = 0.25
+# Response header limits: a hostile or broken target must not make us buffer without bound.
+MAX_LINE_SIZE = 8190
+MAX_FIELD_SIZE = 8190
+MAX_HEADERS = 128
+
+# A ContextVar is the documented way to carry per-task state; it holds no data itself.
+_EXCHANGE: ContextVar[HttpExchange | None] = ContextVar("dozor_http_exchange", default=None)
+
+
+def _empty_jar() -> aiohttp.CookieJar:
+    # unsafe=True: targets addressed by IP literal may set cookies too.
+    return aiohttp.CookieJar(unsafe=True)
+
+
+@dataclass(eq=False)
+class HttpExchange:
+    """What one probe run observes through the shared session."""
+
+    phases: dict[Phase, float] = field(default_factory=lambda: dict.fromkeys(Phase, 0.0))
+    # Earliest leaf-certificate notAfter (unix seconds) over every TLS connection of the run.
+    cert_expiry: float | None = None
+    # The run's own cookies: a login redirect may set one, no other probe or run sees it.
+    cookies: aiohttp.CookieJar = field(default_factory=_empty_jar)
+    _ready_at: float | None = None
+    _first_byte_at: float | None = None
+
+    @contextmanager
+    def bound(self) -> Iterator[HttpExchange]:
+        """Make this the exchange that requests made by the current task report to."""
+        token = _EXCHANGE.set(self)
+        try:
+            yield self
+        finally:
+            _EXCHANGE.reset(token)
+
+    def add(self, phase: Phase, seconds: float) -> None:
+        self.phases[phase] += seconds
+
+    def connection_ready(self, at: float) -> None:
+        self._ready_at = at
+        self._first_byte_at = None
+
+    def response_started(self, at: float) -> None:
+        if self._ready_at is not None:
+            self.add(Phase.PROCESSING, at - self._ready_at)
+            self._ready_at = None
+        self._first_byte_at = at
+
+    def body_read(self, at: float) -> None:
+        if self._first_byte_at is not None:
+            self.add(Phase.TRANSFER, at - self._first_byte_at)
+            self._first_byte_at = None
+
+    def saw_certificate(self, der: bytes) -> None:
+        expiry = x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
+        self.cert_expiry = expiry if self.cert_expiry is None else min(self.cert_expiry, expiry)
+
+
+class _TimedConnector(aiohttp.TCPConnector):
+    """Splits aiohttp's connection set-up in two timed steps: the TCP connect (the same
+    happy-eyeballs call aiohttp makes) and the TLS handshake over that socket (aiohttp's own
+    ``_wrap_existing_connection``, which keeps its exception mapping to
+    ClientConnectorError / ClientConnectorCertificateError / ClientConnectorSSLError).
+
+    Relies on aiohttp 3.x internals: ``_create_direct_connection`` calls
+    ``_wrap_create_connection(factory, *, addr_infos, req, timeout, client_error, ssl,
+    server_hostname)``. The phase tests fail loudly if that ever stops being called."""
+
+    async def _wrap_create_connection(
+        self,
+        *args: Any,
+        addr_infos: list[aiohappyeyeballs.AddrInfoType],
+        req: ClientRequest,
+        timeout: aiohttp.ClientTimeout,
+        client_error: type[Exception] = aiohttp.ClientConnectorError,
+        **kwargs: Any,
+    ) -> tuple[asyncio.Transport, ResponseHandler]:
+        exchange = _EXCHANGE.get()
+        started = time.perf_counter()
+        try:
+            sock = await aiohappyeyeballs.start_connection(
+                addr_infos=addr_infos,
+                happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY,
+                loop=asyncio.get_running_loop(),
+            )
+        except OSError as exc:
+            if exc.errno is None and isinstance(exc, TimeoutError):
+                raise
+            raise client_error(req.connection_key, exc) from exc
+        finally:
+            connected = time.perf_counter()
+            if exchange is not None:
+                exchange.add(Phase.CONNECT, connected - started)
+
+        tls = bool(kwargs.get("ssl"))
+        try:
+            transport, protocol = await self._wrap_existing_connection(
+                *args, sock=sock, req=req, timeout=timeout, client_error=client_error, **kwargs
+            )
+        except BaseException:
+            sock.close()  # asyncio may not have wrapped it yet; closing twice is harmless
+            raise
+        finally:
+            ready = time.perf_counter()
+            if exchange is not None:
+                # Plain HTTP: wrapping the socket is part of getting a connection.
+                exchange.add(Phase.TLS if tls else Phase.CONNECT, ready - connected)
+
+        if exchange is not None:
+            exchange.connection_ready(ready)
+            ssl_object = transport.get_extra_info("ssl_object")
+            if isinstance(ssl_object, ssl.SSLObject):
+                # The binary form is there even when verification was skipped.
+                der = ssl_object.getpeercert(binary_form=True)
+                if der:
+                    exchange.saw_certificate(der)
+        return transport, protocol
+
+
+class _PerRunCookieJar(aiohttp.DummyCookieJar):
+    """Cookies live for one probe run (like blackbox_exporter's per-probe jar): kept across
+    that run's redirects, never shared between probes or runs. Outside a run: no cookies."""
+
+    def update_cookies(self, cookies: LooseCookies, response_url: URL = URL()) -> None:  # noqa: B008
+        exchange = _EXCHANGE.get()
+        if exchange is not None:
+            exchange.cookies.update_cookies(cookies, response_url)
+
+    def update_cookies_from_headers(self, headers: Sequence[str], response_url: URL) -> None:
+        exchange = _EXCHANGE.get()
+        if exchange is not None:
+            exchange.cookies.update_cookies_from_headers(headers, response_url)
+
+    def filter_cookies(self, request_url: URL) -> BaseCookie[str]:
+        exchange = _EXCHANGE.get()
+        if exchange is None:
+            return super().filter_cookies(request_url)
+        return exchange.cookies.filter_cookies(request_url)
+
+
+async def _dns_start(
+    _session: aiohttp.ClientSession, trace: SimpleNamespace, _params: object
+) -> None:
+    trace.dns_started = time.perf_counter()
+
+
+async def _dns_end(
+    _session: aiohttp.ClientSession, trace: SimpleNamespace, _params: object
+) -> None:
+    exchange = _EXCHANGE.get()
+    started = getattr(trace, "dns_started", None)
+    trace.dns_started = None
+    if exchange is not None and started is not None:
+        exchange.add(Phase.RESOLVE, time.perf_counter() - started)
+
+
+async def _headers_received(
+    _session: aiohttp.ClientSession, _trace: SimpleNamespace, _params: object
+) -> None:
+    # aiohttp signals a redirect or the final response right after parsing the headers:
+    # the closest hook to Go's GotFirstResponseByte.
+    exchange = _EXCHANGE.get()
+    if exchange is not None:
+        exchange.response_started(time.perf_counter())
+
+
+def _phase_trace() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_dns_resolvehost_start.append(_dns_start)
+    trace.on_dns_resolvehost_end.append(_dns_end)
+    # A failed lookup gets no "end" event; its time still belongs to resolve.
+    trace.on_request_exception.append(_dns_end)
+    trace.on_request_redirect.append(_headers_received)
+    trace.on_request_end.append(_headers_received)
+    return trace
+
+
+def new_http_session(
+    *, user_agent: str, resolver: AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    """The session for all HTTP probes. ``resolver`` is for tests (names that must never
+    leave the machine); the daemon uses aiohttp's default (getaddrinfo in a thread).
+
+    No connection limit (the daemon bounds concurrent probes), no aiohttp timeouts (the
+    caller applies the probe timeout), no proxy from the environment."""
+    connector = _TimedConnector(
+        force_close=True,
+        use_dns_cache=False,
+        limit=0,
+        resolver=resolver,
+        happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY,
+    )
+    session = aiohttp.ClientSession(
+        connector=connector,
+        headers={"User-Agent": user_agent},
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None),
+        trace_configs=[_phase_trace()],
+        cookie_jar=_PerRunCookieJar(),
+        max_line_size=MAX_LINE_SIZE,
+        max_field_size=MAX_FIELD_SIZE,
+        max_headers=MAX_HEADERS,
+        trust_env=False,
+    )
+    # aiohttp silently retries an idempotent request once when the connection drops before
+    # the response, even on a fresh connection: a monitor must see that drop, not mask it.
+    # No public switch exists; tests/test_http_probe.py checks the server saw one request.
+    session._retry_connection = False
+    return session
+
+
+@lru_cache(maxsize=64)
+def client_ssl_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.SSLContext:
+    """One context per distinct trust setting (building one reads the trust store from disk).
+    A changed ``ca_file`` on disk is picked up on restart. Raises OSError / ssl.SSLError if
+    ``ca_file`` cannot be loaded (not cached, so a fixed file is picked up on the next run)."""
+    if insecure_skip_verify:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context = ssl.create_default_context(cafile=ca_file)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
