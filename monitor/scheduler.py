@@ -56,6 +56,7 @@ class ProbeScheduler:
         self._limit = asyncio.Semaphore(max_concurrency)
         self._entries: dict[str, _Entry] = {}
         self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
         self._log = structlog.get_logger("dozor.scheduler")
         self._aps = AsyncIOScheduler(
             timezone=dt.UTC,
@@ -103,8 +104,8 @@ class ProbeScheduler:
 
     async def _run(self, key: str) -> None:
         entry = self._entries.get(key)
-        if entry is None:
-            return  # removed by a reload after APScheduler picked it
+        if entry is None or self._stopping:
+            return  # removed by a reload after APScheduler picked it, or shutting down
         task = asyncio.current_task()
         assert task is not None
         self._running.add(task)
@@ -134,8 +135,12 @@ class ProbeScheduler:
     async def stop(self, grace: float) -> int:
         """Stop starting runs, give in-flight ones ``grace`` seconds, cancel the rest.
         Returns how many runs had to be cancelled."""
+        self._stopping = True
         if self._aps.running:
             self._aps.pause()
+        # Runs APScheduler already created but that have not started yet: let them start and
+        # return at once, instead of being cancelled mid-flight by APScheduler's shutdown.
+        await asyncio.sleep(0)
         pending = set(self._running)
         if pending:
             _, late = await asyncio.wait(pending, timeout=grace)

@@ -27,6 +27,11 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+# libyaml's composer is ~10x faster (a 10,000-service catalog) and yields the same nodes
+# and marks; the pure-Python one is the fallback where PyYAML was built without it.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class _Refused(Exception):
     """The document is shaped so that building it would be unsafe (bomb, recursion, depth)."""
 
@@ -42,7 +47,7 @@ def read_yaml(path: Path, display: str) -> tuple[Document | None, list[Issue]]:
     if isinstance(text_or_issue, Issue):
         return None, [text_or_issue]
     try:
-        root = yaml.compose(text_or_issue, Loader=yaml.SafeLoader)
+        root = yaml.compose(text_or_issue, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         return None, [_syntax_issue(display, exc)]
     except yaml.YAMLError as exc:
