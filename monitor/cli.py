@@ -6,10 +6,10 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from monitor.catalog import CatalogError, load_catalog
+from monitor.catalog import Catalog, CatalogError, load_catalog
 from monitor.daemon import Daemon, DaemonOptions, dozor_version
 from monitor.logs import configure_logging
 
@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--grace", type=float, default=10.0,
                      help="seconds in-flight probes may finish on SIGTERM")
 
+    rules = sub.add_parser("rules", help="write Prometheus recording and alerting rules")
+    rules.add_argument("config", type=Path)
+    rules.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+
+    am = sub.add_parser("alertmanager", help="write an Alertmanager config routing to curators")
+    am.add_argument("config", type=Path)
+    am.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+
     demo = sub.add_parser("demo", help="run the daemon against a simulated e-service world")
     demo.add_argument("--listen", type=_listen, default=("127.0.0.1", 9247))
     demo.add_argument("--location", default="demo")
@@ -64,6 +72,22 @@ def cmd_check(config: Path) -> int:
     print(f"{config}: ok: {len(catalog.services)} services, {probes} probes, "
           f"{len(catalog.curators)} curators, {len(catalog.regions)} regions, "
           f"{len(catalog.life_situations)} life situations")
+    return 0
+
+
+def cmd_generate(config: Path, output: Path | None, render: Callable[[Catalog], str]) -> int:
+    """Shared by ``rules`` and ``alertmanager``: load, render deterministically, write."""
+    try:
+        catalog = load_catalog(config)
+    except CatalogError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return 1
+    text = render(catalog)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
     return 0
 
 
@@ -105,6 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = DaemonOptions(config=args.config, host=args.listen[0], port=args.listen[1],
                                 location=args.location, grace=args.grace)
         return asyncio.run(_run(options))
+    if args.command == "rules":
+        from monitor.rules import render_rules
+
+        return cmd_generate(args.config, args.output, render_rules)
+    if args.command == "alertmanager":
+        from monitor.alertmanager import render_alertmanager
+
+        return cmd_generate(args.config, args.output, render_alertmanager)
     if args.command == "demo":
         return asyncio.run(_demo(args))
     raise AssertionError(args.command)

@@ -8,12 +8,20 @@ Public surface: ``PROBES``, ``ProbeResult``, ``Reason``, ``Phase``, ``ProbeConte
 from collections.abc import Mapping
 
 from probes.context import ProbeContext
+from probes.dns import DnsSpec, probe_dns
 from probes.http import HttpSpec, probe_http
+from probes.journey import JourneySpec, probe_journey
 from probes.result import Phase, ProbeResult, Reason
 from probes.run import ProbeFn, run_probe
+from probes.tcp import TcpSpec, probe_tcp
+from probes.tls import TlsSpec, probe_tls
 
 PROBES: Mapping[type, ProbeFn] = {
     HttpSpec: probe_http,
+    TcpSpec: probe_tcp,
+    TlsSpec: probe_tls,
+    DnsSpec: probe_dns,
+    JourneySpec: probe_journey,
 }
 
 __all__ = ["PROBES", "Phase", "ProbeContext", "ProbeFn", "ProbeResult", "Reason", "run_probe"]

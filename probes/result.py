@@ -38,6 +38,9 @@ class ProbeResult:
     phases: dict[Phase, float] = field(default_factory=dict)
     # Earliest certificate expiry seen (unix seconds), for TLS-speaking probes.
     cert_expiry: float | None = None
+    # Journeys: seconds per named step, and the time from submitting to the result being ready.
+    steps: dict[str, float] = field(default_factory=dict)
+    time_to_result: float | None = None
 
     @classmethod
     def ok(cls, phases: dict[Phase, float] | None = None, cert_expiry: float | None = None

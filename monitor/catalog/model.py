@@ -3,20 +3,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from probes.dns import DnsSpec
 from probes.http import HttpSpec
+from probes.journey import JourneySpec
 from probes.spec import Duration, Percent, StrictModel
+from probes.tcp import TcpSpec
+from probes.tls import TlsSpec
 
 Slug = Annotated[
     str,
     Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$", description="lower-case id: a-z 0-9 . _ -"),
 ]
 Level = Literal["federal", "regional", "municipal"]
-Spec = HttpSpec  # grows into a union as probe kinds are added
-KINDS = ("http",)
+Spec = HttpSpec | TcpSpec | TlsSpec | DnsSpec | JourneySpec
+KINDS = ("http", "tcp", "tls", "dns", "journey")
 
 
 class Standard(StrictModel):
@@ -65,11 +70,70 @@ class LifeSituation(StrictModel):
     name: str = Field(min_length=1)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Maintenance(StrictModel):
+    """A maintenance window in the service region's local time. Exactly one form:
+    one-off (``start``, ``end``), weekly (``weekdays``, ``from``, ``to``; no weekdays means
+    every day; may cross midnight) or ``cron`` (five fields) with a ``duration``."""
+
+    reason: str = ""
+    announced: bool = Field(True, description="announced in advance to citizens")
+    start: dt.datetime | None = Field(None, description="one-off start, local time")
+    end: dt.datetime | None = Field(None, description="one-off end, local time")
+    weekdays: tuple[Weekday, ...] = ()
+    from_: dt.time | None = Field(None, alias="from", description="weekly start, HH:MM")
+    to: dt.time | None = Field(None, description="weekly end, HH:MM")
+    cron: str | None = Field(None, description="e.g. '0 2 * * sun'")
+    duration: Duration | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a five-field cron expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Maintenance:
+        one_off = self.start is not None or self.end is not None
+        weekly = self.from_ is not None or self.to is not None or bool(self.weekdays)
+        cron = self.cron is not None or self.duration is not None
+        if sum((one_off, weekly, cron)) != 1:
+            raise ValueError("a maintenance window needs exactly one form: start+end, "
+                             "weekdays+from+to, or cron+duration")
+        if one_off and (self.start is None or self.end is None or self.start >= self.end):
+            raise ValueError("a one-off window needs start before end")
+        if self.start is not None and self.start.tzinfo is not None:
+            raise ValueError("write start/end in the region's local time, without an offset")
+        if weekly and (self.from_ is None or self.to is None or self.from_ == self.to):
+            raise ValueError("a weekly window needs different 'from' and 'to' times")
+        if cron and (self.cron is None or self.duration is None):
+            raise ValueError("a cron window needs both cron and duration")
+        return self
+
+
 class Probe(StrictModel):
     name: Slug
     interval: Duration | None = None
     timeout: Duration | None = None
     http: HttpSpec | None = None
+    tcp: TcpSpec | None = None
+    tls: TlsSpec | None = None
+    dns: DnsSpec | None = None
+    journey: JourneySpec | None = None
+    # Confirmation (see README "Confirmation"): immediate re-probes on failure, the last attempt
+    # decides; and how many consecutive verdicts flip the up/down state.
+    retries: int = Field(0, ge=0, le=5)
+    failure_threshold: int = Field(1, ge=1, le=20)
+    success_threshold: int = Field(1, ge=1, le=20)
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Probe:
@@ -101,6 +165,7 @@ class Service(StrictModel):
     curator: Slug
     life_situations: tuple[Slug, ...] = ()
     standard: StandardOverride = StandardOverride()
+    maintenance: tuple[Maintenance, ...] = ()
     probes: tuple[Probe, ...] = Field(min_length=1)
 
 

@@ -1,0 +1,46 @@
+"""Maintenance windows: when one is active for a service, in its region's local time.
+
+Three forms (the catalog model enforces exactly one): a one-off ``start``/``end``, a weekly
+``weekdays`` + ``from``/``to`` (a window may cross midnight), or a ``cron`` expression (five
+fields, APScheduler's crontab syntax) with a ``duration``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from monitor.catalog.model import WEEKDAYS, Maintenance
+
+
+def is_active(window: Maintenance, at: dt.datetime, timezone: str) -> bool:
+    """Whether ``window`` covers the aware instant ``at`` in ``timezone``'s local time."""
+    zone = ZoneInfo(timezone)
+    local = at.astimezone(zone)
+    if window.start is not None and window.end is not None:
+        start = window.start.replace(tzinfo=zone)
+        end = window.end.replace(tzinfo=zone)
+        return start <= local < end
+    if window.cron is not None and window.duration is not None:
+        trigger = CronTrigger.from_crontab(window.cron, timezone=zone)
+        since = local - dt.timedelta(seconds=window.duration)
+        fire = trigger.get_next_fire_time(None, since)
+        return fire is not None and fire <= local
+    if window.from_ is not None and window.to is not None:
+        days = window.weekdays or WEEKDAYS
+        t = local.time().replace(tzinfo=None)
+        today = WEEKDAYS[local.weekday()]
+        if window.from_ < window.to:
+            return today in days and window.from_ <= t < window.to
+        # Crosses midnight: the part after midnight belongs to the previous day's window.
+        yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
+        return (today in days and t >= window.from_) or (yesterday in days and t < window.to)
+    return False
+
+
+def active_windows(
+    windows: tuple[Maintenance, ...], at: dt.datetime, timezone: str
+) -> list[Maintenance]:
+    return [w for w in windows if is_active(w, at, timezone)]
