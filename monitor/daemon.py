@@ -8,6 +8,7 @@ stops scheduling and lets in-flight probes finish within the grace period.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import signal
 from collections.abc import Mapping
@@ -19,11 +20,14 @@ import structlog
 from aiohttp import web
 
 from monitor.catalog import Catalog, CatalogError, load_catalog
+from monitor.maintenance import maintenance_now
 from monitor.metrics import Metrics, duration_buckets
 from monitor.plan import plan_jobs
 from monitor.scheduler import ProbeScheduler
 from monitor.web import make_app
 from probes.http import new_http_session
+
+MAINTENANCE_REFRESH = 15.0  # seconds; windows are minutes long, probes run every ~minute
 
 
 def dozor_version() -> str:
@@ -53,6 +57,7 @@ class Daemon:
         self._stopped = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = options.port
+        self._in_maintenance: set[str] = set()
         self.user_agent = f"Dozor/{dozor_version()} (+24/7 e-service monitor)"
         self.metrics = Metrics(options.location, dozor_version())
         self._http = new_http_session(user_agent=self.user_agent)
@@ -66,6 +71,7 @@ class Daemon:
     async def start(self) -> None:
         catalog = load_catalog(self.options.config, env=self.options.env)
         self._apply(catalog)
+        self.scheduler.every(MAINTENANCE_REFRESH, self._refresh_maintenance, "maintenance")
         self.scheduler.start()
         self._runner = web.AppRunner(make_app(self.metrics.registry, self.reload),
                                      access_log=None)
@@ -84,6 +90,7 @@ class Daemon:
         self.metrics.describe_catalog(catalog)
         diff = self.scheduler.apply(plan_jobs(catalog))
         self.catalog = catalog
+        self._refresh_maintenance()
         self.metrics.reload_result(True)
         # The catalog, jobs and metric children live as long as the process: move them out of
         # the collector's sight so full collections do not pause probes at 10,000 services.
@@ -92,6 +99,23 @@ class Daemon:
         self._log.info("catalog applied", added=len(diff.added), removed=len(diff.removed),
                        rescheduled=len(diff.rescheduled), updated=len(diff.updated),
                        unchanged=diff.unchanged)
+
+    def _refresh_maintenance(self) -> None:
+        """Export which services are in a maintenance window now; log starts and ends."""
+        if self.catalog is None:
+            return
+        now = dt.datetime.now(dt.UTC)
+        active = maintenance_now(self.catalog, now)
+        for service in self.catalog.services:
+            on = service.id in active
+            self.metrics.set_maintenance(service.id, on)
+            if on != (service.id in self._in_maintenance):
+                window = active.get(service.id)
+                self._log.info("maintenance started" if on else "maintenance ended",
+                               service=service.id,
+                               reason=window.reason if window else "",
+                               announced=window.announced if window else None)
+        self._in_maintenance = set(active)
 
     async def reload(self) -> bool:
         """Re-read the catalog; on any error keep the running one. Returns success."""

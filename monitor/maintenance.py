@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from monitor.catalog.model import WEEKDAYS, Maintenance
+from monitor.catalog.model import WEEKDAYS, Catalog, Maintenance
 
 
 def is_active(window: Maintenance, at: dt.datetime, timezone: str) -> bool:
@@ -44,3 +44,16 @@ def active_windows(
     windows: tuple[Maintenance, ...], at: dt.datetime, timezone: str
 ) -> list[Maintenance]:
     return [w for w in windows if is_active(w, at, timezone)]
+
+
+def maintenance_now(catalog: Catalog, at: dt.datetime) -> dict[str, Maintenance]:
+    """Services in a maintenance window at ``at``, with the first active window of each."""
+    zones = {r.code: r.timezone for r in catalog.regions}
+    out: dict[str, Maintenance] = {}
+    for service in catalog.services:
+        if not service.maintenance:
+            continue
+        active = active_windows(service.maintenance, at, zones.get(service.region, "UTC"))
+        if active:
+            out[service.id] = active[0]
+    return out

@@ -47,8 +47,8 @@ def duration_buckets(catalog: Catalog) -> tuple[float, ...]:
 class ProbeSeries:
     """The children of one (service, probe) at one location, bound once."""
 
-    __slots__ = ("_duration", "_failures", "_key", "_last_success", "_metrics", "_phases",
-                 "_success", "_totals")
+    __slots__ = ("_attempts", "_duration", "_failures", "_key", "_last_success", "_metrics",
+                 "_phases", "_steps", "_success", "_totals", "_up")
 
     def __init__(self, metrics: Metrics, service: str, probe: str) -> None:
         self._metrics = metrics
@@ -64,6 +64,19 @@ class ProbeSeries:
         self._phases = {p: m.probe_phase.labels(*self._key, p.value) for p in Phase}
         self._last_success = m.last_success.labels(*self._key)
         self._duration = m.probe_duration.labels(*self._key)
+        self._attempts = {ok: m.attempts.labels(*self._key, "success" if ok else "failure")
+                          for ok in (True, False)}
+        self._up: Gauge | None = None  # created on first confirmation: absent means unknown
+        self._steps: set[str] = set()  # journey step names seen, to drop them on removal
+
+    def attempt(self, success: bool) -> None:
+        """Every attempt, retries included: nothing a retry absorbs is hidden."""
+        self._attempts[success].inc()
+
+    def set_up(self, up: bool) -> None:
+        if self._up is None:
+            self._up = self._metrics.probe_up.labels(*self._key)
+        self._up.set(1 if up else 0)
 
     def rebind_duration(self) -> None:
         self._duration = self._metrics.probe_duration.labels(*self._key)
@@ -85,6 +98,16 @@ class ProbeSeries:
             self._failures[result.reason].inc()
         if result.cert_expiry is not None:
             self._metrics.cert_expiry.labels(self._key[0], self._key[1]).set(result.cert_expiry)
+        if result.steps:
+            for step, seconds in result.steps.items():
+                self._metrics.journey_step.labels(*self._key, step).set(seconds)
+                self._steps.add(step)
+        if result.time_to_result is not None:
+            self._metrics.time_to_result.labels(*self._key).set(result.time_to_result)
+
+    def drop_steps(self) -> None:
+        for step in self._steps:
+            _remove(self._metrics.journey_step, (*self._key, step))
 
 
 class Metrics:
@@ -109,6 +132,18 @@ class Metrics:
             PROBE_LABELS, registry=r)
         self.buckets = tuple(buckets)
         self.probe_duration = self._duration_histogram()
+        self.attempts = Counter(
+            "dozor_probe_attempts", "Every probe attempt, immediate retries included.",
+            [*PROBE_LABELS, "result"], registry=r)
+        self.probe_up = Gauge(
+            "dozor_probe_up", "Confirmed state after failure/success thresholds (1 up, 0 down); "
+            "absent until the first confirmation.", PROBE_LABELS, registry=r)
+        self.journey_step = Gauge(
+            "dozor_journey_step_duration_seconds", "Last run's duration of each journey step.",
+            [*PROBE_LABELS, "step"], registry=r)
+        self.time_to_result = Gauge(
+            "dozor_journey_time_to_result_seconds", "Last journey's time from submitting an "
+            "application until its result was ready.", PROBE_LABELS, registry=r)
         self.probe_phase = Gauge(
             "dozor_probe_phase_seconds", "Last run's phase durations (blackbox_exporter's "
             "meanings).", [*PROBE_LABELS, "phase"], registry=r)
@@ -192,9 +227,13 @@ class Metrics:
 
     def remove(self, service: str, probe: str) -> None:
         """Drop a removed probe's series so they vanish instead of going stale."""
-        if self._series.pop((service, probe), None) is None:
+        series = self._series.pop((service, probe), None)
+        if series is None:
             return
+        series.drop_steps()
         labels = (service, probe, self.location)
+        for result in ("success", "failure"):
+            _remove(self.attempts, (*labels, result))
         for result in ("success", "failure"):
             for hours in (BUSINESS, OFFHOURS):
                 _remove(self.probes_total, (*labels, result, hours))
@@ -202,7 +241,8 @@ class Metrics:
             _remove(self.probe_failures, (*labels, reason.value))
         for phase in Phase:
             _remove(self.probe_phase, (*labels, phase.value))
-        for metric in (self.probe_success, self.last_success, self.probe_duration):
+        for metric in (self.probe_success, self.last_success, self.probe_duration,
+                       self.probe_up, self.time_to_result):
             _remove(metric, labels)
         _remove(self.cert_expiry, (service, probe))
 
@@ -251,6 +291,9 @@ class Metrics:
         for c in catalog.curators:
             self.curator_info.labels(c.id, c.name, c.deputy or "").set(1)
         self.configured.set(sum(len(s.probes) for s in catalog.services))
+
+    def set_maintenance(self, service: str, active: bool) -> None:
+        self.maintenance_active.labels(service).set(1 if active else 0)
 
     def reload_result(self, ok: bool) -> None:
         self.reload_ok.set(1 if ok else 0)

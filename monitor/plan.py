@@ -19,6 +19,9 @@ class JobSpec:
     timeout: float
     timezone: str
     spec: Any  # a probe kind's frozen spec model; its type picks the probe function
+    retries: int = 0
+    failure_threshold: int = 1
+    success_threshold: int = 1
 
     @property
     def key(self) -> str:
@@ -49,6 +52,9 @@ def plan_jobs(catalog: Catalog) -> dict[str, JobSpec]:
                 timeout=catalog.timeout(probe),
                 timezone=regions.get(service.region, "Europe/Moscow"),
                 spec=probe.spec,
+                retries=probe.retries,
+                failure_threshold=probe.failure_threshold,
+                success_threshold=probe.success_threshold,
             )
             jobs[job.key] = job
     return jobs

@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.metrics import Metrics, ProbeSeries
 from monitor.plan import JobSpec, PlanDiff, diff_plans
-from monitor.recorder import ProbeState, record
+from monitor.recorder import ProbeState, Thresholds, record
 from probes import PROBES, ProbeContext, run_probe
 
 
@@ -122,11 +123,28 @@ class ProbeScheduler:
         log = self._log.bind(service=job.service, probe=job.probe, location=self._location)
         ctx = ProbeContext(http=self._http, log=log, user_agent=self._user_agent)
         self._metrics.in_flight.inc()
+        fn = PROBES[type(job.spec)]
         try:
-            result, duration = await run_probe(PROBES[type(job.spec)], job.spec, ctx, job.timeout)
+            # Immediate retries (Datadog's fast retry): the last attempt decides the verdict.
+            for attempt in range(job.retries + 1):
+                result, duration = await run_probe(fn, job.spec, ctx, job.timeout)
+                entry.series.attempt(result.success)
+                if result.success or attempt == job.retries:
+                    break
+                log.debug("probe attempt failed; retrying", attempt=attempt + 1,
+                          reason=result.reason.value if result.reason else "")
         finally:
             self._metrics.in_flight.dec()
-        record(entry.series, entry.state, log, result, duration, started, job.timezone)
+        record(entry.series, entry.state, log, result, duration, started, job.timezone,
+               Thresholds(job.failure_threshold, job.success_threshold))
+
+    def every(self, seconds: float, fn: Callable[[], None], job_id: str) -> None:
+        """A housekeeping job (not a probe), e.g. refreshing maintenance state."""
+        async def run() -> None:  # a coroutine, so APScheduler keeps it on the event loop
+            fn()
+
+        self._aps.add_job(run, IntervalTrigger(seconds=seconds, timezone=dt.UTC), id=job_id,
+                          replace_existing=True)
 
     def _on_skipped(self, event: JobSubmissionEvent) -> None:
         self._metrics.skipped_runs.inc()

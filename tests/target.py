@@ -11,6 +11,7 @@ from aiohttp import web
 @dataclass
 class Target:
     status: int = 200
+    fail_next: int = 0  # the next N requests answer 503 whatever `status` says
     delay: float = 0.0
     hits: int = 0
     in_flight: int = 0
@@ -29,7 +30,11 @@ class Target:
         try:
             if self.delay:
                 await asyncio.sleep(self.delay)
-            return web.Response(status=self.status, text="Запись в детский сад открыта")
+            status = self.status
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                status = 503
+            return web.Response(status=status, text="Запись в детский сад открыта")
         finally:
             self.in_flight -= 1
 

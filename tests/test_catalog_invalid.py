@@ -110,6 +110,18 @@ CASES: dict[str, list[tuple[str, int | None, str, str]]] = {
         ("timeout-not-below-interval.yaml", 21, f"{SVC}.probes[fast].timeout",
          "timeout 5s is not below interval 5s"),
     ],
+    "retries-do-not-fit": [
+        ("retries-do-not-fit.yaml", 18, f"{SVC}.probes[portal].retries",
+         "3 attempts of 10s do not fit in the interval 30s"),
+    ],
+    "maintenance-two-forms": [
+        ("maintenance-two-forms.yaml", 15, f"{SVC}.maintenance[0]",
+         "a maintenance window needs exactly one form"),
+    ],
+    "maintenance-bad-cron": [
+        ("maintenance-bad-cron.yaml", 15, f"{SVC}.maintenance[0].cron",
+         "is not a five-field cron expression"),
+    ],
     "probe-no-kind": [
         ("probe-no-kind.yaml", 15, f"{SVC}.probes[portal]",
          "a probe needs exactly one kind key"),

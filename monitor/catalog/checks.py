@@ -131,13 +131,20 @@ def _timeouts(sections: Sections) -> Iterator[Issue]:
         )
     for service in sections.services:
         for index, probe in enumerate(service.value.probes):
-            if probe.interval is None and probe.timeout is None:
+            if probe.interval is None and probe.timeout is None and not probe.retries:
                 continue  # inherits both defaults, already checked above
             interval = probe.interval if probe.interval is not None else defaults.interval
             timeout = probe.timeout if probe.timeout is not None else defaults.timeout
             if timeout >= interval:
                 key = "timeout" if probe.timeout is not None else "interval"
                 yield service.issue(("probes", index, key), _timeout_message(timeout, interval))
+            elif timeout * (probe.retries + 1) >= interval:
+                yield service.issue(
+                    ("probes", index, "retries"),
+                    f"{probe.retries + 1} attempts of {format_duration(timeout)} do not fit in "
+                    f"the interval {format_duration(interval)}; use fewer retries, a shorter "
+                    "timeout or a longer interval",
+                )
 
 
 def _timeout_message(timeout: float, interval: float) -> str:

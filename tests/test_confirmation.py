@@ -1,0 +1,103 @@
+"""Retries and consecutive thresholds: what each counter counts, and when state flips."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import structlog
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from structlog.testing import capture_logs
+
+from monitor.daemon import Daemon, DaemonOptions
+from monitor.metrics import Metrics
+from monitor.recorder import ProbeState, Thresholds, record
+from probes import ProbeResult, Reason
+from tests.catalog_factory import catalog_dict, write_catalog
+from tests.target import Target
+from tests.tools import promtool_check_metrics
+
+KEY = {"service": "svc-00000", "probe": "portal", "location": "loc"}
+
+
+def _value(metrics: Metrics, name: str, **extra: str) -> float | None:
+    want = {**KEY, **extra}
+    for fam in text_string_to_metric_families(generate_latest(metrics.registry).decode()):
+        for s in fam.samples:
+            if s.name == name and s.labels == want:
+                return float(s.value)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("runs", "failures", "successes", "states", "changes"),
+    [
+        # threshold 1: every change of verdict flips the state
+        ("SFS", 1, 1, [1, 0, 1], ["probe failing", "probe recovered"]),
+        # 3 failures needed: a blip or two does not take it down
+        ("SFFSFFF", 3, 1, [1, 1, 1, 1, 1, 1, 0], ["probe failing"]),
+        # 2 successes needed to come back
+        ("FSFSS", 1, 2, [0, 0, 0, 0, 1], ["probe failing", "probe recovered"]),
+        # unknown until confirmed: no state, no up series
+        ("FF", 3, 1, [None, None], []),
+    ],
+)
+def test_thresholds_decide_the_confirmed_state(
+    runs: str, failures: int, successes: int, states: list[int | None], changes: list[str]
+) -> None:
+    metrics = Metrics("loc", "0")
+    series = metrics.series("svc-00000", "portal")
+    state = ProbeState()
+    seen = []
+    with capture_logs() as logs:
+        for i, verdict in enumerate(runs):
+            result = ProbeResult.ok() if verdict == "S" else ProbeResult.fail(Reason.CONNECT, "x")
+            record(series, state, structlog.get_logger(), result, 0.01, 1000.0 + i,
+                   "Europe/Moscow", Thresholds(failures, successes))
+            seen.append(_value(metrics, "dozor_probe_up"))
+    assert seen == states
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == changes
+    # Every run counted, whatever the confirmation says.
+    assert _value(metrics, "dozor_probes_total", result="failure", hours="offhours") == \
+        runs.count("F")
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[Target]:
+    t = await Target().start()
+    yield t
+    await t.close()
+
+
+async def test_retries_count_every_attempt_and_last_attempt_decides(
+    tmp_path: Path, target: Target
+) -> None:
+    data = catalog_dict([f"{target.url}/a"], interval="2s", timeout="500ms")
+    data["services"][0]["probes"][0]["retries"] = 2
+    cfg = write_catalog(tmp_path / "c.yaml", data)
+    target.fail_next = 2  # first run: fail, fail, succeed
+    daemon = Daemon(DaemonOptions(config=cfg, port=0, location="loc"))
+    await daemon.start()
+    try:
+        deadline = time.monotonic() + 6
+        while target.hits < 3:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+        m = daemon.metrics
+        assert _value(m, "dozor_probe_attempts_total", result="failure") == 2
+        assert _value(m, "dozor_probe_attempts_total", result="success") == 1
+        runs = sum(_value(m, "dozor_probes_total", result=r, hours=h) or 0
+                   for r in ("success", "failure") for h in ("business", "offhours"))
+        assert runs == 1  # one scheduled run, its verdict from the last attempt
+        assert sum(_value(m, "dozor_probes_total", result="success", hours=h) or 0
+                   for h in ("business", "offhours")) == 1
+        assert _value(m, "dozor_probe_failures_total", reason="http_status") == 0
+        checked = promtool_check_metrics(generate_latest(m.registry))
+        assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
+    finally:
+        await daemon.stop()
