@@ -24,6 +24,7 @@ from monitor.maintenance import maintenance_now
 from monitor.metrics import Metrics, duration_buckets
 from monitor.plan import plan_jobs
 from monitor.scheduler import ProbeScheduler
+from monitor.shard import Shard
 from monitor.web import make_app
 from probes.http import new_http_session
 
@@ -46,6 +47,7 @@ class DaemonOptions:
     env: Mapping[str, str] | None = None  # for ${VAR} in the catalog; None means os.environ
     grace: float = 10.0  # how long in-flight probes may finish on shutdown
     max_concurrency: int = 1000
+    shard: Shard = Shard(0, 1)  # noqa: RUF009 - frozen, safe to share
 
 
 class Daemon:
@@ -59,7 +61,7 @@ class Daemon:
         self.port = options.port
         self._in_maintenance: set[str] = set()
         self.user_agent = f"Dozor/{dozor_version()} (+24/7 e-service monitor)"
-        self.metrics = Metrics(options.location, dozor_version())
+        self.metrics = Metrics(options.location, dozor_version(), shard=str(options.shard))
         self._http = new_http_session(user_agent=self.user_agent)
         self.scheduler = ProbeScheduler(self.metrics, self._http, self.user_agent,
                                         options.location, options.max_concurrency)
@@ -85,6 +87,7 @@ class Daemon:
                        services=len(catalog.services), probes=len(self.scheduler.jobs))
 
     def _apply(self, catalog: Catalog) -> None:
+        catalog = self.options.shard.select(catalog)
         if self.metrics.use_buckets(duration_buckets(catalog)):
             self._log.info("duration buckets changed for new latency objectives")
         self.metrics.describe_catalog(catalog)

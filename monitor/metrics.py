@@ -113,8 +113,8 @@ class ProbeSeries:
 class Metrics:
     """Every collector the daemon exports, on a registry of its own."""
 
-    def __init__(self, location: str, version: str, buckets: Sequence[float] = BASE_BUCKETS
-                 ) -> None:
+    def __init__(self, location: str, version: str, buckets: Sequence[float] = BASE_BUCKETS,
+                 shard: str = "0/1") -> None:
         # _created samples would double the series count for no query anyone writes.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.location = location
@@ -212,6 +212,8 @@ class Metrics:
             "Unix time of the last successful catalog load.", registry=r)
         Gauge("dozor_build_info", "Build facts (always 1).", ["version", "python"],
               registry=r).labels(version, platform.python_version()).set(1)
+        Gauge("dozor_shard_info", "This replica's shard as INDEX/COUNT (always 1).", ["shard"],
+              registry=r).labels(shard).set(1)
 
     def _duration_histogram(self) -> Histogram:
         return Histogram(
