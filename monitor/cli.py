@@ -12,6 +12,7 @@ from pathlib import Path
 from monitor.catalog import Catalog, CatalogError, load_catalog
 from monitor.daemon import Daemon, DaemonOptions, dozor_version
 from monitor.logs import configure_logging
+from monitor.shard import Shard
 
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo"
 
@@ -21,6 +22,13 @@ def _listen(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, e.g. 127.0.0.1:9247, got {value!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _shard(value: str) -> Shard:
+    try:
+        return Shard.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--location", default="local", help="name of this vantage point")
     run.add_argument("--grace", type=float, default=10.0,
                      help="seconds in-flight probes may finish on SIGTERM")
+    run.add_argument("--shard", type=_shard, default=Shard(0, 1),
+                     help="INDEX/COUNT: probe only this replica's share of the services")
 
     rules = sub.add_parser("rules", help="write Prometheus recording and alerting rules")
     rules.add_argument("config", type=Path)
@@ -49,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     am = sub.add_parser("alertmanager", help="write an Alertmanager config routing to curators")
     am.add_argument("config", type=Path)
     am.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    from monitor.alertmanager.args import add_arguments as add_alertmanager_arguments
+
+    add_alertmanager_arguments(am)
 
     demo = sub.add_parser("demo", help="run the daemon against a simulated e-service world")
     demo.add_argument("--listen", type=_listen, default=("127.0.0.1", 9247))
@@ -127,16 +140,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_check(args.config)
     if args.command == "run":
         options = DaemonOptions(config=args.config, host=args.listen[0], port=args.listen[1],
-                                location=args.location, grace=args.grace)
+                                location=args.location, grace=args.grace, shard=args.shard)
         return asyncio.run(_run(options))
     if args.command == "rules":
         from monitor.rules import render_rules
 
         return cmd_generate(args.config, args.output, render_rules)
     if args.command == "alertmanager":
-        from monitor.alertmanager import render_alertmanager
+        from monitor.alertmanager import render_alertmanager, render_escalation_rules
+        from monitor.alertmanager.args import options_from_args
 
-        return cmd_generate(args.config, args.output, render_alertmanager)
+        am_options = options_from_args(args)
+        code = cmd_generate(args.config, args.output,
+                            lambda c: render_alertmanager(c, am_options))
+        if code == 0 and args.escalation_rules is not None:
+            code = cmd_generate(args.config, args.escalation_rules,
+                                lambda c: render_escalation_rules(c, am_options))
+        return code
     if args.command == "demo":
         return asyncio.run(_demo(args))
     raise AssertionError(args.command)

@@ -1,0 +1,205 @@
+"""A real alerting stack for tests: Prometheus and Alertmanager from the Debian packages on
+free 127.0.0.1 ports with temporary storage, and a webhook sink that records deliveries.
+
+Every process is started in an async context manager that kills it on exit, whatever
+happened; readiness waits and polls are bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import yaml
+from aiohttp import web
+
+from tests.tools import require
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Delivery:
+    at: float  # time.monotonic() on arrival
+    path: str
+    payload: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.payload.get("status"))
+
+    def alerts(self) -> list[dict[str, Any]]:
+        alerts: list[dict[str, Any]] = self.payload.get("alerts", [])
+        return alerts
+
+
+@dataclass
+class WebhookSink:
+    """Records every Alertmanager webhook POST; any path is accepted."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        payload = json.loads(await request.read())
+        self.deliveries.append(Delivery(time.monotonic(), request.path, payload))
+        return web.Response(text="ok")
+
+    def at(self, path: str) -> list[Delivery]:
+        return [d for d in self.deliveries if d.path == path]
+
+
+@contextlib.asynccontextmanager
+async def webhook_sink() -> AsyncIterator[WebhookSink]:
+    sink = WebhookSink()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", sink._handle)
+    sink._runner = web.AppRunner(app, access_log=None)
+    await sink._runner.setup()
+    await web.TCPSite(sink._runner, "127.0.0.1", 0).start()
+    sink.url = f"http://127.0.0.1:{sink._runner.addresses[0][1]}"
+    try:
+        yield sink
+    finally:
+        await sink._runner.cleanup()
+
+
+async def poll(check: Callable[[], Awaitable[T | None]], timeout: float, what: str,
+               every: float = 0.2) -> T:
+    """Call ``check`` until it returns something other than None; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await check()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+@dataclass
+class Process:
+    name: str
+    url: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+async def _ready(proc: Process, timeout: float = 20.0) -> None:
+    async def check() -> bool | None:
+        if proc.popen.poll() is not None:
+            raise AssertionError(f"{proc.name} exited with {proc.popen.returncode}:\n"
+                                 f"{proc.output()}")
+        try:
+            async with aiohttp.ClientSession() as s, s.get(
+                    f"{proc.url}/-/ready", timeout=aiohttp.ClientTimeout(total=2)) as r:
+                return True if r.status == 200 else None
+        except aiohttp.ClientError:
+            return None
+
+    await poll(check, timeout, f"{proc.name} at {proc.url} to be ready")
+
+
+def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+
+
+def _stop(popen: subprocess.Popen[bytes]) -> None:
+    popen.terminate()
+    try:
+        popen.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait(timeout=10)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@contextlib.asynccontextmanager
+async def _running(name: str, argv: list[str], url: str, log: Path) -> AsyncIterator[Process]:
+    popen = _spawn(argv, log)
+    proc = Process(name, url, popen, log)
+    try:
+        await _ready(proc)
+        yield proc
+    finally:
+        _stop(popen)
+
+
+@contextlib.asynccontextmanager
+async def alertmanager(workdir: Path, config: str) -> AsyncIterator[Process]:
+    """Alertmanager with clustering off (empty --cluster.listen-address)."""
+    config_file = _write(workdir / "alertmanager.yml", config)
+    port = free_port()
+    argv = [require("prometheus-alertmanager"),
+            f"--config.file={config_file}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            "--log.level=debug"]
+    async with _running("alertmanager", argv, f"http://127.0.0.1:{port}",
+                        workdir / "alertmanager.log") as proc:
+        yield proc
+
+
+@contextlib.asynccontextmanager
+async def prometheus(workdir: Path, *, scrape: str, rule_files: list[Path],
+                     alertmanager_url: str | None, interval: str = "1s") -> AsyncIterator[Process]:
+    """Prometheus scraping ``scrape`` (HOST:PORT) and evaluating ``rule_files`` every
+    ``interval``, sending alerts to ``alertmanager_url``."""
+    config: dict[str, Any] = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval,
+                   "scrape_timeout": interval},
+        "rule_files": [str(p) for p in rule_files],
+        "scrape_configs": [{"job_name": "dozor", "static_configs": [{"targets": [scrape]}]}],
+    }
+    if alertmanager_url is not None:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [
+            {"targets": [alertmanager_url.removeprefix("http://")]}]}]}
+    config_file = _write(workdir / "prometheus.yml", yaml.safe_dump(config))
+    port = free_port()
+    argv = [require("prometheus"),
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}"]
+    async with _running("prometheus", argv, f"http://127.0.0.1:{port}",
+                        workdir / "prometheus.log") as proc:
+        yield proc
+
+
+async def get_json(url: str) -> Any:
+    async with aiohttp.ClientSession() as s, s.get(
+            url, timeout=aiohttp.ClientTimeout(total=5)) as r:
+        r.raise_for_status()
+        return await r.json()
+
+
+async def post_json(url: str, body: Any) -> None:
+    async with aiohttp.ClientSession() as s, s.post(
+            url, json=body, timeout=aiohttp.ClientTimeout(total=5)) as r:
+        r.raise_for_status()
