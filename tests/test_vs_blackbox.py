@@ -1,0 +1,438 @@
+"""Dozor's verdicts side by side with the real blackbox_exporter's, against the same local
+endpoints (tests/http_zoo.py), with the same timeout, table-driven.
+
+Each row states Dozor's expected reason and blackbox's expected ``probe_success``. Where they
+differ on purpose the row says why in one line; a row that differs without a reason fails
+:func:`test_every_difference_is_explained`. ``pytest -s`` prints the agreement table and the
+timing comparison.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import re
+import socket
+import ssl
+import statistics
+import warnings
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from aiohttp.test_utils import TestServer
+
+from probes import PROBES, Phase, ProbeContext, ProbeResult, Reason, run_probe
+from probes.http import HttpSpec, new_http_session
+from tests.blackbox import Blackbox, version
+from tests.http_zoo import OK_TEXT, Pki, RawZoo, ZooResolver, start_zoo
+
+UA = "Dozor/test (+24/7 e-service monitor)"
+CA = "<zoo CA file>"  # placeholder in the tables, replaced by the module's CA path
+HOST = "portal.dozor.test"  # the name on the zoo's certificates; reached as 127.0.0.1
+PAST = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+TIMEOUT = 0.5  # seconds, both sides, for the cases that must run out of time
+DEFAULT_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class Case:
+    """One endpoint probed by both. ``dozor``: HttpSpec fields besides the URL; ``module``:
+    the blackbox module's ``http:`` section; ``series``: blackbox series that must hold."""
+
+    id: str
+    server: str  # key of Endpoints.SERVERS
+    path: str
+    dozor: Mapping[str, Any]
+    module: Mapping[str, Any]
+    reason: Reason | None  # Dozor's verdict: None is success
+    blackbox: bool  # blackbox's probe_success
+    why: str = ""  # one line, required exactly when the verdicts differ
+    timeout: float = DEFAULT_TIMEOUT
+    series: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def agree(self) -> bool:
+        return (self.reason is None) == self.blackbox
+
+    @property
+    def module_name(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", self.id.lower()).strip("_")
+
+
+VERIFY = {"ca_file": CA, "server_name": HOST}
+SKIP_VERIFY = {"insecure_skip_verify": True}
+BB_VERIFY = {"tls_config": VERIFY}
+BB_SKIP = {"tls_config": SKIP_VERIFY}
+CAP = 1_000_000
+
+HTTP_CASES = [
+    Case("200", "zoo", "/ok", {}, {}, None, True,
+         series={"probe_http_status_code": 200}),
+    Case("404", "zoo", "/status/404", {}, {}, Reason.HTTP_STATUS, False,
+         series={"probe_http_status_code": 404}),
+    Case("500", "zoo", "/status/500", {}, {}, Reason.HTTP_STATUS, False,
+         series={"probe_http_status_code": 500}),
+    Case("404 listed as valid", "zoo", "/status/404", {"expect": {"status": [404]}},
+         {"valid_status_codes": [404]}, None, True),
+    Case("redirect chain of 3", "zoo", "/redirect/3", {}, {}, None, True,
+         series={"probe_http_redirects": 3, "probe_http_status_code": 200}),
+    Case("redirect chain of 10 (the limit)", "zoo", "/redirect/10", {}, {}, None, True,
+         series={"probe_http_redirects": 10}),
+    Case("redirect chain of 11", "zoo", "/redirect/11", {}, {}, Reason.ERROR, False),
+    Case("redirect loop", "zoo", "/loop", {}, {}, Reason.ERROR, False),
+    Case("redirect not followed", "zoo", "/redirect/1", {"follow_redirects": False},
+         {"follow_redirects": False}, Reason.HTTP_STATUS, False,
+         series={"probe_http_status_code": 302}),
+    Case("redirect not followed, 302 valid", "zoo", "/redirect/1",
+         {"follow_redirects": False, "expect": {"status": [302]}},
+         {"follow_redirects": False, "valid_status_codes": [302]}, None, True),
+    Case("hang past the timeout", "raw", "/hang", {}, {}, Reason.TIMEOUT, False,
+         timeout=TIMEOUT),
+    Case("body trickle past the timeout", "zoo", f"/slow-body/{int(TIMEOUT * 3000)}", {}, {},
+         Reason.TIMEOUT, False, timeout=TIMEOUT),
+    Case("slow body within the timeout", "zoo", "/slow-body/200", {}, {}, None, True),
+    Case("connection refused", "refused", "/", {}, {}, Reason.CONNECT, False),
+    Case("reset before the response", "raw", "/reset-before-response", {}, {},
+         Reason.CONNECT, False),
+    Case("reset mid-body", "raw", "/reset-mid-body", {}, {}, Reason.ERROR, False),
+    Case("closed mid-body", "raw", "/close-mid-body", {}, {}, Reason.ERROR, False),
+    Case("bad status line", "raw", "/bad-status-line", {}, {}, Reason.ERROR, False),
+    Case("20 kB header line", "raw", "/huge-header", {}, {}, Reason.ERROR, True,
+         why="Dozor caps a response header line at 8190 bytes (aiohttp); Go allows 1 MB "
+             "of headers"),
+    Case("body exactly at the cap", "zoo", f"/big/{CAP}", {"max_body_bytes": CAP},
+         {"body_size_limit": f"{CAP}B"}, None, True),
+    Case("oversized body (Content-Length)", "zoo", f"/big/{5 * CAP}", {"max_body_bytes": CAP},
+         {"body_size_limit": f"{CAP}B"}, Reason.BODY_TOO_LARGE, False),
+    Case("oversized body (chunked)", "zoo", f"/big-chunked/{5 * CAP}",
+         {"max_body_bytes": CAP}, {"body_size_limit": f"{CAP}B"},
+         Reason.BODY_TOO_LARGE, False),
+    Case("body regex hit", "zoo", "/ok", {"expect": {"body_regex": r"Запись\s+в"}},
+         {"fail_if_body_not_matches_regexp": [r"Запись\s+в"]}, None, True,
+         series={"probe_failed_due_to_regex": 0}),
+    Case("body regex miss", "zoo", "/ok", {"expect": {"body_regex": r"^\d+$"}},
+         {"fail_if_body_not_matches_regexp": [r"^\d+$"]}, Reason.ASSERTION, False,
+         series={"probe_failed_due_to_regex": 1}),
+    Case("forbidden body text present", "zoo", "/ok",
+         {"expect": {"body_not_contains": "открыта"}},
+         {"fail_if_body_matches_regexp": ["открыта"]}, Reason.ASSERTION, False,
+         series={"probe_failed_due_to_regex": 1}),
+    Case("header regex miss", "zoo", "/ok", {"expect": {"headers": {"X-Service": "^gosu"}}},
+         {"fail_if_header_not_matches": [{"header": "X-Service", "regexp": "^gosu"}]},
+         Reason.ASSERTION, False),
+    # --- HTTPS: the zoo's certificates name portal.dozor.test; the URL says 127.0.0.1.
+    Case("valid certificate", "valid", "/ok", {"tls": VERIFY}, BB_VERIFY, None, True,
+         series={"probe_http_ssl": 1}),
+    Case("self-signed", "self-signed", "/ok", {"tls": VERIFY}, BB_VERIFY, Reason.TLS, False),
+    Case("self-signed, verification off", "self-signed", "/ok", {"tls": SKIP_VERIFY},
+         BB_SKIP, None, True),
+    Case("expired", "expired", "/ok", {"tls": VERIFY}, BB_VERIFY, Reason.TLS, False),
+    Case("expired, verification off", "expired", "/ok", {"tls": SKIP_VERIFY}, BB_SKIP,
+         None, True),
+    Case("wrong host", "valid", "/ok", {"tls": {"ca_file": CA}},
+         {"tls_config": {"ca_file": CA}}, Reason.TLS, False),
+    Case("untrusted issuer (system store)", "valid", "/ok", {"tls": {"server_name": HOST}},
+         {"tls_config": {"server_name": HOST}}, Reason.TLS, False),
+    Case("TLS spoken to plain HTTP", "zoo-as-https", "/ok", {}, {}, Reason.TLS, False),
+    Case("TLS 1.0-only server", "tls1.0", "/ok", {"tls": VERIFY}, BB_VERIFY, Reason.TLS, False),
+    Case("TLS 1.0-only server, min_version TLS10", "tls1.0", "/ok", {"tls": VERIFY},
+         {"tls_config": {**VERIFY, "min_version": "TLS10"}}, Reason.TLS, True,
+         why="Dozor's HTTP probe has no min_version knob: TLS below 1.2 always fails"),
+]
+
+
+def _fill(value: Any, ca_file: str) -> Any:
+    """The tables with the CA placeholder replaced."""
+    if value == CA:
+        return ca_file
+    if isinstance(value, Mapping):
+        return {k: _fill(v, ca_file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ca_file) for v in value]
+    return value
+
+
+def _module(case: Case, ca_file: str) -> dict[str, Any]:
+    return {"prober": "http", "timeout": f"{round(case.timeout * 1000)}ms",
+            "http": {"preferred_ip_protocol": "ip4", **_fill(case.module, ca_file)}}
+
+
+# --- endpoints ----------------------------------------------------------------------------
+
+
+def _tls10_context(pki: Pki) -> ssl.SSLContext:
+    """TLS 1.0 and nothing newer (OpenSSL 3 needs security level 0 for it)."""
+    context = pki.server_context(HOST)
+    with warnings.catch_warnings():  # deprecated is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
+
+
+_TLS10_RESPONSE = (
+    f"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    f"Content-Length: {len(OK_TEXT.encode())}\r\nConnection: close\r\n\r\n{OK_TEXT}"
+).encode()
+
+
+@dataclass
+class Tls10Server:
+    """HTTPS limited to TLS 1.0, answering OK_TEXT. The handshake runs on an SSLObject over
+    a plain stream because asyncio's own TLS server aborts a failed handshake without
+    flushing the protocol_version alert: the client would see a bare TCP reset, which no
+    real server sends."""
+
+    context: ssl.SSLContext
+    server: asyncio.Server | None = None
+    port: int = 0
+
+    async def start(self) -> Tls10Server:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = self.context.wrap_bio(incoming, outgoing, server_side=True)
+
+        async def pump() -> bool:
+            """Send what TLS wrote, feed it what arrived; False once the peer is gone."""
+            writer.write(outgoing.read())
+            await writer.drain()
+            data = await reader.read(65536)
+            incoming.write(data)
+            return bool(data)
+
+        try:
+            for _ in range(20):  # a handshake takes a few round trips
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    if not await pump():
+                        return
+            request = b""
+            for _ in range(20):
+                try:
+                    request += tls.read(65536)
+                except ssl.SSLWantReadError:
+                    if not await pump():
+                        return
+                if b"\r\n\r\n" in request:
+                    tls.write(_TLS10_RESPONSE)
+                    break
+        except ssl.SSLError:
+            pass  # the handshake failed: the alert is in `outgoing`
+        except ConnectionError:
+            return
+        finally:
+            with contextlib.suppress(ConnectionError):
+                writer.write(outgoing.read())
+                await writer.drain()
+            writer.close()
+
+
+class Endpoints:
+    """Starts the server a case needs; ``close`` stops them all."""
+
+    def __init__(self, pki: Pki, workdir: Path) -> None:
+        self.pki, self.workdir = pki, workdir
+        self._servers: list[TestServer] = []
+        self._raw: RawZoo | None = None
+        self._refused: socket.socket | None = None
+        self._tls10: Tls10Server | None = None
+
+    async def url(self, server: str, path: str) -> str:
+        if server == "raw":
+            self._raw = await RawZoo().start()
+            return self._raw.url(path)
+        if server == "refused":
+            # Bound but not listening: connecting is refused, and nobody else can take it.
+            self._refused = socket.socket()
+            self._refused.bind(("127.0.0.1", 0))
+            return f"http://127.0.0.1:{self._refused.getsockname()[1]}{path}"
+        if server == "tls1.0":
+            self._tls10 = await Tls10Server(_tls10_context(self.pki)).start()
+            return f"https://127.0.0.1:{self._tls10.port}{path}"
+        contexts = {
+            "zoo": None,
+            "zoo-as-https": None,
+            "valid": lambda: self.pki.server_context(HOST),
+            "expired": lambda: self.pki.server_context(
+                HOST, not_before=PAST, not_after=PAST + dt.timedelta(days=1)),
+            "self-signed": lambda: self.pki.self_signed_context(self.workdir),
+        }
+        make = contexts[server]
+        zoo = await start_zoo(make() if make else None)
+        self._servers.append(zoo)
+        scheme = "http" if server == "zoo" else "https"
+        return f"{scheme}://127.0.0.1:{zoo.port}{path}"
+
+    async def close(self) -> None:
+        for zoo in self._servers:
+            await zoo.close()
+        if self._raw is not None:
+            await self._raw.close()
+        if self._refused is not None:
+            self._refused.close()
+        if self._tls10 is not None:
+            await self._tls10.close()
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("vs-blackbox")
+
+
+@pytest.fixture(scope="module")
+def pki() -> Pki:
+    return Pki()
+
+
+@pytest.fixture(scope="module")
+def ca_file(pki: Pki, workdir: Path) -> str:
+    return pki.ca_file(workdir)
+
+
+@pytest.fixture(scope="module")
+def blackbox(workdir: Path, ca_file: str) -> Iterator[Blackbox]:
+    modules = {case.module_name: _module(case, ca_file) for case in HTTP_CASES}
+    modules["timing"] = {"prober": "http", "timeout": "5s",
+                         "http": {"preferred_ip_protocol": "ip4"}}
+    with Blackbox(modules, workdir) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def agreement() -> Iterator[list[tuple[str, str, str, str]]]:
+    """Rows of the agreement table, printed once the module's cases have run."""
+    rows: list[tuple[str, str, str, str]] = []
+    yield rows
+    if rows:
+        print(f"\n\nDozor vs {version()}")
+        _print_table(("case", "Dozor", "blackbox", "agree?"), rows)
+
+
+def _print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+@pytest.fixture
+async def ctx() -> AsyncIterator[ProbeContext]:
+    # IP literals never reach the resolver; a table one makes sure no name leaves the machine.
+    session = new_http_session(user_agent=UA, resolver=ZooResolver({HOST: "127.0.0.1"}))
+    yield ProbeContext(http=session, log=structlog.get_logger("vs-blackbox"), user_agent=UA)
+    await session.close()
+
+
+@pytest.fixture
+async def endpoints(pki: Pki, workdir: Path) -> AsyncIterator[Endpoints]:
+    started = Endpoints(pki, workdir)
+    yield started
+    await started.close()
+
+
+async def _dozor(spec: HttpSpec, ctx: ProbeContext, timeout: float) -> tuple[ProbeResult, float]:
+    return await run_probe(PROBES[HttpSpec], spec, ctx, timeout)
+
+
+# --- verdicts -----------------------------------------------------------------------------
+
+
+def test_every_difference_is_explained() -> None:
+    for case in HTTP_CASES:
+        assert case.agree != bool(case.why), f"{case.id}: `why` exactly when verdicts differ"
+    assert len({case.module_name for case in HTTP_CASES}) == len(HTTP_CASES)
+
+
+@pytest.mark.parametrize("case", HTTP_CASES, ids=[case.id for case in HTTP_CASES])
+async def test_http_verdicts(
+    case: Case, blackbox: Blackbox, ctx: ProbeContext, endpoints: Endpoints, ca_file: str,
+    agreement: list[tuple[str, str, str, str]], record_property: Any,
+) -> None:
+    url = await endpoints.url(case.server, case.path)
+    spec = HttpSpec.model_validate({"url": url, **_fill(case.dozor, ca_file)})
+    result, took = await _dozor(spec, ctx, case.timeout)
+    series = await blackbox.probe(url, case.module_name)
+
+    dozor_says = "success" if result.success else f"failure: {result.reason}"
+    blackbox_says = "success" if series["probe_success"] == 1 else "failure"
+    verdict = "agree" if case.agree else f"differ: {case.why}"
+    agreement.append((case.id, dozor_says, blackbox_says, verdict))
+    record_property("dozor", f"{dozor_says} {result.detail}".strip())
+    record_property("blackbox", blackbox_says)
+
+    assert (result.success, result.reason) == (case.reason is None, case.reason), result.detail
+    assert series["probe_success"] == float(case.blackbox), await blackbox.debug(
+        url, case.module_name)
+    for name, value in case.series.items():
+        assert series[name] == value, name
+    if case.reason is Reason.TIMEOUT:
+        # The same budget on both sides, and both used all of it.
+        assert case.timeout <= took < case.timeout + 0.25
+        assert case.timeout <= series["probe_duration_seconds"] < case.timeout + 0.25
+    expiry = series.get("probe_ssl_earliest_cert_expiry")
+    if expiry is not None and result.cert_expiry is not None:
+        assert result.cert_expiry == expiry  # the same certificate, read the same way
+
+
+# --- timing -------------------------------------------------------------------------------
+
+DELAY_MS = 300
+RUNS = 10
+# Medians may differ by at most this much (seconds). Both clients talk to the same aiohttp
+# server on loopback; the allowance covers two processes sharing 2 busy cores.
+TOLERANCE = {"connect": 0.010, "processing": 0.025, "transfer": 0.010, "total": 0.040}
+
+
+async def test_timing_matches_blackbox(
+    blackbox: Blackbox, ctx: ProbeContext, endpoints: Endpoints, record_property: Any
+) -> None:
+    """A plain-HTTP endpoint that waits DELAY_MS before its headers, probed RUNS times by
+    each, alternating; phase and total medians must agree within TOLERANCE."""
+    url = await endpoints.url("zoo", f"/delay/{DELAY_MS}")
+    spec = HttpSpec.model_validate({"url": url, "expect": {"body_contains": OK_TEXT}})
+    ours: dict[str, list[float]] = {name: [] for name in TOLERANCE}
+    theirs: dict[str, list[float]] = {name: [] for name in TOLERANCE}
+    for _ in range(RUNS):
+        result, took = await _dozor(spec, ctx, 5.0)
+        assert result.success, result.detail
+        for name in ("connect", "processing", "transfer"):
+            ours[name].append(result.phases[Phase(name)])
+        ours["total"].append(took)
+
+        series = await blackbox.probe(url, "timing")
+        assert series["probe_success"] == 1
+        for name in ("connect", "processing", "transfer"):
+            theirs[name].append(series[f'probe_http_duration_seconds{{phase="{name}"}}'])
+        theirs["total"].append(series["probe_duration_seconds"])
+
+    rows = []
+    for name, tolerance in TOLERANCE.items():
+        dozor, bb = statistics.median(ours[name]), statistics.median(theirs[name])
+        rows.append((name, f"{dozor * 1000:.2f}", f"{bb * 1000:.2f}",
+                     f"{(dozor - bb) * 1000:+.2f}", f"±{tolerance * 1000:.0f}"))
+        record_property(f"median_{name}_ms", f"dozor={dozor * 1000:.2f} bb={bb * 1000:.2f}")
+    print(f"\n\nmedians over {RUNS} runs each, /delay/{DELAY_MS}, ms ({version()})")
+    _print_table(("phase", "Dozor", "blackbox", "diff", "allowed"), rows)
+    for name, tolerance in TOLERANCE.items():
+        dozor, bb = statistics.median(ours[name]), statistics.median(theirs[name])
+        assert abs(dozor - bb) <= tolerance, (name, dozor, bb)
+    assert statistics.median(theirs["processing"]) >= DELAY_MS / 1000  # the delay is measured
