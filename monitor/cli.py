@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--location", default="local", help="name of this vantage point")
     run.add_argument("--grace", type=float, default=10.0,
                      help="seconds in-flight probes may finish on SIGTERM")
+    run.add_argument("--state-file", type=Path, default=None,
+                     help="keep last successes and up/down state here across restarts")
     run.add_argument("--shard", type=_shard, default=Shard(0, 1),
                      help="INDEX/COUNT: probe only this replica's share of the services")
 
@@ -140,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_check(args.config)
     if args.command == "run":
         options = DaemonOptions(config=args.config, host=args.listen[0], port=args.listen[1],
-                                location=args.location, grace=args.grace, shard=args.shard)
+                                location=args.location, grace=args.grace, shard=args.shard,
+                                state_file=args.state_file)
         return asyncio.run(_run(options))
     if args.command == "rules":
         from monitor.rules import render_rules

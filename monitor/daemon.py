@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import gc
 import signal
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -25,10 +26,12 @@ from monitor.metrics import Metrics, duration_buckets
 from monitor.plan import plan_jobs
 from monitor.scheduler import ProbeScheduler
 from monitor.shard import Shard
+from monitor.state import StateFileError, load_state, save_state
 from monitor.web import make_app
 from probes.http import new_http_session
 
 MAINTENANCE_REFRESH = 15.0  # seconds; windows are minutes long, probes run every ~minute
+STATE_SAVE_INTERVAL = 10.0  # seconds of confirmation state a crash can lose at most
 
 
 def dozor_version() -> str:
@@ -48,6 +51,7 @@ class DaemonOptions:
     grace: float = 10.0  # how long in-flight probes may finish on shutdown
     max_concurrency: int = 1000
     shard: Shard = Shard(0, 1)  # noqa: RUF009 - frozen, safe to share
+    state_file: Path | None = None  # last successes and confirmation state across restarts
 
 
 class Daemon:
@@ -73,7 +77,10 @@ class Daemon:
     async def start(self) -> None:
         catalog = load_catalog(self.options.config, env=self.options.env)
         self._apply(catalog)
+        self._restore_state()
         self.scheduler.every(MAINTENANCE_REFRESH, self._refresh_maintenance, "maintenance")
+        if self.options.state_file is not None:
+            self.scheduler.every(STATE_SAVE_INTERVAL, self._save_state, "save-state")
         self.scheduler.start()
         self._runner = web.AppRunner(make_app(self.metrics.registry, self.reload),
                                      access_log=None)
@@ -135,8 +142,30 @@ class Daemon:
             self._apply(catalog)
             return True
 
+    def _restore_state(self) -> None:
+        if self.options.state_file is None:
+            return
+        try:
+            saved = load_state(self.options.state_file)
+        except StateFileError as exc:
+            self._log.warning("state file unusable; starting fresh", error=str(exc))
+            return
+        restored = self.scheduler.restore(saved)
+        self._log.info("state restored", probes=restored, path=str(self.options.state_file))
+
+    async def _save_state(self) -> None:
+        path = self.options.state_file
+        if path is None:
+            return
+        snapshot = self.scheduler.snapshot()  # on the loop: consistent, cheap
+        try:
+            await asyncio.to_thread(save_state, path, snapshot, time.time())
+        except OSError as exc:
+            self._log.error("cannot save state", path=str(path), error=str(exc))
+
     async def stop(self) -> None:
         cancelled = await self.scheduler.stop(self.options.grace)
+        await self._save_state()
         if self._runner is not None:
             await self._runner.cleanup()
         await self._http.close()

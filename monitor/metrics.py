@@ -62,7 +62,7 @@ class ProbeSeries:
         self._failures = {r: m.probe_failures.labels(*self._key, r.value) for r in Reason}
         self._success = m.probe_success.labels(*self._key)
         self._phases = {p: m.probe_phase.labels(*self._key, p.value) for p in Phase}
-        self._last_success = m.last_success.labels(*self._key)
+        self._last_success: Gauge | None = None  # absent until a success: 0 would fake an outage
         self._duration = m.probe_duration.labels(*self._key)
         self._attempts = {ok: m.attempts.labels(*self._key, "success" if ok else "failure")
                           for ok in (True, False)}
@@ -82,6 +82,11 @@ class ProbeSeries:
         self._duration = self._metrics.probe_duration.labels(*self._key)
 
     def restore_last_success(self, timestamp: float) -> None:
+        self._set_last_success(timestamp)
+
+    def _set_last_success(self, timestamp: float) -> None:
+        if self._last_success is None:
+            self._last_success = self._metrics.last_success.labels(*self._key)
         self._last_success.set(timestamp)
 
     def observe(self, result: ProbeResult, duration: float, hours: str, now: float) -> None:
@@ -93,7 +98,7 @@ class ProbeSeries:
         for phase, child in self._phases.items():
             child.set(phases.get(phase, 0.0))
         if ok:
-            self._last_success.set(now)
+            self._set_last_success(now)
         elif result.reason is not None:
             self._failures[result.reason].inc()
         if result.cert_expiry is not None:

@@ -25,6 +25,7 @@ class ProbeState:
     consecutive_failures: int = 0
     consecutive_successes: int = 0
     last_reason: str = ""
+    last_success: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ def record(
     series.observe(result, duration, hours, started + duration)
     reason = result.reason.value if result.reason else ""
     if result.success:
+        state.last_success = started + duration
         state.consecutive_successes += 1
         state.consecutive_failures = 0
         confirmed = state.consecutive_successes >= thresholds.successes

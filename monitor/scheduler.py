@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.metrics import Metrics, ProbeSeries
 from monitor.plan import JobSpec, PlanDiff, diff_plans
 from monitor.recorder import ProbeState, Thresholds, record
+from monitor.state import SavedProbe
 from probes import PROBES, ProbeContext, run_probe
 
 
@@ -138,10 +139,39 @@ class ProbeScheduler:
         record(entry.series, entry.state, log, result, duration, started, job.timezone,
                Thresholds(job.failure_threshold, job.success_threshold))
 
-    def every(self, seconds: float, fn: Callable[[], None], job_id: str) -> None:
+    def snapshot(self) -> dict[str, SavedProbe]:
+        return {
+            key: SavedProbe(e.state.last_success, e.state.up, e.state.since,
+                            e.state.consecutive_failures, e.state.consecutive_successes)
+            for key, e in self._entries.items()
+        }
+
+    def restore(self, saved: dict[str, SavedProbe]) -> int:
+        """Resume confirmation state and last-success times of probes still in the catalog, so
+        a restart emits no false 'recovered' or 'failing'. Returns how many were restored."""
+        restored = 0
+        for key, probe in saved.items():
+            entry = self._entries.get(key)
+            if entry is None:
+                continue
+            s = entry.state
+            s.up, s.since, s.last_success = probe.up, probe.since, probe.last_success
+            s.consecutive_failures = probe.consecutive_failures
+            s.consecutive_successes = probe.consecutive_successes
+            if probe.last_success is not None:
+                entry.series.restore_last_success(probe.last_success)
+            if probe.up is not None:
+                entry.series.set_up(probe.up)
+            restored += 1
+        return restored
+
+    def every(self, seconds: float, fn: Callable[[], Awaitable[None] | None], job_id: str
+              ) -> None:
         """A housekeeping job (not a probe), e.g. refreshing maintenance state."""
         async def run() -> None:  # a coroutine, so APScheduler keeps it on the event loop
-            fn()
+            done = fn()
+            if done is not None:
+                await done
 
         self._aps.add_job(run, IntervalTrigger(seconds=seconds, timezone=dt.UTC), id=job_id,
                           replace_existing=True)

@@ -1,0 +1,73 @@
+"""What the daemon keeps across a restart: last success times and confirmation state.
+
+Written atomically (temporary file, fsync, rename, fsync of the directory), so a crash or
+``kill -9`` at any moment leaves either the previous or the new file, never a torn one.
+Everything else is Prometheus's job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SavedProbe:
+    last_success: float | None
+    up: bool | None
+    since: float
+    consecutive_failures: int
+    consecutive_successes: int
+
+
+def save_state(path: Path, probes: dict[str, SavedProbe], saved_at: float) -> None:
+    body = json.dumps(
+        {"format": FORMAT, "saved_at": saved_at,
+         "probes": {k: asdict(v) for k, v in sorted(probes.items())}},
+        separators=(",", ":"),
+    ).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+class StateFileError(Exception):
+    """The state file exists but cannot be used; the daemon starts fresh and says why."""
+
+
+def load_state(path: Path) -> dict[str, SavedProbe]:
+    """The saved probes, or {} when there is no file yet."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise StateFileError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data: Any = json.loads(raw)
+        if data.get("format") != FORMAT:
+            raise StateFileError(f"{path}: unknown format {data.get('format')!r}")
+        return {key: SavedProbe(**entry) for key, entry in data["probes"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StateFileError(f"{path}: not a Dozor state file ({exc})") from None

@@ -1,0 +1,136 @@
+"""Restart without loss: atomic state writes survive kill -9; a restart fakes no transition."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from structlog.testing import capture_logs
+
+from monitor.daemon import Daemon, DaemonOptions
+from monitor.state import SavedProbe, StateFileError, load_state, save_state
+from tests.catalog_factory import catalog_dict, write_catalog
+from tests.target import Target
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Rewrites the state file as fast as it can; every generation g has all entries stamped g.
+WRITER = """
+import sys
+from pathlib import Path
+from monitor.state import SavedProbe, save_state
+path = Path(sys.argv[1])
+g = 0
+while True:
+    g += 1
+    save_state(path, {f"svc-{i:05d}/portal": SavedProbe(float(g), True, float(g), 0, g)
+                      for i in range(3000)}, float(g))
+    print(g, flush=True)
+"""
+
+
+def test_kill_9_during_writes_always_leaves_a_loadable_state(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    rng = random.Random(7)
+    generations = []
+    for _ in range(12):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        proc.stdout.readline()  # at least one complete write, then kill mid-stream
+        time.sleep(rng.uniform(0.0, 0.15))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(5)
+        proc.stdout.close()
+        saved = load_state(path)  # never torn: it parses, and it is one whole generation
+        stamps = {p.consecutive_successes for p in saved.values()}
+        assert len(saved) == 3000
+        assert len(stamps) == 1
+        generations.append(stamps.pop())
+    assert len(set(generations)) > 1  # the kills really landed at different points
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(b"{not json", "not a Dozor state file"), (b'{"format": 99, "probes": {}}', "format"),
+     (b'{"format": 1, "probes": {"a/b": {"bogus": 1}}}', "not a Dozor state file")],
+)
+def test_unusable_state_files_are_named_not_crashed_on(
+    tmp_path: Path, content: bytes, fragment: str
+) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+    with pytest.raises(StateFileError, match=fragment):
+        load_state(path)
+
+
+def test_missing_state_file_is_a_fresh_start(tmp_path: Path) -> None:
+    assert load_state(tmp_path / "none.json") == {}
+    save_state(tmp_path / "sub" / "s.json", {"a/b": SavedProbe(None, None, 0.0, 0, 0)}, 1.0)
+    assert load_state(tmp_path / "sub" / "s.json") == {"a/b": SavedProbe(None, None, 0.0, 0, 0)}
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[Target]:
+    t = await Target().start()
+    yield t
+    await t.close()
+
+
+async def _until(cond: object, timeout: float = 8.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_restart_restores_state_and_emits_no_false_transition(
+    tmp_path: Path, target: Target
+) -> None:
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        [f"{target.url}/a"], interval="1s", timeout="500ms"))
+    state_file = tmp_path / "state.json"
+    options = DaemonOptions(config=cfg, port=0, location="loc", state_file=state_file)
+
+    first = Daemon(options)
+    await first.start()
+    try:
+        await _until(lambda: first.scheduler.state("svc-00000/portal").up is True)
+        last_ok = first.scheduler.state("svc-00000/portal").last_success
+        target.status = 503
+        await _until(lambda: first.scheduler.state("svc-00000/portal").up is False)
+    finally:
+        await first.stop()  # saves the state
+    went_down = first.scheduler.state("svc-00000/portal").since
+
+    second = Daemon(options)
+    with capture_logs() as logs:
+        await second.start()
+        try:
+            # Restored before any run: the last success and the down state are back.
+            samples = {s.name: s.value for fam in text_string_to_metric_families(
+                generate_latest(second.metrics.registry).decode()) for s in fam.samples
+                if s.labels.get("service") == "svc-00000"}
+            assert samples["dozor_probe_last_success_timestamp_seconds"] == last_ok
+            assert samples["dozor_probe_up"] == 0
+            hits = target.hits
+            await _until(lambda: target.hits >= hits + 2)  # still down: nothing to report
+            assert not [e for e in logs if e["event"] == "probe failing"]
+            target.status = 200
+            await _until(lambda: any(e["event"] == "probe recovered" for e in logs))
+        finally:
+            await second.stop()
+    recovered = next(e for e in logs if e["event"] == "probe recovered")
+    assert recovered["previous"] == "down"
+    # The outage is measured from before the restart, not from the second start.
+    assert recovered["down_for"] >= time.time() - went_down - 5
+    assert any(e["event"] == "state restored" and e["probes"] == 1 for e in logs)
