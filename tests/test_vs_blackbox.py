@@ -27,8 +27,19 @@ import structlog
 from aiohttp.test_utils import TestServer
 
 from probes import PROBES, Phase, ProbeContext, ProbeResult, Reason, run_probe
+from probes.dns import DnsSpec
 from probes.http import HttpSpec, new_http_session
 from tests.blackbox import Blackbox, version
+from tests.dns_zoo import (
+    ALIAS_NAME,
+    DROP_NAME,
+    GARBAGE_NAME,
+    GOOD_NAME,
+    NXDOMAIN_NAME,
+    SERVFAIL_NAME,
+    DnsZoo,
+    closed_udp_port,
+)
 from tests.http_zoo import OK_TEXT, Pki, RawZoo, ZooResolver, start_zoo
 
 UA = "Dozor/test (+24/7 e-service monitor)"
@@ -41,12 +52,13 @@ DEFAULT_TIMEOUT = 3.0
 
 @dataclass(frozen=True)
 class Case:
-    """One endpoint probed by both. ``dozor``: HttpSpec fields besides the URL; ``module``:
-    the blackbox module's ``http:`` section; ``series``: blackbox series that must hold."""
+    """One endpoint probed by both. ``dozor``: the spec's fields besides the target (url,
+    server, address); ``module``: the blackbox module's ``<prober>:`` section; ``series``:
+    blackbox series that must hold."""
 
     id: str
-    server: str  # key of Endpoints.SERVERS
-    path: str
+    server: str  # which endpoint: see Endpoints.target
+    path: str  # HTTP only
     dozor: Mapping[str, Any]
     module: Mapping[str, Any]
     reason: Reason | None  # Dozor's verdict: None is success
@@ -54,6 +66,7 @@ class Case:
     why: str = ""  # one line, required exactly when the verdicts differ
     timeout: float = DEFAULT_TIMEOUT
     series: Mapping[str, float] = field(default_factory=dict)
+    prober: str = "http"  # blackbox's prober name
 
     @property
     def agree(self) -> bool:
@@ -146,6 +159,52 @@ HTTP_CASES = [
 ]
 
 
+def _dns(name: str, qtype: str = "A", **expect: Any) -> dict[str, Any]:
+    return {"query_name": name, "query_type": qtype, **({"expect": expect} if expect else {})}
+
+
+def _bb_dns(name: str, qtype: str = "A", **more: Any) -> dict[str, Any]:
+    return {"query_name": name, "query_type": qtype, **more}
+
+
+DNS_CASES = [
+    Case("dns A record", "dns", "", _dns(GOOD_NAME), _bb_dns(GOOD_NAME), None, True,
+         prober="dns", series={"probe_dns_answer_rrs": 2}),
+    Case("dns CNAME chased", "dns", "", _dns(ALIAS_NAME), _bb_dns(ALIAS_NAME), None, True,
+         prober="dns", series={"probe_dns_answer_rrs": 3}),
+    Case("dns over TCP", "dns", "", {**_dns(GOOD_NAME, "MX"), "transport": "tcp"},
+         _bb_dns(GOOD_NAME, "MX", transport_protocol="tcp"), None, True, prober="dns"),
+    Case("dns NXDOMAIN", "dns", "", _dns(NXDOMAIN_NAME), _bb_dns(NXDOMAIN_NAME),
+         Reason.DNS, False, prober="dns"),
+    Case("dns NXDOMAIN listed as valid", "dns", "", _dns(NXDOMAIN_NAME, rcode=["NXDOMAIN"]),
+         _bb_dns(NXDOMAIN_NAME, valid_rcodes=["NXDOMAIN"]), None, True, prober="dns",
+         series={"probe_dns_authority_rrs": 1}),
+    Case("dns SERVFAIL", "dns", "", _dns(SERVFAIL_NAME), _bb_dns(SERVFAIL_NAME),
+         Reason.DNS, False, prober="dns"),
+    Case("dns REFUSED (name outside the zone)", "dns", "", _dns("gosuslugi.example."),
+         _bb_dns("gosuslugi.example."), Reason.DNS, False, prober="dns"),
+    Case("dns answer regex hit", "dns", "", _dns(GOOD_NAME, answers_match=[r"\tA\t127\.0\.0\.2$"]),
+         _bb_dns(GOOD_NAME, validate_answer_rrs={
+             "fail_if_none_matches_regexp": [r"\tA\t127\.0\.0\.2$"]}),
+         None, True, prober="dns"),
+    Case("dns answer regex miss", "dns", "", _dns(GOOD_NAME, answers_match=[r"127\.0\.0\.9"]),
+         _bb_dns(GOOD_NAME, validate_answer_rrs={"fail_if_none_matches_regexp": [r"127\.0\.0\.9"]}),
+         Reason.ASSERTION, False, prober="dns"),
+    Case("dns forbidden answer present", "dns", "",
+         _dns(GOOD_NAME, answers_not_match=[r"127\.0\.0\.1$"]),
+         _bb_dns(GOOD_NAME, validate_answer_rrs={"fail_if_matches_regexp": [r"127\.0\.0\.1$"]}),
+         Reason.ASSERTION, False, prober="dns"),
+    Case("dns no reply past the timeout", "dns", "", _dns(DROP_NAME), _bb_dns(DROP_NAME),
+         Reason.TIMEOUT, False, prober="dns", timeout=TIMEOUT),
+    Case("dns garbage reply", "dns", "", _dns(GARBAGE_NAME), _bb_dns(GARBAGE_NAME),
+         Reason.ERROR, False, prober="dns", timeout=TIMEOUT),
+    Case("dns server port closed", "dns-closed", "", _dns(GOOD_NAME), _bb_dns(GOOD_NAME),
+         Reason.CONNECT, False, prober="dns"),
+]
+
+CASES = [*HTTP_CASES, *DNS_CASES]
+
+
 def _fill(value: Any, ca_file: str) -> Any:
     """The tables with the CA placeholder replaced."""
     if value == CA:
@@ -158,8 +217,15 @@ def _fill(value: Any, ca_file: str) -> Any:
 
 
 def _module(case: Case, ca_file: str) -> dict[str, Any]:
-    return {"prober": "http", "timeout": f"{round(case.timeout * 1000)}ms",
-            "http": {"preferred_ip_protocol": "ip4", **_fill(case.module, ca_file)}}
+    return {"prober": case.prober, "timeout": f"{round(case.timeout * 1000)}ms",
+            case.prober: {"preferred_ip_protocol": "ip4", **_fill(case.module, ca_file)}}
+
+
+def _spec(case: Case, target: str, ca_file: str) -> HttpSpec | DnsSpec:
+    fields = _fill(case.dozor, ca_file)
+    if case.prober == "dns":
+        return DnsSpec.model_validate({"server": target, **fields})
+    return HttpSpec.model_validate({"url": target, **fields})
 
 
 # --- endpoints ----------------------------------------------------------------------------
@@ -253,8 +319,16 @@ class Endpoints:
         self._raw: RawZoo | None = None
         self._refused: socket.socket | None = None
         self._tls10: Tls10Server | None = None
+        self._dns: DnsZoo | None = None
 
-    async def url(self, server: str, path: str) -> str:
+    async def target(self, server: str, path: str = "") -> str:
+        """What the probes are pointed at: a URL, or host:port for DNS."""
+        if server == "dns":
+            self._dns = await DnsZoo().start()
+            return self._dns.server
+        if server == "dns-closed":
+            self._refused, port = closed_udp_port()
+            return f"127.0.0.1:{port}"
         if server == "raw":
             self._raw = await RawZoo().start()
             return self._raw.url(path)
@@ -289,6 +363,8 @@ class Endpoints:
             self._refused.close()
         if self._tls10 is not None:
             await self._tls10.close()
+        if self._dns is not None:
+            await self._dns.close()
 
 
 # --- fixtures -----------------------------------------------------------------------------
@@ -311,7 +387,7 @@ def ca_file(pki: Pki, workdir: Path) -> str:
 
 @pytest.fixture(scope="module")
 def blackbox(workdir: Path, ca_file: str) -> Iterator[Blackbox]:
-    modules = {case.module_name: _module(case, ca_file) for case in HTTP_CASES}
+    modules = {case.module_name: _module(case, ca_file) for case in CASES}
     modules["timing"] = {"prober": "http", "timeout": "5s",
                          "http": {"preferred_ip_protocol": "ip4"}}
     with Blackbox(modules, workdir) as running:
@@ -349,28 +425,29 @@ async def endpoints(pki: Pki, workdir: Path) -> AsyncIterator[Endpoints]:
     await started.close()
 
 
-async def _dozor(spec: HttpSpec, ctx: ProbeContext, timeout: float) -> tuple[ProbeResult, float]:
-    return await run_probe(PROBES[HttpSpec], spec, ctx, timeout)
+async def _dozor(
+    spec: HttpSpec | DnsSpec, ctx: ProbeContext, timeout: float
+) -> tuple[ProbeResult, float]:
+    return await run_probe(PROBES[type(spec)], spec, ctx, timeout)
 
 
 # --- verdicts -----------------------------------------------------------------------------
 
 
 def test_every_difference_is_explained() -> None:
-    for case in HTTP_CASES:
+    for case in CASES:
         assert case.agree != bool(case.why), f"{case.id}: `why` exactly when verdicts differ"
-    assert len({case.module_name for case in HTTP_CASES}) == len(HTTP_CASES)
+    assert len({case.module_name for case in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize("case", HTTP_CASES, ids=[case.id for case in HTTP_CASES])
-async def test_http_verdicts(
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+async def test_verdicts(
     case: Case, blackbox: Blackbox, ctx: ProbeContext, endpoints: Endpoints, ca_file: str,
     agreement: list[tuple[str, str, str, str]], record_property: Any,
 ) -> None:
-    url = await endpoints.url(case.server, case.path)
-    spec = HttpSpec.model_validate({"url": url, **_fill(case.dozor, ca_file)})
-    result, took = await _dozor(spec, ctx, case.timeout)
-    series = await blackbox.probe(url, case.module_name)
+    target = await endpoints.target(case.server, case.path)
+    result, took = await _dozor(_spec(case, target, ca_file), ctx, case.timeout)
+    series = await blackbox.probe(target, case.module_name)
 
     dozor_says = "success" if result.success else f"failure: {result.reason}"
     blackbox_says = "success" if series["probe_success"] == 1 else "failure"
@@ -381,7 +458,7 @@ async def test_http_verdicts(
 
     assert (result.success, result.reason) == (case.reason is None, case.reason), result.detail
     assert series["probe_success"] == float(case.blackbox), await blackbox.debug(
-        url, case.module_name)
+        target, case.module_name)
     for name, value in case.series.items():
         assert series[name] == value, name
     if case.reason is Reason.TIMEOUT:
@@ -407,7 +484,7 @@ async def test_timing_matches_blackbox(
 ) -> None:
     """A plain-HTTP endpoint that waits DELAY_MS before its headers, probed RUNS times by
     each, alternating; phase and total medians must agree within TOLERANCE."""
-    url = await endpoints.url("zoo", f"/delay/{DELAY_MS}")
+    url = await endpoints.target("zoo", f"/delay/{DELAY_MS}")
     spec = HttpSpec.model_validate({"url": url, "expect": {"body_contains": OK_TEXT}})
     ours: dict[str, list[float]] = {name: [] for name in TOLERANCE}
     theirs: dict[str, list[float]] = {name: [] for name in TOLERANCE}
