@@ -28,6 +28,7 @@ from monitor.scheduler import ProbeScheduler
 from monitor.shard import Shard
 from monitor.state import StateFileError, load_state, save_state
 from monitor.web import make_app
+from monitor.webconfig import WebSecurity
 from probes.http import new_http_session
 
 MAINTENANCE_REFRESH = 15.0  # seconds; windows are minutes long, probes run every ~minute
@@ -52,6 +53,7 @@ class DaemonOptions:
     max_concurrency: int = 1000
     shard: Shard = Shard(0, 1)  # noqa: RUF009 - frozen, safe to share
     state_file: Path | None = None  # last successes and confirmation state across restarts
+    security: WebSecurity = WebSecurity()  # noqa: RUF009 - frozen; TLS/basic auth/reload token
 
 
 class Daemon:
@@ -72,7 +74,8 @@ class Daemon:
 
     @property
     def url(self) -> str:
-        return f"http://{self.options.host}:{self.port}"
+        scheme = "https" if self.options.security.ssl_context else "http"
+        return f"{scheme}://{self.options.host}:{self.port}"
 
     async def start(self) -> None:
         catalog = load_catalog(self.options.config, env=self.options.env)
@@ -82,10 +85,11 @@ class Daemon:
         if self.options.state_file is not None:
             self.scheduler.every(STATE_SAVE_INTERVAL, self._save_state, "save-state")
         self.scheduler.start()
-        self._runner = web.AppRunner(make_app(self.metrics.registry, self.reload),
-                                     access_log=None)
+        self._runner = web.AppRunner(
+            make_app(self.metrics.registry, self.reload, self.options.security), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.options.host, self.options.port)
+        site = web.TCPSite(self._runner, self.options.host, self.options.port,
+                           ssl_context=self.options.security.ssl_context)
         await site.start()
         sockets = self._runner.addresses
         if sockets:

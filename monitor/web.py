@@ -1,4 +1,5 @@
-"""The daemon's HTTP surface: /metrics, /healthz and POST /-/reload."""
+"""The daemon's HTTP surface: /metrics, /healthz and POST /-/reload (see webconfig.py for
+TLS, basic auth and the reload token)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from monitor.webconfig import WebSecurity
 
-def make_app(registry: CollectorRegistry, reload: Callable[[], Awaitable[bool]]) -> web.Application:
-    async def metrics(_: web.Request) -> web.Response:
+
+def make_app(
+    registry: CollectorRegistry,
+    reload: Callable[[], Awaitable[bool]],
+    security: WebSecurity | None = None,
+) -> web.Application:
+    sec = security or WebSecurity()
+
+    async def metrics(request: web.Request) -> web.Response:
+        if not sec.check_basic(request.headers.get("Authorization")):
+            return web.Response(status=401, text="unauthorized\n",
+                                headers={"WWW-Authenticate": 'Basic realm="dozor"'})
         # Rendering is CPU work that grows with the catalog; a thread lets the event loop keep
         # firing probes between GIL switches instead of stalling for the whole render.
         body = await asyncio.get_running_loop().run_in_executor(None, generate_latest, registry)
@@ -19,13 +31,19 @@ def make_app(registry: CollectorRegistry, reload: Callable[[], Awaitable[bool]])
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
-    async def do_reload(_: web.Request) -> web.Response:
+    async def do_reload(request: web.Request) -> web.Response:
+        if sec.reload_token is None:
+            return web.Response(status=403, text="the reload endpoint is off; send SIGHUP, or "
+                                                 "start with --reload-token-file\n")
+        if not sec.check_token(request.headers.get("Authorization")):
+            return web.Response(status=401, text="a valid 'Authorization: Bearer' token is "
+                                                 "required\n")
         ok = await reload()
         if ok:
             return web.Response(text="reloaded\n")
         return web.Response(status=400, text="reload failed; running catalog kept (see log)\n")
 
-    app = web.Application()
+    app = web.Application(client_max_size=1024)  # nothing we serve takes a body
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/-/reload", do_reload)

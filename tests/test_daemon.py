@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
 from monitor.daemon import Daemon, DaemonOptions
+from monitor.webconfig import WebSecurity
 from tests.catalog_factory import catalog_dict, write_catalog
 from tests.target import Target
 from tests.tools import promtool_check_metrics
@@ -105,7 +106,8 @@ async def test_valid_reload_applies_a_diff(tmp_path: Path, target: Target) -> No
     urls = [f"{target.url}/{i}" for i in range(3)]
     data = catalog_dict(urls, interval="1s", timeout="500ms")
     cfg = write_catalog(tmp_path / "c.yaml", data)
-    daemon = await _start(cfg)
+    token = "a-reload-token-of-some-length"
+    daemon = await _start(cfg, security=WebSecurity(reload_token=token))
     try:
         await _wait_for(lambda: target.hits >= 3)
         kept_state = daemon.scheduler.state("svc-00000/portal")
@@ -113,7 +115,8 @@ async def test_valid_reload_applies_a_diff(tmp_path: Path, target: Target) -> No
         data["services"][1]["probes"][0]["interval"] = "2s"  # changed interval
         del data["services"][2]  # removed probe
         write_catalog(cfg, data)
-        async with aiohttp.ClientSession() as s, s.post(f"{daemon.url}/-/reload") as r:
+        async with aiohttp.ClientSession() as s, s.post(
+                f"{daemon.url}/-/reload", headers={"Authorization": f"Bearer {token}"}) as r:
             assert r.status == 200
         assert set(daemon.scheduler.jobs) == {"svc-00000/portal", "svc-00001/portal"}
         assert daemon.scheduler.jobs["svc-00001/portal"].interval == 2.0
