@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="write Prometheus recording and alerting rules")
     rules.add_argument("config", type=Path)
     rules.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    rules.add_argument("--grafana-url", default="http://localhost:3000",
+                       help="Grafana base URL for the dashboard link in alert annotations")
 
     am = sub.add_parser("alertmanager", help="write an Alertmanager config routing to curators")
     am.add_argument("config", type=Path)
@@ -146,9 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 state_file=args.state_file)
         return asyncio.run(_run(options))
     if args.command == "rules":
-        from monitor.rules import render_rules
+        from monitor.rules import RulesOptions, render_rules
 
-        return cmd_generate(args.config, args.output, render_rules)
+        rules_options = RulesOptions(grafana_url=args.grafana_url)
+        return cmd_generate(args.config, args.output, lambda c: render_rules(c, rules_options))
     if args.command == "alertmanager":
         from monitor.alertmanager import render_alertmanager, render_escalation_rules
         from monitor.alertmanager.args import options_from_args

@@ -1,0 +1,191 @@
+"""Alerting rules. One rule per condition for all services: objectives are joined per service
+from recorded facts, never written into the rule. Every service alert carries ``service``,
+``curator``, ``region``, ``level`` (joined from ``dozor:service_info``) and ``severity``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitor.rules.model import Alert, Group
+from monitor.rules.promql import INFO_JOIN
+from monitor.rules.windows import DAY, Windows, duration
+
+SUPPRESSED = "unless on (service) dozor:service_maintenance_suppressed"
+# Fewer failed runs than this in the short window never alert, whatever the ratio says.
+MIN_FAILURES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Burn:
+    """One multiwindow pair of the SRE workbook: both windows must burn faster than
+    ``factor`` times the sustainable rate."""
+
+    factor: float
+    long: int
+    short: int
+
+    def expr(self) -> str:
+        long, short = duration(self.long), duration(self.short)
+        budget = f"on (service) ({self.factor:g} * dozor:service_error_budget)"
+        return (
+            f'  1 - dozor:service_sli_error_ratio:{long}{{hours="all"}}\n'
+            f'  and on (service) (dozor:service_sli_error_ratio:{long}{{hours="all"}} > '
+            f"{budget})\n"
+            f'  and on (service) (dozor:service_sli_error_ratio:{short}{{hours="all"}} > '
+            f"{budget})\n"
+            f"  and on (service) (dozor:service_probe_failures:increase{short}"
+            f'{{hours="all",maintenance="counted"}} >= {MIN_FAILURES})'
+        )
+
+
+PAGE_BURNS = (Burn(14.4, 3600, 300), Burn(6, 6 * 3600, 1800))
+TICKET_BURNS = (Burn(3, DAY, 2 * 3600), Burn(1, 3 * DAY, 6 * 3600))
+
+
+def _burn_text(burns: tuple[Burn, ...], ru: bool) -> str:
+    def one(b: Burn) -> str:
+        factor = f"{b.factor:g}".replace(".", ",") if ru else f"{b.factor:g}"
+        joint = "и" if ru else "and"
+        return f"×{factor} ({duration(b.long)} {joint} {duration(b.short)})"
+    return (" или " if ru else " or ").join(one(b) for b in burns)
+
+
+def _query(expr: str, humanize: str) -> str:
+    """A template fragment showing one per-service value at alert time. Rules keep only
+    ``service`` in the result, so objectives come from a query rather than a label."""
+    return (f"{{{{ with printf `{expr}` $labels.service | query }}}}"
+            f"{{{{ . | first | value | {humanize} }}}}{{{{ end }}}}")
+
+
+def _objective(metric: str, humanize: str) -> str:
+    return _query(f"{metric}{{service=%q}}", humanize)
+
+
+def _service(expr: str) -> str:
+    """Join the descriptive labels; the value stays the one the condition produced."""
+    inner = "\n".join(f"  {line}" for line in expr.splitlines())
+    return f"(\n{inner}\n)\n{INFO_JOIN}"
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    dashboard: str
+
+    def service(self, ru: str, en: str, objective: str, current: str) -> dict[str, str]:
+        who = "{{ $labels.service }}"
+        return {"summary_ru": f"{who}: {ru}", "summary_en": f"{who}: {en}",
+                "objective": objective, "current": current,
+                "dashboard": f"{self.dashboard}/d/dozor-service?var-service={who}"}
+
+    def monitor(self, ru: str, en: str, objective: str, current: str) -> dict[str, str]:
+        return {"summary_ru": ru, "summary_en": en, "objective": objective, "current": current,
+                "dashboard": f"{self.dashboard}/d/dozor-monitor"}
+
+
+def _availability(t: Texts) -> list[Alert]:
+    objective = _objective("dozor:service_availability_objective", "humanizePercentage")
+    alerts = []
+    for name, severity, burns in (("DozorAvailabilityBurnFast", "page", PAGE_BURNS),
+                                  ("DozorAvailabilityBurnSlow", "ticket", TICKET_BURNS)):
+        pairs = "\n  or\n".join(b.expr() for b in burns)
+        expr = f"max by (service) (\n{pairs}\n)\n{SUPPRESSED}"
+        alerts.append(Alert(name, _service(expr), {"severity": severity}, t.service(
+            f"доступность {{{{ $value | humanizePercentage }}}}, бюджет ошибок расходуется быстрее "
+            f"{_burn_text(burns, ru=True)}",
+            f"availability {{{{ $value | humanizePercentage }}}}, error budget burning at "
+            f"{_burn_text(burns, ru=False)}",
+            objective, "{{ $value | humanizePercentage }}")))
+    return alerts
+
+
+def _outage(t: Texts) -> Alert:
+    expr = ("dozor:service_outage_seconds\n"
+            "> on (service) dozor:service_max_outage_objective_seconds\n"
+            f"{SUPPRESSED}")
+    return Alert("DozorOutageTooLong", _service(expr), {"severity": "page"}, t.service(
+        "недоступна уже {{ $value | humanizeDuration }}, дольше допустимого",
+        "down for {{ $value | humanizeDuration }}, longer than the standard allows",
+        _objective("dozor:service_max_outage_objective_seconds", "humanizeDuration"),
+        "{{ $value | humanizeDuration }}"))
+
+
+def _offhours(t: Texts, windows: Windows) -> Alert:
+    w = duration(windows.standard)
+    expr = ("dozor:service_offhours_availability:window\n"
+            "< on (service) dozor:service_offhours_availability_objective\n"
+            f"and on (service) (dozor:service_probe_failures:increase{w}"
+            f'{{hours="offhours",maintenance="counted"}} >= {MIN_FAILURES})\n'
+            f"{SUPPRESSED}")
+    return Alert("DozorOffhoursAvailabilityLow", _service(expr), {"severity": "ticket"},
+                 t.service(
+                     f"доступность ночью, в выходные и праздники за {w} — "
+                     "{{ $value | humanizePercentage }}, ниже стандарта",
+                     f"off-hours availability over {w} is {{{{ $value | humanizePercentage }}}},"
+                     " below the standard",
+                     _objective("dozor:service_offhours_availability_objective",
+                                "humanizePercentage"),
+                     "{{ $value | humanizePercentage }}"), for_="15m")
+
+
+def _latency(t: Texts) -> Alert:
+    expr = ("dozor:service_latency_p95_seconds:1h\n"
+            "> on (service) dozor:service_latency_p95_objective_seconds\n"
+            f"{SUPPRESSED}")
+    return Alert("DozorLatencyHigh", _service(expr), {"severity": "ticket"}, t.service(
+        "95-й перцентиль времени ответа за 1h — {{ $value | humanizeDuration }}, "
+        "выше стандарта",
+        "p95 probe duration over 1h is {{ $value | humanizeDuration }}, above the standard",
+        _objective("dozor:service_latency_p95_objective_seconds", "humanizeDuration"),
+        "{{ $value | humanizeDuration }}"), for_="15m")
+
+
+def _certificates(t: Texts) -> list[Alert]:
+    left = "min by (service, probe) (dozor_tls_cert_expiry_timestamp_seconds) - time()"
+    ticket, page = 21 * DAY, 7 * DAY
+    ru = "сертификат пробы {{ $labels.probe }} истекает через {{ $value | humanizeDuration }}"
+    en = "certificate of probe {{ $labels.probe }} expires in {{ $value | humanizeDuration }}"
+    current = "{{ $value | humanizeDuration }}"
+    return [
+        Alert("DozorCertificateExpiringSoon", _service(f"({left}) < {ticket} >= {page}"),
+              {"severity": "ticket"},
+              t.service(ru, en, "more than 21d left / больше 21 дня", current)),
+        Alert("DozorCertificateExpiryImminent", _service(f"({left}) < {page}"),
+              {"severity": "page"},
+              t.service(ru, en, "more than 7d left / больше 7 дней", current)),
+    ]
+
+
+def _stalled(t: Texts, windows: Windows) -> Alert:
+    w = duration(windows.stall)
+    keys = "service, probe, location"
+    # The offset term skips probes younger than the window (just added, first run pending).
+    expr = (f"sum by ({keys}) (increase(dozor_probes_total[{w}])) == 0\n"
+            f"and on ({keys})\n"
+            f"sum by ({keys}) (dozor_probes_total offset {w})")
+    return Alert("DozorProbesStalled", _service(expr), {"severity": "ticket"}, t.service(
+        f"проба {{{{ $labels.probe }}}} в {{{{ $labels.location }}}} не запускалась {w}",
+        f"probe {{{{ $labels.probe }}}} at {{{{ $labels.location }}}} has not run for {w}",
+        f"a run at least every {w}", f"no run in {w}"))
+
+
+def _monitor(t: Texts, job_regex: str) -> list[Alert]:
+    up = f'up{{job=~"{job_regex}"}}'
+    return [
+        Alert("DozorMonitorDown", f"{up} == 0\nor\nabsent({up})",
+              {"severity": "page", "component": "monitor"}, t.monitor(
+                  "Дозор не отвечает Prometheus: сервисы не проверяются",
+                  "the Dozor monitor is down or not scraped: services are not being probed",
+                  "up", "{{ with $labels.instance }}{{ . }} {{ end }}down"), for_="5m"),
+        Alert("DozorConfigReloadFailed", "dozor_config_last_reload_successful == 0",
+              {"severity": "ticket", "component": "monitor"}, t.monitor(
+                  "каталог {{ $labels.instance }} не загрузился, работает прежний",
+                  "catalog reload failed on {{ $labels.instance }}; the previous one still runs",
+                  "last reload successful", "last reload failed")),
+    ]
+
+
+def alert_group(windows: Windows, grafana_url: str, job_regex: str) -> Group:
+    t = Texts(grafana_url.rstrip("/"))
+    return Group("dozor.alerts", "1m", (
+        *_availability(t), _outage(t), _offhours(t, windows), _latency(t),
+        *_certificates(t), _stalled(t, windows), *_monitor(t, job_regex)))

@@ -1,0 +1,44 @@
+"""One series per service for each catalog fact the other rules join on.
+
+Every daemon (one per location) exports the same info and objective gauges, each under its own
+``instance``/``job``; these recordings collapse them so joins stay one-to-one.
+"""
+
+from __future__ import annotations
+
+from monitor.rules.model import Group, Record
+
+INFO_LABELS = ("service", "name", "level", "region", "department", "curator", "mszu")
+
+# (recorded name, source metric): the service's effective standard.
+OBJECTIVES = (
+    ("dozor:service_availability_objective", "dozor_service_availability_objective"),
+    ("dozor:service_offhours_availability_objective",
+     "dozor_service_offhours_availability_objective"),
+    ("dozor:service_max_outage_objective_seconds", "dozor_service_max_outage_objective_seconds"),
+    ("dozor:service_latency_p95_objective_seconds",
+     "dozor_service_latency_p95_objective_seconds"),
+    ("dozor:service_maintenance_counts", "dozor_service_maintenance_counts"),
+    ("dozor:service_maintenance_active", "dozor_maintenance_active"),
+)
+
+
+def facts_group() -> Group:
+    rules = [
+        # topk keeps exactly one info series per service even while locations disagree
+        # mid-reload (a curator just changed), so group_left joins never see duplicates.
+        Record("dozor:service_info",
+               f"topk by (service) (1, max by ({', '.join(INFO_LABELS)}) (dozor_service_info))"),
+        *(Record(name, f"max by (service) ({source})") for name, source in OBJECTIVES),
+        Record("dozor:service_error_budget", "1 - dozor:service_availability_objective"),
+        Record("dozor:service_offhours_error_budget",
+               "1 - dozor:service_offhours_availability_objective"),
+        # Maintenance that does not count: the SLI drops these minutes, alerts stay quiet.
+        Record("dozor:service_maintenance_suppressed",
+               "dozor:service_maintenance_active == 1\n"
+               "and on (service)\n"
+               "dozor:service_maintenance_counts == 0"),
+        Record("dozor:life_situation_member",
+               "max by (life_situation, service) (dozor_life_situation_member)"),
+    ]
+    return Group("dozor.facts", "1m", tuple(rules))
