@@ -19,11 +19,13 @@ from __future__ import annotations
 import re
 import ssl
 import time
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import Field, field_validator
 
 from probes.context import ProbeContext
@@ -31,7 +33,16 @@ from probes.http_client import HttpExchange, client_ssl_context, new_http_sessio
 from probes.result import ProbeResult, Reason
 from probes.spec import Duration, StrictModel
 
-__all__ = ["HttpExpect", "HttpSpec", "TlsOptions", "new_http_session", "probe_http"]
+__all__ = [
+    "HttpCall",
+    "HttpExpect",
+    "HttpReply",
+    "HttpSpec",
+    "TlsOptions",
+    "call_http",
+    "new_http_session",
+    "probe_http",
+]
 
 DEFAULT_MAX_BODY = 1024 * 1024
 
@@ -116,9 +127,20 @@ async def probe_http(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:
     except OSError as exc:  # ssl.SSLError included
         detail = f"cannot load tls.ca_file {spec.tls.ca_file!r}: {exc}"
         return ProbeResult.fail(Reason.ERROR, detail)
+    call = HttpCall(
+        method=spec.method,
+        url=spec.url,
+        headers=spec.headers,
+        data=spec.body,
+        follow_redirects=spec.follow_redirects,
+        max_redirects=spec.max_redirects,
+        max_body_bytes=spec.max_body_bytes,
+        server_name=spec.tls.server_name,
+    )
     exchange = HttpExchange()
     with exchange.bound():
-        reason, detail = await _exchange(spec, ctx, ssl_context, exchange)
+        reply = await call_http(call, spec.expect, ctx, ssl_context, exchange)
+    reason, detail = reply.reason, reply.detail
     ctx.log.debug("http probe finished", reason=reason, detail=detail,
                   phases={str(k): round(v, 6) for k, v in exchange.phases.items()})
     if reason is None:
@@ -126,47 +148,111 @@ async def probe_http(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:
     return ProbeResult.fail(reason, detail, exchange.phases, exchange.cert_expiry)
 
 
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    """One request as sent: an HTTP probe's spec, or a journey step with its variables filled."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    data: Any  # str, bytes, a form mapping (sent urlencoded) or None
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    server_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    """The verdict on one request, plus as much of the response as was read: ``text`` only
+    when the status and header expectations held (the body is not read otherwise)."""
+
+    reason: Reason | None
+    detail: str
+    status: int | None = None
+    headers: CIMultiDictProxy[str] | None = None
+    text: str | None = None
+
+
 _Verdict = tuple[Reason | None, str]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-async def _exchange(
-    spec: HttpSpec, ctx: ProbeContext, ssl_context: ssl.SSLContext, exchange: HttpExchange
-) -> _Verdict:
+async def call_http(
+    call: HttpCall,
+    expect: HttpExpect,
+    ctx: ProbeContext,
+    ssl_context: ssl.SSLContext,
+    exchange: HttpExchange,
+) -> HttpReply:
+    """Send ``call`` through the shared session and judge the response by ``expect``.
+
+    The caller binds ``exchange`` (``with exchange.bound():``); it collects phases, certificate
+    expiry and cookies over every call made while bound, so a journey's steps share them."""
     headers = CIMultiDict({"User-Agent": ctx.user_agent})
-    headers.update(spec.headers)  # an explicit header in the catalog wins, User-Agent too
+    headers.update(call.headers)  # an explicit header in the catalog wins, User-Agent too
     started = time.perf_counter()
     try:
         response = await ctx.http.request(
-            spec.method,
-            spec.url,
+            call.method,
+            call.url,
             headers=headers,
-            data=spec.body,
-            allow_redirects=spec.follow_redirects,
+            data=call.data,
+            allow_redirects=call.follow_redirects,
             # aiohttp fails on the max_redirects-th redirect; ours counts redirects followed.
-            max_redirects=spec.max_redirects + 1,
+            max_redirects=call.max_redirects + 1,
             ssl=ssl_context,
-            server_hostname=spec.tls.server_name,
+            server_hostname=call.server_name,
         )
     except aiohttp.ClientError as exc:
-        return _no_response(exc, spec)
+        return HttpReply(*_no_response(exc, call))
     try:
-        return await _judge(spec, response, started, exchange)
+        return await _judge(call, expect, response, started, exchange)
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-        return Reason.ERROR, f"connection broken off while reading the body: {_describe(exc)}"
+        detail = f"connection broken off while reading the body: {_describe(exc)}"
+        return HttpReply(Reason.ERROR, detail, response.status, response.headers)
     finally:
         response.close()  # force_close: never reused; also drops an unread remainder
 
 
 async def _judge(
-    spec: HttpSpec, response: aiohttp.ClientResponse, started: float, exchange: HttpExchange
-) -> _Verdict:
-    expect = spec.expect
+    call: HttpCall,
+    expect: HttpExpect,
+    response: aiohttp.ClientResponse,
+    started: float,
+    exchange: HttpExchange,
+) -> HttpReply:
+    status, headers = response.status, response.headers
+    reason, detail = _judge_head(call, expect, response)
+    if reason is not None:
+        return HttpReply(reason, detail, status, headers)
+
+    cap = call.max_body_bytes
+    declared = response.content_length
+    if declared is not None and declared > cap and call.method != "HEAD":
+        # Fail before reading a byte of it.
+        detail = f"Content-Length {declared} exceeds max_body_bytes {cap}"
+        return HttpReply(Reason.BODY_TOO_LARGE, detail, status, headers)
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > cap:
+            detail = f"body exceeds max_body_bytes {cap}; not read further"
+            return HttpReply(Reason.BODY_TOO_LARGE, detail, status, headers)
+    finished = time.perf_counter()
+    exchange.body_read(finished)
+
+    text = _decode(bytes(body), response.charset)
+    reason, detail = _judge_body(expect, text, finished - started)
+    return HttpReply(reason, detail, status, headers, text)
+
+
+def _judge_head(call: HttpCall, expect: HttpExpect, response: aiohttp.ClientResponse) -> _Verdict:
     status = response.status
     if expect.status and status not in expect.status:
         return Reason.HTTP_STATUS, f"status {status}, expected one of {list(expect.status)}"
     if not expect.status and not 200 <= status < 300:
-        unfollowed = status in _REDIRECTS and not spec.follow_redirects
+        unfollowed = status in _REDIRECTS and not call.follow_redirects
         hint = " (follow_redirects is off)" if unfollowed else ""
         return Reason.HTTP_STATUS, f"status {status}, expected 2xx{hint}"
 
@@ -177,21 +263,10 @@ async def _judge(
         if not any(re.search(pattern, value) for value in values):
             # The value is not quoted: response headers such as Set-Cookie can be secrets.
             return Reason.ASSERTION, f"response header {name!r} does not match {pattern!r}"
+    return None, ""
 
-    cap = spec.max_body_bytes
-    declared = response.content_length
-    if declared is not None and declared > cap and spec.method != "HEAD":
-        # Fail before reading a byte of it.
-        return Reason.BODY_TOO_LARGE, f"Content-Length {declared} exceeds max_body_bytes {cap}"
-    body = bytearray()
-    async for chunk in response.content.iter_any():
-        body += chunk
-        if len(body) > cap:
-            return Reason.BODY_TOO_LARGE, f"body exceeds max_body_bytes {cap}; not read further"
-    finished = time.perf_counter()
-    exchange.body_read(finished)
 
-    text = _decode(bytes(body), response.charset)
+def _judge_body(expect: HttpExpect, text: str, took: float) -> _Verdict:
     for needle in expect.body_contains:
         if needle not in text:
             return Reason.ASSERTION, f"body does not contain {needle!r}"
@@ -200,8 +275,6 @@ async def _judge(
             return Reason.ASSERTION, f"body contains {needle!r} (body_not_contains)"
     if expect.body_regex is not None and not re.search(expect.body_regex, text):
         return Reason.ASSERTION, f"body does not match body_regex {expect.body_regex!r}"
-
-    took = finished - started
     if expect.max_latency is not None and took > expect.max_latency:
         return Reason.ASSERTION, f"took {took:.3f}s, over max_latency {expect.max_latency:g}s"
     return None, ""
@@ -214,7 +287,7 @@ def _decode(body: bytes, charset: str | None) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-def _no_response(exc: aiohttp.ClientError, spec: HttpSpec) -> _Verdict:
+def _no_response(exc: aiohttp.ClientError, call: HttpCall) -> _Verdict:
     """Map a failure before any (final) response to a reason. Order matters: the aiohttp
     classes nest (DNS and TLS errors are ClientConnectorErrors, which are ClientOSErrors)."""
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
@@ -234,7 +307,7 @@ def _no_response(exc: aiohttp.ClientError, spec: HttpSpec) -> _Verdict:
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
         return Reason.CONNECT, f"connection closed before a response: {_describe(exc)}"
     if isinstance(exc, aiohttp.TooManyRedirects):
-        return Reason.ERROR, f"more than max_redirects ({spec.max_redirects}) redirects"
+        return Reason.ERROR, f"more than max_redirects ({call.max_redirects}) redirects"
     if isinstance(exc, aiohttp.RedirectClientError):
         return Reason.ERROR, "redirected to an invalid or non-HTTP(S) location"
     if isinstance(exc, aiohttp.InvalidURL):  # its str() is the URL, which may hold secrets

@@ -10,7 +10,7 @@ blackbox_exporter's meaning and are summed over redirects:
 - processing: connection ready until the response headers arrive (request write + server);
 - transfer: response headers until the body is fully read (reported by the probe).
 
-One run's state (:class:`HttpExchange`: phase clock, leaf certificate expiry, cookies)
+One run's state (:class:`HttpExchange`: phase clock, earliest certificate expiry, cookies)
 travels in a ContextVar that the probe binds, because the connector, where TCP and TLS are
 separated, gets no trace context. Everything runs in the probe's own task, so the binding is
 seen by the connector, the trace callbacks and the cookie jar alike.
@@ -36,10 +36,10 @@ from aiohttp.abc import AbstractResolver
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.client_reqrep import ClientRequest
 from aiohttp.typedefs import LooseCookies
-from cryptography import x509
 from yarl import URL
 
 from probes.result import Phase
+from probes.tls_client import earliest_expiry
 
 # RFC 8305's "Connection Attempt Delay", aiohttp's default too.
 _HAPPY_EYEBALLS_DELAY = 0.25
@@ -62,7 +62,7 @@ class HttpExchange:
     """What one probe run observes through the shared session."""
 
     phases: dict[Phase, float] = field(default_factory=lambda: dict.fromkeys(Phase, 0.0))
-    # Earliest leaf-certificate notAfter (unix seconds) over every TLS connection of the run.
+    # Earliest notAfter (unix seconds) in the chains served over every TLS connection of the run.
     cert_expiry: float | None = None
     # The run's own cookies: a login redirect may set one, no other probe or run sees it.
     cookies: aiohttp.CookieJar = field(default_factory=_empty_jar)
@@ -96,9 +96,9 @@ class HttpExchange:
             self.add(Phase.TRANSFER, at - self._first_byte_at)
             self._first_byte_at = None
 
-    def saw_certificate(self, der: bytes) -> None:
-        expiry = x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
-        self.cert_expiry = expiry if self.cert_expiry is None else min(self.cert_expiry, expiry)
+    def saw_expiry(self, expiry: float | None) -> None:
+        if expiry is not None:
+            self.cert_expiry = expiry if self.cert_expiry is None else min(self.cert_expiry, expiry)
 
 
 class _TimedConnector(aiohttp.TCPConnector):
@@ -155,10 +155,8 @@ class _TimedConnector(aiohttp.TCPConnector):
             exchange.connection_ready(ready)
             ssl_object = transport.get_extra_info("ssl_object")
             if isinstance(ssl_object, ssl.SSLObject):
-                # The binary form is there even when verification was skipped.
-                der = ssl_object.getpeercert(binary_form=True)
-                if der:
-                    exchange.saw_certificate(der)
+                # The whole served chain: an intermediate may expire before the leaf.
+                exchange.saw_expiry(earliest_expiry(ssl_object))
         return transport, protocol
 
 

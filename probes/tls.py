@@ -1,15 +1,80 @@
-"""TLS probe: handshake, served chain, expiry, hostname, minimum version."""
+"""TLS probe: connect, handshake, check the negotiated version; report the earliest expiry in
+the served chain.
+
+How a run can end (first match wins):
+
+- ``dns`` / ``connect``: the name did not resolve; the connection was refused or unreachable;
+- ``error``: ``ca_file`` cannot be loaded;
+- ``tls``: the handshake failed (the detail carries OpenSSL's reason, e.g. a protocol-version
+  alert), the certificate was not accepted (expired, untrusted issuer, self-signed, wrong
+  host: the detail carries the verify message), or the negotiated version is older than
+  ``min_version``.
+
+On success the detail names the negotiated version and cipher, e.g. ``TLS1.3
+TLS_AES_256_GCM_SHA384``. Hostname verification is on unless ``insecure_skip_verify``.
+"""
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from probes.address import HostPort
 from probes.context import ProbeContext
-from probes.result import ProbeResult
+from probes.result import Phase, ProbeResult, Reason
 from probes.spec import StrictModel
+from probes.stream import Failure, open_stream, session_resolver
+from probes.tls_client import TlsVersionName, below, stream_ssl_context
+
+__all__ = ["TlsSpec", "probe_tls"]
 
 
 class TlsSpec(StrictModel):
-    address: str  # host:port
+    address: HostPort = Field(description="host:port; IPv6 literals in brackets, [::1]:443")
+    server_name: str | None = Field(
+        None, description="SNI and hostname to verify, if not the address's host"
+    )
+    ca_file: str | None = Field(None, description="PEM bundle to trust instead of the system store")
+    insecure_skip_verify: bool = Field(False, description="accept any certificate (not advised)")
+    min_version: TlsVersionName | None = Field(
+        None,
+        description="oldest acceptable negotiated version; unset: what Python/OpenSSL allow "
+        "(TLS1.2 and newer). TLS1.0/TLS1.1 also let the client speak them",
+    )
 
 
 async def probe_tls(spec: TlsSpec, ctx: ProbeContext) -> ProbeResult:
-    raise NotImplementedError  # being written
+    """One handshake with ``spec.address``, judged by certificate and version."""
+    try:
+        context = stream_ssl_context(spec.ca_file, spec.insecure_skip_verify, spec.min_version)
+    except OSError as exc:  # ssl.SSLError included
+        return ProbeResult.fail(Reason.ERROR, f"cannot load ca_file {spec.ca_file!r}: {exc}")
+    phases: dict[Phase, float] = {}
+    opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
+    if isinstance(opened, tuple):
+        return _finish(ctx, opened, phases, None)
+    stream = opened
+    try:
+        failure: Failure | None = await stream.start_tls(context, spec.server_name)
+    finally:
+        await stream.close()
+    version = stream.tls_version
+    minimum = spec.min_version
+    if failure is None and version is not None and minimum is not None and below(version, minimum):
+        failure = Reason.TLS, (
+            f"negotiated {version} with {spec.address}, older than min_version {minimum}"
+        )
+    if failure is None:
+        detail = f"{version} {stream.cipher}"
+        return _finish(ctx, None, phases, stream.cert_expiry, detail)
+    return _finish(ctx, failure, phases, stream.cert_expiry)
+
+
+def _finish(
+    ctx: ProbeContext, failure: Failure | None, phases: dict[Phase, float],
+    cert_expiry: float | None, detail: str = "",
+) -> ProbeResult:
+    ctx.log.debug("tls probe finished", failure=failure, detail=detail,
+                  phases={str(k): round(v, 6) for k, v in phases.items()})
+    if failure is None:
+        return ProbeResult(True, None, detail, phases, cert_expiry)
+    return ProbeResult.fail(*failure, phases, cert_expiry)

@@ -1,19 +1,30 @@
 """``load_catalog``: find the files, parse, validate every item, cross-check, build.
 
 Nothing is built unless everything is valid; otherwise one ``CatalogError`` lists every issue.
+
+Every value taken from the environment or a ``${file:...}`` is a secret (defaults are not):
+the built catalog carries them in ``Catalog.secrets`` for the log redaction, and no issue
+message may contain one. Messages about the field holding a secret already show ``${NAME}``
+(``Document.issue``); a last pass here blanks a secret wherever else a message quotes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from monitor.catalog.checks import check_catalog
-from monitor.catalog.errors import CatalogError
+from monitor.catalog.errors import CatalogError, Issue
 from monitor.catalog.includes import collect_documents
 from monitor.catalog.model import Catalog, Defaults, Standard
 from monitor.catalog.sections import validate_documents
+from monitor.catalog.source import Document
+
+# Shorter values are too likely to occur by chance ("on", "80") to blank them everywhere.
+MIN_SECRET_LENGTH = 4
+REDACTED = "***"
 
 
 def load_catalog(path: str | Path, env: Mapping[str, str] | None = None) -> Catalog:
@@ -23,12 +34,13 @@ def load_catalog(path: str | Path, env: Mapping[str, str] | None = None) -> Cata
     with every problem found, each with file, line and field.
     """
     documents, issues = collect_documents(Path(path), os.environ if env is None else env)
+    secrets = secret_values(documents)
     sections, problems = validate_documents(documents)
     issues += problems
     issues += check_catalog(sections)
     if issues:
-        raise CatalogError(issues)
-    return Catalog(
+        raise CatalogError([_redact(issue, secrets) for issue in issues])
+    catalog = Catalog(
         standard=sections.standard.value if sections.standard else Standard(),
         defaults=sections.defaults.value if sections.defaults else Defaults(),
         regions=tuple(r.value for r in sections.regions),
@@ -36,3 +48,26 @@ def load_catalog(path: str | Path, env: Mapping[str, str] | None = None) -> Cata
         life_situations=tuple(s.value for s in sections.life_situations),
         services=tuple(s.value for s in sections.services),
     )
+    catalog._secrets = secrets  # a private attribute: not part of the schema or any dump
+    return catalog
+
+
+def secret_values(documents: Iterable[Document]) -> frozenset[str]:
+    """Every non-trivial value substituted from the environment or a secret file."""
+    return frozenset(
+        value
+        for doc in documents
+        for pairs in doc.substitutions.values()
+        for _, value in pairs
+        if len(value) >= MIN_SECRET_LENGTH
+    )
+
+
+def _redact(issue: Issue, secrets: frozenset[str]) -> Issue:
+    message, field = issue.message, issue.field
+    for secret in sorted(secrets, key=len, reverse=True):  # longest first: overlapping values
+        message = message.replace(secret, REDACTED)
+        field = field.replace(secret, REDACTED)
+    if (message, field) == (issue.message, issue.field):
+        return issue
+    return dataclasses.replace(issue, message=message, field=field)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from probes.dns import DnsSpec
 from probes.http import HttpSpec
@@ -176,6 +176,14 @@ class Catalog(StrictModel):
     curators: tuple[Curator, ...] = ()
     life_situations: tuple[LifeSituation, ...] = ()
     services: tuple[Service, ...] = ()
+    # Values that came from the environment or secret files (set by load_catalog); private,
+    # so they are in no schema, dump or repr.
+    _secrets: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Strings that must never be logged: redact them (monitor.logs.redact_secrets)."""
+        return self._secrets
 
     def standard_for(self, service: Service) -> Standard:
         """The service's effective standard: the catalog's, tightened by its override."""

@@ -1,0 +1,143 @@
+"""A probe's own TCP connection, optionally upgraded to TLS, with blackbox_exporter's phases
+timed: resolve (zero-ish for an IP literal), connect, tls. The TCP and TLS probes use it; the
+HTTP probe has its connector (probes/http_client.py).
+
+Names resolve through the resolver of the shared HTTP session (``ProbeContext.http``), so the
+daemon has one resolver configuration and tests substitute one table for every kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+
+import aiohappyeyeballs
+import aiohttp
+from aiohttp.abc import AbstractResolver
+
+from probes.address import split_address
+from probes.result import Phase, Reason
+from probes.tls_client import earliest_expiry, handshake_failure, version_name
+
+# StreamReader's buffer limit: also the longest line a probe will read.
+MAX_LINE_BYTES = 64 * 1024
+_HAPPY_EYEBALLS_DELAY = 0.25  # RFC 8305, as the HTTP connector
+
+Failure = tuple[Reason, str]
+
+
+def session_resolver(session: aiohttp.ClientSession) -> AbstractResolver:
+    """The resolver the shared HTTP session's connector was built with. aiohttp has no public
+    getter; ``_resolver`` is typed and stable across 3.x (tests/test_tcp_probe.py's DNS case
+    fails if it moves)."""
+    connector = session.connector
+    if isinstance(connector, aiohttp.TCPConnector):
+        return connector._resolver
+    return aiohttp.DefaultResolver()
+
+
+@dataclass(eq=False)
+class Stream:
+    """An open connection and what was learnt setting it up."""
+
+    address: str
+    host: str
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    phases: dict[Phase, float]
+    cert_expiry: float | None = None
+    tls_version: str | None = None
+    cipher: str | None = None
+
+    async def start_tls(self, context: ssl.SSLContext, server_name: str | None) -> Failure | None:
+        """Handshake over the connection (right after connect, or STARTTLS mid-exchange).
+        ``server_name`` (default: the address's host) is sent as SNI and verified."""
+        started = time.perf_counter()
+        try:
+            await self.writer.start_tls(context, server_hostname=server_name or self.host)
+        except (OSError, EOFError) as exc:  # ssl.SSLError is an OSError
+            return Reason.TLS, f"TLS with {self.address}: {handshake_failure(exc, context)}"
+        finally:
+            self.phases[Phase.TLS] = self.phases.get(Phase.TLS, 0.0) + time.perf_counter() - started
+        ssl_object = self.writer.get_extra_info("ssl_object")
+        if isinstance(ssl_object, ssl.SSLObject):
+            self.cert_expiry = earliest_expiry(ssl_object)
+            self.tls_version = version_name(ssl_object)
+            cipher = ssl_object.cipher()
+            self.cipher = cipher[0] if cipher else None
+        return None
+
+    async def close(self) -> None:
+        """Drop the connection at once. A graceful TLS close waits for the peer's close_notify
+        (up to 30 s in asyncio), which must not hold a finished probe; every send was drained
+        already, so nothing is lost. The yield lets the socket actually close now."""
+        self.writer.transport.abort()
+        await asyncio.sleep(0)
+
+
+async def open_stream(
+    address: str, resolver: AbstractResolver, phases: dict[Phase, float]
+) -> Stream | Failure:
+    """Resolve and connect to ``address`` (host:port, validated by the spec), filling
+    ``phases`` as it goes, so a failure still reports how far it got."""
+    host, port = split_address(address)
+    started = time.perf_counter()
+    try:
+        addr_infos = await _resolve(host, port, resolver)
+    except OSError as exc:
+        return Reason.DNS, f"cannot resolve {host}: {_os_error(exc)}"
+    finally:
+        phases[Phase.RESOLVE] = time.perf_counter() - started
+    if not addr_infos:
+        return Reason.DNS, f"cannot resolve {host}: no addresses"
+
+    started = time.perf_counter()
+    try:
+        sock = await aiohappyeyeballs.start_connection(
+            addr_infos, happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY
+        )
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock, limit=MAX_LINE_BYTES)
+        except BaseException:
+            sock.close()
+            raise
+    except OSError as exc:
+        return Reason.CONNECT, f"cannot connect to {address}: {_os_error(exc)}"
+    finally:
+        phases[Phase.CONNECT] = time.perf_counter() - started
+    return Stream(address, host, reader, writer, phases)
+
+
+async def _resolve(
+    host: str, port: int, resolver: AbstractResolver
+) -> list[aiohappyeyeballs.AddrInfoType]:
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        results = await resolver.resolve(host, port, socket.AF_UNSPEC)
+        found = [(r["host"], r["port"]) for r in results]
+    else:
+        found = [(str(literal), port)]
+    infos: list[aiohappyeyeballs.AddrInfoType] = []
+    for ip, ip_port in found:
+        if ":" in ip:
+            infos.append((socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+                          (ip, ip_port, 0, 0)))
+        else:
+            infos.append((socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+                          (ip, ip_port)))
+    return infos
+
+
+def _os_error(exc: OSError) -> str:
+    """``Connection refused`` rather than ``[Errno 111] Connect call failed ('1.2.3.4', 25)``."""
+    if isinstance(exc, socket.gaierror):
+        return exc.strerror or str(exc)
+    if exc.errno is not None:  # aiohappyeyeballs keeps it when every address failed alike
+        return os.strerror(exc.errno)
+    return str(exc) or type(exc).__name__
