@@ -13,6 +13,7 @@ from monitor.catalog import Catalog, CatalogError, load_catalog
 from monitor.daemon import Daemon, DaemonOptions, dozor_version
 from monitor.logs import configure_logging
 from monitor.shard import Shard
+from monitor.webconfig import WebConfigError, load_web_security
 
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo"
 
@@ -49,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--location", default="local", help="name of this vantage point")
     run.add_argument("--grace", type=float, default=10.0,
                      help="seconds in-flight probes may finish on SIGTERM")
+    run.add_argument("--web-config", type=Path, default=None,
+                     help="YAML enabling TLS and bcrypt basic auth for /metrics")
+    run.add_argument("--reload-token-file", type=Path, default=None,
+                     help="enables POST /-/reload for 'Authorization: Bearer <token>'")
     run.add_argument("--state-file", type=Path, default=None,
                      help="keep last successes and up/down state here across restarts")
     run.add_argument("--shard", type=_shard, default=Shard(0, 1),
@@ -108,8 +113,9 @@ def cmd_generate(config: Path, output: Path | None, render: Callable[[Catalog], 
     return 0
 
 
-async def _run(options: DaemonOptions) -> int:
+async def _run(options: DaemonOptions, running: list[Daemon]) -> int:
     daemon = Daemon(options)
+    running.append(daemon)  # the log redactor reads the running catalog's secrets from it
     try:
         await daemon.start()
     except CatalogError as exc:
@@ -121,7 +127,7 @@ async def _run(options: DaemonOptions) -> int:
     return 0
 
 
-async def _demo(args: argparse.Namespace) -> int:
+async def _demo(args: argparse.Namespace, running: list[Daemon]) -> int:
     from monitor.demo import demo_env, start_world  # the simulator is only for the demo
 
     world = await start_world(http_port=args.world_http_port, https_port=args.world_https_port,
@@ -131,7 +137,7 @@ async def _demo(args: argparse.Namespace) -> int:
                                 location=args.location, env={**os.environ, **demo_env(world)})
         print(f"demo world on {world.http_url}; metrics on http://{args.listen[0]}:"
               f"{args.listen[1]}/metrics", file=sys.stderr)
-        return await _run(options)
+        return await _run(options, running)
     finally:
         await world.close()
 
@@ -139,14 +145,22 @@ async def _demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     json = None if args.log_format is None else args.log_format == "json"
-    configure_logging(args.log_level, json)
+    running: list[Daemon] = []
+    configure_logging(args.log_level, json,
+                      secrets=lambda: running[0].secrets if running else frozenset())
     if args.command == "check":
         return cmd_check(args.config)
     if args.command == "run":
-        options = DaemonOptions(config=args.config, host=args.listen[0], port=args.listen[1],
-                                location=args.location, grace=args.grace, shard=args.shard,
-                                state_file=args.state_file)
-        return asyncio.run(_run(options))
+        try:
+            security = load_web_security(args.web_config, args.reload_token_file)
+        except WebConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        run_options = DaemonOptions(
+            config=args.config, host=args.listen[0], port=args.listen[1],
+            location=args.location, grace=args.grace, shard=args.shard,
+            state_file=args.state_file, security=security)
+        return asyncio.run(_run(run_options, running))
     if args.command == "rules":
         from monitor.rules import RulesOptions, render_rules
 
@@ -164,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 lambda c: render_escalation_rules(c, am_options))
         return code
     if args.command == "demo":
-        return asyncio.run(_demo(args))
+        return asyncio.run(_demo(args, running))
     raise AssertionError(args.command)
 
 

@@ -73,6 +73,11 @@ class Daemon:
                                         options.location, options.max_concurrency)
 
     @property
+    def secrets(self) -> frozenset[str]:
+        """Values from ${ENV}/${file:...} in the running catalog, for log redaction."""
+        return self.catalog.secrets if self.catalog is not None else frozenset()
+
+    @property
     def url(self) -> str:
         scheme = "https" if self.options.security.ssl_context else "http"
         return f"{scheme}://{self.options.host}:{self.port}"

@@ -122,6 +122,10 @@ CASES: dict[str, list[tuple[str, int | None, str, str]]] = {
         ("maintenance-bad-cron.yaml", 15, f"{SVC}.maintenance[0].cron",
          "is not a five-field cron expression"),
     ],
+    "journey-poll-past-timeout": [
+        ("journey-poll-past-timeout.yaml", 17, f"{SVC}.probes[apply].journey",
+         "poll deadlines add up to 10s, not below the probe timeout 5s"),
+    ],
     "probe-no-kind": [
         ("probe-no-kind.yaml", 15, f"{SVC}.probes[portal]",
          "a probe needs exactly one kind key"),

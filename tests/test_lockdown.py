@@ -16,6 +16,7 @@ import yaml
 
 from monitor.cli import _parser
 from monitor.daemon import Daemon, DaemonOptions
+from monitor.shard import Shard
 from monitor.webconfig import WebConfigError, WebSecurity, load_web_security
 from probes import ProbeContext, Reason, run_probe
 from probes.http import HttpSpec, new_http_session, probe_http
@@ -156,3 +157,19 @@ async def test_redirects_to_non_http_schemes_are_refused(location: str) -> None:
     assert not result.success
     assert result.reason is Reason.ERROR
     assert "passwd" not in result.detail and "root:" not in result.detail
+
+
+async def test_daemon_exposes_the_running_catalogs_secrets_for_redaction(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("file-held-secret-42\n")
+    data = catalog_dict(["http://127.0.0.1:1/?token=${DOZOR_TEST_TOKEN}"])
+    data["services"][0]["probes"][0]["http"]["headers"] = {"X-Key": "${file:pw}"}
+    cfg = write_catalog(tmp_path / "c.yaml", data)
+    for shard in (Shard(0, 1), Shard(0, 2), Shard(1, 2)):  # a shard's copy keeps them too
+        daemon = Daemon(DaemonOptions(config=cfg, port=0, shard=shard,
+                                      env={"DOZOR_TEST_TOKEN": "env-held-secret-17"}))
+        assert daemon.secrets == frozenset()
+        await daemon.start()
+        try:
+            assert daemon.secrets == {"env-held-secret-17", "file-held-secret-42"}
+        finally:
+            await daemon.stop()

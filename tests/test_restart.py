@@ -134,3 +134,4 @@ async def test_restart_restores_state_and_emits_no_false_transition(
     # The outage is measured from before the restart, not from the second start.
     assert recovered["down_for"] >= time.time() - went_down - 5
     assert any(e["event"] == "state restored" and e["probes"] == 1 for e in logs)
+

@@ -131,13 +131,22 @@ def _timeouts(sections: Sections) -> Iterator[Issue]:
         )
     for service in sections.services:
         for index, probe in enumerate(service.value.probes):
-            if probe.interval is None and probe.timeout is None and not probe.retries:
+            if (probe.interval is None and probe.timeout is None and not probe.retries
+                    and probe.journey is None):
                 continue  # inherits both defaults, already checked above
             interval = probe.interval if probe.interval is not None else defaults.interval
             timeout = probe.timeout if probe.timeout is not None else defaults.timeout
             if timeout >= interval:
                 key = "timeout" if probe.timeout is not None else "interval"
                 yield service.issue(("probes", index, key), _timeout_message(timeout, interval))
+            elif probe.journey is not None and (polls := sum(
+                    s.poll.deadline for s in probe.journey.steps if s.poll)) >= timeout:
+                yield service.issue(
+                    ("probes", index, "journey"),
+                    f"the journey's poll deadlines add up to {format_duration(polls)}, not below "
+                    f"the probe timeout {format_duration(timeout)}; the timeout would cut the "
+                    "poll short and report 'timeout' instead of 'result not ready'",
+                )
             elif timeout * (probe.retries + 1) >= interval:
                 yield service.issue(
                     ("probes", index, "retries"),
