@@ -1,5 +1,7 @@
-"""Dozor's verdicts side by side with the real blackbox_exporter's, against the same local
-endpoints (tests/http_zoo.py), with the same timeout, table-driven.
+"""Dozor's verdicts side by side with the real blackbox_exporter's (tests/blackbox.py), against
+the same local endpoints (tests/http_zoo.py, tests/dns_zoo.py, tests/tls_zoo.py), with the
+same timeout, table-driven: HTTP(S), DNS, TCP (blackbox's query_response) and TLS (blackbox's
+tcp prober with ``tls: true``). Dozor runs through ``run_probe`` with the real HTTP session.
 
 Each row states Dozor's expected reason and blackbox's expected ``probe_success``. Where they
 differ on purpose the row says why in one line; a row that differs without a reason fails
@@ -16,7 +18,6 @@ import re
 import socket
 import ssl
 import statistics
-import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ from aiohttp.test_utils import TestServer
 from probes import PROBES, Phase, ProbeContext, ProbeResult, Reason, run_probe
 from probes.dns import DnsSpec
 from probes.http import HttpSpec, new_http_session
+from probes.tcp import TcpSpec
+from probes.tls import TlsSpec
 from tests.blackbox import Blackbox, version
 from tests.dns_zoo import (
     ALIAS_NAME,
@@ -41,9 +44,13 @@ from tests.dns_zoo import (
     closed_udp_port,
 )
 from tests.http_zoo import OK_TEXT, Pki, RawZoo, ZooResolver, start_zoo
+from tests.tls_zoo import BANNER, Zoo, tls_zoo
+from tests.tls_zoo import Target as StreamTarget
 
 UA = "Dozor/test (+24/7 e-service monitor)"
-CA = "<zoo CA file>"  # placeholder in the tables, replaced by the module's CA path
+# Placeholders in the tables, replaced by real paths: http_zoo's CA, and tls_zoo's.
+CA = "<http zoo CA file>"
+ZOO_CA = "<tls zoo CA file>"
 HOST = "portal.dozor.test"  # the name on the zoo's certificates; reached as 127.0.0.1
 PAST = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
 TIMEOUT = 0.5  # seconds, both sides, for the cases that must run out of time
@@ -66,7 +73,7 @@ class Case:
     why: str = ""  # one line, required exactly when the verdicts differ
     timeout: float = DEFAULT_TIMEOUT
     series: Mapping[str, float] = field(default_factory=dict)
-    prober: str = "http"  # blackbox's prober name
+    kind: str = "http"  # Dozor's probe kind; blackbox's prober is BLACKBOX_PROBER[kind]
 
     @property
     def agree(self) -> bool:
@@ -74,7 +81,8 @@ class Case:
 
     @property
     def module_name(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "_", self.id.lower()).strip("_")
+        slug = re.sub(r"[^a-z0-9]+", "_", self.id.lower()).strip("_")
+        return f"{self.kind}_{slug}"
 
 
 VERIFY = {"ca_file": CA, "server_name": HOST}
@@ -152,9 +160,10 @@ HTTP_CASES = [
     Case("untrusted issuer (system store)", "valid", "/ok", {"tls": {"server_name": HOST}},
          {"tls_config": {"server_name": HOST}}, Reason.TLS, False),
     Case("TLS spoken to plain HTTP", "zoo-as-https", "/ok", {}, {}, Reason.TLS, False),
-    Case("TLS 1.0-only server", "tls1.0", "/ok", {"tls": VERIFY}, BB_VERIFY, Reason.TLS, False),
-    Case("TLS 1.0-only server, min_version TLS10", "tls1.0", "/ok", {"tls": VERIFY},
-         {"tls_config": {**VERIFY, "min_version": "TLS10"}}, Reason.TLS, True,
+    Case("TLS 1.0-only server", "tls1.0", "/ok", {"tls": {"ca_file": ZOO_CA}},
+         {"tls_config": {"ca_file": ZOO_CA}}, Reason.TLS, False),
+    Case("TLS 1.0-only server, min_version TLS10", "tls1.0", "/ok", {"tls": {"ca_file": ZOO_CA}},
+         {"tls_config": {"ca_file": ZOO_CA, "min_version": "TLS10"}}, Reason.TLS, True,
          why="Dozor's HTTP probe has no min_version knob: TLS below 1.2 always fails"),
 ]
 
@@ -169,77 +178,166 @@ def _bb_dns(name: str, qtype: str = "A", **more: Any) -> dict[str, Any]:
 
 DNS_CASES = [
     Case("dns A record", "dns", "", _dns(GOOD_NAME), _bb_dns(GOOD_NAME), None, True,
-         prober="dns", series={"probe_dns_answer_rrs": 2}),
+         kind="dns", series={"probe_dns_answer_rrs": 2}),
     Case("dns CNAME chased", "dns", "", _dns(ALIAS_NAME), _bb_dns(ALIAS_NAME), None, True,
-         prober="dns", series={"probe_dns_answer_rrs": 3}),
+         kind="dns", series={"probe_dns_answer_rrs": 3}),
     Case("dns over TCP", "dns", "", {**_dns(GOOD_NAME, "MX"), "transport": "tcp"},
-         _bb_dns(GOOD_NAME, "MX", transport_protocol="tcp"), None, True, prober="dns"),
+         _bb_dns(GOOD_NAME, "MX", transport_protocol="tcp"), None, True, kind="dns"),
     Case("dns NXDOMAIN", "dns", "", _dns(NXDOMAIN_NAME), _bb_dns(NXDOMAIN_NAME),
-         Reason.DNS, False, prober="dns"),
+         Reason.DNS, False, kind="dns"),
     Case("dns NXDOMAIN listed as valid", "dns", "", _dns(NXDOMAIN_NAME, rcode=["NXDOMAIN"]),
-         _bb_dns(NXDOMAIN_NAME, valid_rcodes=["NXDOMAIN"]), None, True, prober="dns",
+         _bb_dns(NXDOMAIN_NAME, valid_rcodes=["NXDOMAIN"]), None, True, kind="dns",
          series={"probe_dns_authority_rrs": 1}),
     Case("dns SERVFAIL", "dns", "", _dns(SERVFAIL_NAME), _bb_dns(SERVFAIL_NAME),
-         Reason.DNS, False, prober="dns"),
+         Reason.DNS, False, kind="dns"),
     Case("dns REFUSED (name outside the zone)", "dns", "", _dns("gosuslugi.example."),
-         _bb_dns("gosuslugi.example."), Reason.DNS, False, prober="dns"),
+         _bb_dns("gosuslugi.example."), Reason.DNS, False, kind="dns"),
     Case("dns answer regex hit", "dns", "", _dns(GOOD_NAME, answers_match=[r"\tA\t127\.0\.0\.2$"]),
          _bb_dns(GOOD_NAME, validate_answer_rrs={
              "fail_if_none_matches_regexp": [r"\tA\t127\.0\.0\.2$"]}),
-         None, True, prober="dns"),
+         None, True, kind="dns"),
     Case("dns answer regex miss", "dns", "", _dns(GOOD_NAME, answers_match=[r"127\.0\.0\.9"]),
          _bb_dns(GOOD_NAME, validate_answer_rrs={"fail_if_none_matches_regexp": [r"127\.0\.0\.9"]}),
-         Reason.ASSERTION, False, prober="dns"),
+         Reason.ASSERTION, False, kind="dns"),
     Case("dns forbidden answer present", "dns", "",
          _dns(GOOD_NAME, answers_not_match=[r"127\.0\.0\.1$"]),
          _bb_dns(GOOD_NAME, validate_answer_rrs={"fail_if_matches_regexp": [r"127\.0\.0\.1$"]}),
-         Reason.ASSERTION, False, prober="dns"),
+         Reason.ASSERTION, False, kind="dns"),
     Case("dns no reply past the timeout", "dns", "", _dns(DROP_NAME), _bb_dns(DROP_NAME),
-         Reason.TIMEOUT, False, prober="dns", timeout=TIMEOUT),
+         Reason.TIMEOUT, False, kind="dns", timeout=TIMEOUT),
     Case("dns garbage reply", "dns", "", _dns(GARBAGE_NAME), _bb_dns(GARBAGE_NAME),
-         Reason.ERROR, False, prober="dns", timeout=TIMEOUT),
+         Reason.ERROR, False, kind="dns", timeout=TIMEOUT),
     Case("dns server port closed", "dns-closed", "", _dns(GOOD_NAME), _bb_dns(GOOD_NAME),
-         Reason.CONNECT, False, prober="dns"),
+         Reason.CONNECT, False, kind="dns"),
 ]
 
-CASES = [*HTTP_CASES, *DNS_CASES]
+
+# --- TCP and TLS: tests/tls_zoo.py's servers (ZOO_CA trusts them); blackbox's tcp prober
+
+GREETED = {"expect": f"^{BANNER}"}
 
 
-def _fill(value: Any, ca_file: str) -> Any:
-    """The tables with the CA placeholder replaced."""
-    if value == CA:
-        return ca_file
+def _tcp(*steps: Mapping[str, Any], **more: Any) -> dict[str, Any]:
+    return {"query_response": list(steps), **more}
+
+
+STREAM_CASES = [
+    Case("tcp connect", "tcp:banner", "", {}, {}, None, True, kind="tcp"),
+    Case("tcp banner match", "tcp:banner", "", _tcp(GREETED), _tcp(GREETED), None, True,
+         kind="tcp"),
+    Case("tcp send and expect", "tcp:banner", "",
+         _tcp(GREETED, {"send": "QUIT\r\n"}, {"expect": "^221 bye"}),
+         _tcp(GREETED, {"send": "QUIT"}, {"expect": "^221 bye"}), None, True, kind="tcp"),
+    Case("tcp banner mismatch", "tcp:banner", "", _tcp({"expect": "^220 gosuslugi"}),
+         _tcp({"expect": "^220 gosuslugi"}), Reason.TIMEOUT, False, kind="tcp",
+         timeout=TIMEOUT),  # the server waits for a command after its banner
+    Case("tcp banner mismatch, server closes", "tcp:banner", "",
+         _tcp({"send": "QUIT\r\n"}, {"expect": "^220 gosuslugi"}),
+         _tcp({"send": "QUIT"}, {"expect": "^220 gosuslugi"}), Reason.ASSERTION, False,
+         kind="tcp"),
+    Case("tcp closed at once", "tcp:closer", "", _tcp(GREETED), _tcp(GREETED),
+         Reason.ASSERTION, False, kind="tcp"),
+    Case("tcp silent server", "tcp:silent", "", _tcp(GREETED), _tcp(GREETED),
+         Reason.TIMEOUT, False, kind="tcp", timeout=TIMEOUT),
+    Case("tcp endless line", "tcp:flood", "", _tcp(GREETED), _tcp(GREETED),
+         Reason.ERROR, False, kind="tcp"),
+    Case("tcp endless chatter", "tcp:chatter", "", _tcp(GREETED), _tcp(GREETED),
+         Reason.ASSERTION, False, kind="tcp"),
+    Case("tcp connection refused", "tcp:refused", "", {}, {}, Reason.CONNECT, False,
+         kind="tcp"),
+    Case("tcp STARTTLS", "tcp:banner", "",
+         _tcp(GREETED, {"send": "STARTTLS\r\n"}, {"expect": "^220 ready"}, {"starttls": True},
+              {"send": "QUIT\r\n"}, {"expect": "^221"}, tls_config={"ca_file": ZOO_CA}),
+         _tcp(GREETED, {"send": "STARTTLS"}, {"expect": "^220 ready"}, {"starttls": True},
+              {"send": "QUIT"}, {"expect": "^221"}, tls_config={"ca_file": ZOO_CA}),
+         None, True, kind="tcp"),
+    Case("tcp over TLS", "tcp:valid", "",
+         _tcp(GREETED, tls=True, tls_config={"ca_file": ZOO_CA}),
+         _tcp(GREETED, tls=True, tls_config={"ca_file": ZOO_CA}), None, True, kind="tcp"),
+]
+
+
+def _tls(min_version: str | None = None, **options: Any) -> dict[str, Any]:
+    """A Dozor TlsSpec's fields (the zoo CA unless told otherwise)."""
+    fields = {"ca_file": ZOO_CA, **options}
+    return {**fields, "min_version": min_version} if min_version else fields
+
+
+def _bb_tls(min_version: str | None = None, **options: Any) -> dict[str, Any]:
+    """The same for blackbox: a tcp module with ``tls: true``."""
+    config = {"ca_file": ZOO_CA, **options}
+    if min_version:
+        config["min_version"] = min_version
+    return {"tls": True, "tls_config": config}
+
+
+TLS_CASES = [
+    Case("tls valid", "tls:valid", "", _tls(), _bb_tls(), None, True, kind="tls",
+         series={'probe_tls_version_info{version="TLS 1.3"}': 1}),
+    Case("tls earliest expiry is the intermediate's", "tls:short_intermediate", "", _tls(),
+         _bb_tls(), None, True, kind="tls"),
+    Case("tls expired", "tls:expired", "", _tls(), _bb_tls(), Reason.TLS, False, kind="tls"),
+    Case("tls expired, verification off", "tls:expired", "",
+         {"insecure_skip_verify": True}, {"tls": True, "tls_config": SKIP_VERIFY},
+         None, True, kind="tls"),
+    Case("tls self-signed", "tls:self_signed", "", _tls(), _bb_tls(), Reason.TLS, False,
+         kind="tls"),
+    Case("tls wrong host", "tls:wrong_host", "", _tls(), _bb_tls(), Reason.TLS, False,
+         kind="tls"),
+    Case("tls untrusted issuer (system store)", "tls:valid", "", {}, {"tls": True},
+         Reason.TLS, False, kind="tls"),
+    Case("tls 1.2 at most", "tls:tls12_max", "", _tls(), _bb_tls(), None, True, kind="tls",
+         series={'probe_tls_version_info{version="TLS 1.2"}': 1}),
+    Case("tls 1.2 at most, min_version 1.3", "tls:tls12_max", "", _tls("TLS1.3"),
+         _bb_tls("TLS13"), Reason.TLS, False, kind="tls"),
+    Case("tls 1.0-only server", "tls:tls10_only", "", _tls(), _bb_tls(), Reason.TLS, False,
+         kind="tls"),
+    Case("tls 1.0-only server, min_version 1.0", "tls:tls10_only", "", _tls("TLS1.0"),
+         _bb_tls("TLS10"), None, True, kind="tls",
+         series={'probe_tls_version_info{version="TLS 1.0"}': 1}),
+    Case("tls connection refused", "tcp:refused", "", _tls(), _bb_tls(), Reason.CONNECT,
+         False, kind="tls"),
+    Case("tls spoken to a plain server", "tcp:banner", "", _tls(), _bb_tls(), Reason.TLS,
+         False, kind="tls"),
+]
+
+CASES = [*HTTP_CASES, *DNS_CASES, *STREAM_CASES, *TLS_CASES]
+
+
+# blackbox has no TLS prober of its own: a tcp module with `tls: true` is its TLS check.
+BLACKBOX_PROBER = {"http": "http", "dns": "dns", "tcp": "tcp", "tls": "tcp"}
+Spec = HttpSpec | DnsSpec | TcpSpec | TlsSpec
+
+
+def _fill(value: Any, files: Mapping[str, str]) -> Any:
+    """The tables with the CA placeholders replaced by real paths."""
+    if isinstance(value, str):
+        return files.get(value, value)
     if isinstance(value, Mapping):
-        return {k: _fill(v, ca_file) for k, v in value.items()}
+        return {k: _fill(v, files) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill(v, ca_file) for v in value]
+        return [_fill(v, files) for v in value]
     return value
 
 
-def _module(case: Case, ca_file: str) -> dict[str, Any]:
-    return {"prober": case.prober, "timeout": f"{round(case.timeout * 1000)}ms",
-            case.prober: {"preferred_ip_protocol": "ip4", **_fill(case.module, ca_file)}}
+def _module(case: Case, files: Mapping[str, str]) -> dict[str, Any]:
+    prober = BLACKBOX_PROBER[case.kind]
+    return {"prober": prober, "timeout": f"{round(case.timeout * 1000)}ms",
+            prober: {"preferred_ip_protocol": "ip4", **_fill(case.module, files)}}
 
 
-def _spec(case: Case, target: str, ca_file: str) -> HttpSpec | DnsSpec:
-    fields = _fill(case.dozor, ca_file)
-    if case.prober == "dns":
+def _spec(case: Case, target: str, files: Mapping[str, str]) -> Spec:
+    fields = _fill(case.dozor, files)
+    if case.kind == "dns":
         return DnsSpec.model_validate({"server": target, **fields})
+    if case.kind == "tcp":
+        return TcpSpec.model_validate({"address": target, **fields})
+    if case.kind == "tls":
+        return TlsSpec.model_validate({"address": target, **fields})
     return HttpSpec.model_validate({"url": target, **fields})
 
 
 # --- endpoints ----------------------------------------------------------------------------
-
-
-def _tls10_context(pki: Pki) -> ssl.SSLContext:
-    """TLS 1.0 and nothing newer (OpenSSL 3 needs security level 0 for it)."""
-    context = pki.server_context(HOST)
-    with warnings.catch_warnings():  # deprecated is the point
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context.minimum_version = ssl.TLSVersion.TLSv1
-        context.maximum_version = ssl.TLSVersion.TLSv1
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    return context
 
 
 _TLS10_RESPONSE = (
@@ -313,8 +411,8 @@ class Tls10Server:
 class Endpoints:
     """Starts the server a case needs; ``close`` stops them all."""
 
-    def __init__(self, pki: Pki, workdir: Path) -> None:
-        self.pki, self.workdir = pki, workdir
+    def __init__(self, pki: Pki, streams: Zoo, workdir: Path) -> None:
+        self.pki, self.streams, self.workdir = pki, streams, workdir
         self._servers: list[TestServer] = []
         self._raw: RawZoo | None = None
         self._refused: socket.socket | None = None
@@ -322,7 +420,12 @@ class Endpoints:
         self._dns: DnsZoo | None = None
 
     async def target(self, server: str, path: str = "") -> str:
-        """What the probes are pointed at: a URL, or host:port for DNS."""
+        """What the probes are pointed at: a URL, or host:port for DNS, TCP and TLS."""
+        if server == "tcp:refused":
+            return f"127.0.0.1:{self._closed_port()}"
+        if server.startswith(("tcp:", "tls:")):
+            target: StreamTarget = getattr(self.streams, server[4:])
+            return target.address
         if server == "dns":
             self._dns = await DnsZoo().start()
             return self._dns.server
@@ -333,12 +436,9 @@ class Endpoints:
             self._raw = await RawZoo().start()
             return self._raw.url(path)
         if server == "refused":
-            # Bound but not listening: connecting is refused, and nobody else can take it.
-            self._refused = socket.socket()
-            self._refused.bind(("127.0.0.1", 0))
-            return f"http://127.0.0.1:{self._refused.getsockname()[1]}{path}"
-        if server == "tls1.0":
-            self._tls10 = await Tls10Server(_tls10_context(self.pki)).start()
+            return f"http://127.0.0.1:{self._closed_port()}{path}"
+        if server == "tls1.0":  # tls_zoo's TLS 1.0-only certificate and settings, over HTTP
+            self._tls10 = await Tls10Server(self.streams.contexts["tls10_only"]).start()
             return f"https://127.0.0.1:{self._tls10.port}{path}"
         contexts = {
             "zoo": None,
@@ -353,6 +453,13 @@ class Endpoints:
         self._servers.append(zoo)
         scheme = "http" if server == "zoo" else "https"
         return f"{scheme}://127.0.0.1:{zoo.port}{path}"
+
+    def _closed_port(self) -> int:
+        """Bound but not listening: connecting is refused, and nobody else can take it."""
+        self._refused = socket.socket()
+        self._refused.bind(("127.0.0.1", 0))
+        port: int = self._refused.getsockname()[1]
+        return port
 
     async def close(self) -> None:
         for zoo in self._servers:
@@ -386,8 +493,21 @@ def ca_file(pki: Pki, workdir: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def blackbox(workdir: Path, ca_file: str) -> Iterator[Blackbox]:
-    modules = {case.module_name: _module(case, ca_file) for case in CASES}
+def streams(workdir: Path) -> Iterator[Zoo]:
+    directory = workdir / "tls-zoo"
+    directory.mkdir()
+    with tls_zoo(directory) as zoo:
+        yield zoo
+
+
+@pytest.fixture(scope="module")
+def files(ca_file: str, streams: Zoo) -> dict[str, str]:
+    return {CA: ca_file, ZOO_CA: streams.ca_file}
+
+
+@pytest.fixture(scope="module")
+def blackbox(workdir: Path, files: dict[str, str]) -> Iterator[Blackbox]:
+    modules = {case.module_name: _module(case, files) for case in CASES}
     modules["timing"] = {"prober": "http", "timeout": "5s",
                          "http": {"preferred_ip_protocol": "ip4"}}
     with Blackbox(modules, workdir) as running:
@@ -419,14 +539,14 @@ async def ctx() -> AsyncIterator[ProbeContext]:
 
 
 @pytest.fixture
-async def endpoints(pki: Pki, workdir: Path) -> AsyncIterator[Endpoints]:
-    started = Endpoints(pki, workdir)
+async def endpoints(pki: Pki, streams: Zoo, workdir: Path) -> AsyncIterator[Endpoints]:
+    started = Endpoints(pki, streams, workdir)
     yield started
     await started.close()
 
 
 async def _dozor(
-    spec: HttpSpec | DnsSpec, ctx: ProbeContext, timeout: float
+    spec: Spec, ctx: ProbeContext, timeout: float
 ) -> tuple[ProbeResult, float]:
     return await run_probe(PROBES[type(spec)], spec, ctx, timeout)
 
@@ -442,11 +562,12 @@ def test_every_difference_is_explained() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 async def test_verdicts(
-    case: Case, blackbox: Blackbox, ctx: ProbeContext, endpoints: Endpoints, ca_file: str,
+    case: Case, blackbox: Blackbox, ctx: ProbeContext, endpoints: Endpoints,
+    files: dict[str, str],
     agreement: list[tuple[str, str, str, str]], record_property: Any,
 ) -> None:
     target = await endpoints.target(case.server, case.path)
-    result, took = await _dozor(_spec(case, target, ca_file), ctx, case.timeout)
+    result, took = await _dozor(_spec(case, target, files), ctx, case.timeout)
     series = await blackbox.probe(target, case.module_name)
 
     dozor_says = "success" if result.success else f"failure: {result.reason}"
@@ -467,7 +588,10 @@ async def test_verdicts(
         assert case.timeout <= series["probe_duration_seconds"] < case.timeout + 0.25
     expiry = series.get("probe_ssl_earliest_cert_expiry")
     if expiry is not None and result.cert_expiry is not None:
-        assert result.cert_expiry == expiry  # the same certificate, read the same way
+        assert result.cert_expiry == expiry  # the same chain, read the same way
+    if case.server.startswith("tls:") and case.blackbox:
+        served = endpoints.streams.not_after[case.server[4:]].timestamp()
+        assert expiry == served  # the earliest in the chain, an intermediate's included
 
 
 # --- timing -------------------------------------------------------------------------------
