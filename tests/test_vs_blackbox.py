@@ -124,8 +124,8 @@ HTTP_CASES = [
     Case("closed mid-body", "raw", "/close-mid-body", {}, {}, Reason.ERROR, False),
     Case("bad status line", "raw", "/bad-status-line", {}, {}, Reason.ERROR, False),
     Case("20 kB header line", "raw", "/huge-header", {}, {}, Reason.ERROR, True,
-         why="Dozor caps a response header line at 8190 bytes (aiohttp); Go allows 1 MB "
-             "of headers"),
+         why="Dozor caps a response header line at 8190 bytes (aiohttp); Go's client allows "
+             "10 MB of headers"),
     Case("body exactly at the cap", "zoo", f"/big/{CAP}", {"max_body_bytes": CAP},
          {"body_size_limit": f"{CAP}B"}, None, True),
     Case("oversized body (Content-Length)", "zoo", f"/big/{5 * CAP}", {"max_body_bytes": CAP},
