@@ -120,14 +120,15 @@ class Daemon:
                        unchanged=diff.unchanged)
 
     def _refresh_maintenance(self) -> None:
-        """Export which services are in a maintenance window now; log starts and ends."""
+        """Export which services are in *announced* maintenance now (the only kind the policy
+        may excuse; DESIGN's dozor_maintenance_active); log every window's start and end."""
         if self.catalog is None:
             return
         now = dt.datetime.now(dt.UTC)
         active = maintenance_now(self.catalog, now)
         for service in self.catalog.services:
             on = service.id in active
-            self.metrics.set_maintenance(service.id, on)
+            self.metrics.set_maintenance(service.id, on and active[service.id].announced)
             if on != (service.id in self._in_maintenance):
                 window = active.get(service.id)
                 self._log.info("maintenance started" if on else "maintenance ended",

@@ -55,5 +55,6 @@ def maintenance_now(catalog: Catalog, at: dt.datetime) -> dict[str, Maintenance]
             continue
         active = active_windows(service.maintenance, at, zones.get(service.region, "UTC"))
         if active:
-            out[service.id] = active[0]
+            # An announced window wins: it is the one the 24/7 policy may excuse.
+            out[service.id] = next((w for w in active if w.announced), active[0])
     return out

@@ -94,6 +94,11 @@ async def test_daemon_exports_and_logs_active_maintenance(tmp_path: Path) -> Non
     # svc-00000 has a window that is over
     data["services"][0]["maintenance"] = [{
         "start": "2020-01-01T00:00", "end": "2020-01-01T01:00"}]
+    # svc-00002 (RU-SMO, Moscow) is in an unannounced window: logged, but not excusable
+    msk = dt.datetime.now(ZoneInfo("Europe/Moscow")).replace(tzinfo=None, microsecond=0)
+    data["services"].append({**data["services"][0], "id": "svc-00002", "maintenance": [{
+        "announced": False, "start": (msk - dt.timedelta(hours=1)).isoformat(),
+        "end": (msk + dt.timedelta(hours=1)).isoformat()}]})
     cfg = write_catalog(tmp_path / "c.yaml", data)
     daemon = Daemon(DaemonOptions(config=cfg, port=0))
     with capture_logs() as logs:
@@ -102,6 +107,7 @@ async def test_daemon_exports_and_logs_active_maintenance(tmp_path: Path) -> Non
     body = generate_latest(daemon.metrics.registry).decode()
     assert 'dozor_maintenance_active{service="svc-00001"} 1.0' in body
     assert 'dozor_maintenance_active{service="svc-00000"} 0.0' in body
+    assert 'dozor_maintenance_active{service="svc-00002"} 0.0' in body
     started = [e for e in logs if e["event"] == "maintenance started"]
-    assert [(e["service"], e["reason"], e["announced"]) for e in started] == [
-        ("svc-00001", "плановые работы", True)]
+    assert sorted((e["service"], e["reason"], e["announced"]) for e in started) == [
+        ("svc-00001", "плановые работы", True), ("svc-00002", "", False)]
