@@ -60,7 +60,9 @@ class Curator(StrictModel):
     id: Slug
     name: str = Field(min_length=1)
     email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    telegram: str | None = None
+    telegram: str | None = Field(
+        None, pattern=r"^-?[0-9]+$",
+        description="numeric Telegram chat id (Alertmanager needs the number, not @name)")
     webhook: str | None = Field(None, pattern=r"^https?://")
     deputy: Slug | None = None
 
