@@ -54,7 +54,7 @@ from pydantic import Field, field_validator
 
 from probes.context import ProbeContext
 from probes.result import Phase, ProbeResult, Reason
-from probes.spec import StrictModel
+from probes.spec import Regex, StrictModel
 
 __all__ = ["DnsExpect", "DnsSpec", "probe_dns"]
 
@@ -67,17 +67,6 @@ EDNS_PAYLOAD = 1232
 _SHOWN_ANSWERS = 3  # answers quoted in a failure's detail; the rest are counted
 
 
-def _regexes(patterns: tuple[str, ...]) -> tuple[str, ...]:
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(
-                f"{pattern!r} is not a valid regular expression: {exc}"
-            ) from None
-    return patterns
-
-
 class DnsExpect(StrictModel):
     """What makes a response a success. All given conditions must hold."""
 
@@ -85,18 +74,13 @@ class DnsExpect(StrictModel):
         ("NOERROR",), min_length=1,
         description="accepted response codes (blackbox_exporter's valid_rcodes)",
     )
-    answers_match: tuple[str, ...] = Field(
+    answers_match: tuple[Regex, ...] = Field(
         (), description="regexes; each must match at least one answer record in text form"
     )
-    answers_not_match: tuple[str, ...] = Field(
+    answers_not_match: tuple[Regex, ...] = Field(
         (), description="regexes; no answer record in text form may match any of them"
     )
     min_answers: int = Field(0, ge=0, description="fewest answer records accepted")
-
-    @field_validator("answers_match", "answers_not_match")
-    @classmethod
-    def _regexes_compile(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _regexes(value)
 
 
 class DnsSpec(StrictModel):

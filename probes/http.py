@@ -31,7 +31,7 @@ from pydantic import Field, field_validator
 from probes.context import ProbeContext
 from probes.http_client import HttpExchange, client_ssl_context, new_http_session
 from probes.result import ProbeResult, Reason
-from probes.spec import Duration, StrictModel
+from probes.spec import Duration, OneOrMany, Regex, StrictModel
 
 __all__ = [
     "HttpCall",
@@ -63,39 +63,14 @@ class HttpExpect(StrictModel):
     status: tuple[Annotated[int, Field(ge=100, le=599)], ...] = Field(
         (), description="accepted status codes; empty means any 2xx"
     )
-    body_contains: tuple[str, ...] = ()
-    body_not_contains: tuple[str, ...] = ()
-    body_regex: str | None = None
-    headers: dict[str, str] = Field(
+    body_contains: OneOrMany = ()
+    body_not_contains: OneOrMany = ()
+    body_regex: Regex | None = None
+    headers: dict[str, Regex] = Field(
         default_factory=dict, description="header name -> regex its value must match"
     )
     max_latency: Duration | None = None
 
-    @field_validator("body_contains", "body_not_contains", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return (value,) if isinstance(value, str) else value
-
-    @field_validator("body_regex")
-    @classmethod
-    def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            _compile(value)
-        return value
-
-    @field_validator("headers")
-    @classmethod
-    def _header_regexes_compile(cls, value: dict[str, str]) -> dict[str, str]:
-        for pattern in value.values():
-            _compile(pattern)
-        return value
-
-
-def _compile(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
 
 
 class HttpSpec(StrictModel):

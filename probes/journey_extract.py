@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from probes.http import HttpReply
-from probes.spec import StrictModel
+from probes.spec import OneOrMany, Regex, StrictModel
 
 __all__ = [
     "VAR_NAME_PATTERN",
@@ -102,20 +102,13 @@ def _lookup(document: Any, path: JsonPath) -> Any:
     return node
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
-
-
 class Extract(StrictModel):
     """Where a variable's value comes from; exactly one of json, regex, header."""
 
     json_path: str | None = Field(
         None, alias="json", description="JSON path into the response body, e.g. $.data.id"
     )
-    regex: str | None = Field(
+    regex: Regex | None = Field(
         None, description="regex over the body: its first group (or the whole match)"
     )
     header: str | None = Field(None, description="response header name")
@@ -125,13 +118,6 @@ class Extract(StrictModel):
     def _path_parses(cls, value: str | None) -> str | None:
         if value is not None:
             parse_json_path(value)
-        return value
-
-    @field_validator("regex")
-    @classmethod
-    def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            _compile(value)
         return value
 
     @model_validator(mode="after")
@@ -146,23 +132,11 @@ class PollUntil(StrictModel):
     """When a polled result is ready. All given conditions must hold."""
 
     status: tuple[int, ...] = Field((), description="status codes meaning ready")
-    body_contains: tuple[str, ...] = ()
-    body_regex: str | None = None
+    body_contains: OneOrMany = ()
+    body_regex: Regex | None = None
     json_equals: dict[str, JsonScalar] = Field(
         default_factory=dict, alias="json", description="JSON path -> value it must equal"
     )
-
-    @field_validator("body_contains", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return (value,) if isinstance(value, str) else value
-
-    @field_validator("body_regex")
-    @classmethod
-    def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            _compile(value)
-        return value
 
     @field_validator("json_equals")
     @classmethod

@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d|w))+$")
@@ -80,4 +87,28 @@ Percent = Annotated[
     BeforeValidator(parse_percent),
     PlainSerializer(format_percent, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": PERCENT_PATTERN, "examples": ["99.5%"]}),
+]
+
+
+def check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+    return pattern
+
+
+def _one_or_many(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
+# A regular expression, checked when the catalog loads rather than when a probe first runs.
+Regex = Annotated[str, AfterValidator(check_regex), WithJsonSchema({"type": "string",
+                                                                    "format": "regex"})]
+# A string or a list of strings, held as a tuple.
+OneOrMany = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_one_or_many),
+    WithJsonSchema({"anyOf": [{"type": "string"},
+                              {"type": "array", "items": {"type": "string"}}]}),
 ]

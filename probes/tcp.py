@@ -21,13 +21,13 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from probes.address import HostPort
 from probes.context import ProbeContext
 from probes.http import TlsOptions
 from probes.result import Phase, ProbeResult, Reason
-from probes.spec import StrictModel
+from probes.spec import Regex, StrictModel
 from probes.stream import MAX_LINE_BYTES, Failure, Stream, open_stream, session_resolver
 from probes.tls_client import stream_ssl_context
 
@@ -41,7 +41,7 @@ _QUOTE = 120  # characters of a received line quoted in a failure detail
 class QueryStep(StrictModel):
     """One step of the exchange; exactly one key."""
 
-    expect: str | None = Field(
+    expect: Regex | None = Field(
         None, description="regex; lines are read until one matches (searched, not anchored)"
     )
     send: str | None = Field(
@@ -51,15 +51,6 @@ class QueryStep(StrictModel):
         None, description="upgrade the connection to TLS here (tls_config applies)"
     )
 
-    @field_validator("expect")
-    @classmethod
-    def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
-        return value
 
     @model_validator(mode="after")
     def _one_key(self) -> QueryStep:

@@ -272,10 +272,10 @@ INVALID: dict[str, tuple[dict[str, Any], str, str]] = {
     "rcode-empty": (
         {"expect": {"rcode": []}}, "dns.expect.rcode", "expected at least 1 item"),
     "answers-match-bad-regex": (
-        {"expect": {"answers_match": ["127.0.0.(1"]}}, "dns.expect.answers_match",
+        {"expect": {"answers_match": ["127.0.0.(1"]}}, "dns.expect.answers_match[0]",
         "'127.0.0.(1' is not a valid regular expression"),
     "answers-not-match-bad-regex": (
-        {"expect": {"answers_not_match": ["[z-a]"]}}, "dns.expect.answers_not_match",
+        {"expect": {"answers_not_match": ["[z-a]"]}}, "dns.expect.answers_not_match[0]",
         "'[z-a]' is not a valid regular expression"),
     "min-answers-negative": (
         {"expect": {"min_answers": -1}}, "dns.expect.min_answers", "got -1"),

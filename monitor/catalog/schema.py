@@ -35,11 +35,6 @@ def catalog_json_schema() -> dict[str, Any]:
     defs = schema["$defs"]
     # Pydantic cannot express "exactly one kind key"; the loader enforces it, the schema hints it.
     defs["Probe"]["oneOf"] = [{"required": [kind]} for kind in KINDS]
-    # HttpExpect accepts one string where it takes a list (a before-validator pydantic cannot see).
-    for key in ("body_contains", "body_not_contains"):
-        prop = defs["HttpExpect"]["properties"][key]
-        prop["anyOf"] = [{"type": "string"}, {"items": prop.pop("items"), "type": "array"}]
-        del prop["type"]
     # Top-level x-* keys hold YAML anchors and are ignored by the loader.
     schema["patternProperties"] = {f"^{EXTENSION_PREFIX}": {}}
     _spell_defaults(schema)
