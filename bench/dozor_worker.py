@@ -1,0 +1,92 @@
+"""The real Dozor daemon for bench/vs_blackbox.py, in a process of its own (so its CPU and
+RSS can be read from /proc and it can be pinned to one core).
+
+A bench-only hook records every run as it is recorded: a ``ProbeSeries`` subclass appends
+``(finished, duration, service, success)`` after the daemon's own ``observe`` (one list append
+per run). Prints ``ready <metrics port>`` once the catalog is loaded and scheduled; on SIGTERM
+stops the daemon as usual and writes ``{"runs": [...], "jobs": {service: [offset, interval]}}``
+to ``--out``; scheduler lag is recomputed from the same ``started`` the daemon observes.
+
+    python bench/dozor_worker.py --config catalog.yaml --out runs.json [--uvloop]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from monitor.daemon import Daemon, DaemonOptions, dozor_version
+from monitor.logs import configure_logging
+from monitor.metrics import Metrics, ProbeSeries
+from monitor.scheduler import ProbeScheduler
+from probes import ProbeResult
+
+Run = tuple[float, float, str, bool]
+
+
+class _RecordingSeries(ProbeSeries):
+    __slots__ = ("_sink",)
+
+    def __init__(self, metrics: Metrics, service: str, probe: str, sink: list[Run]) -> None:
+        super().__init__(metrics, service, probe)
+        self._sink = sink
+
+    def observe(self, result: ProbeResult, duration: float, hours: str, now: float) -> None:
+        super().observe(result, duration, hours, now)
+        self._sink.append((now, duration, self._key[0], result.success))
+
+
+class _RecordingMetrics(Metrics):
+    def __init__(self, sink: list[Run], *args: Any, **kwargs: Any) -> None:
+        self.sink = sink
+        super().__init__(*args, **kwargs)
+
+    def series(self, service: str, probe: str) -> ProbeSeries:
+        key = (service, probe)
+        found = self._series.get(key)
+        if found is None:
+            found = self._series[key] = _RecordingSeries(self, service, probe, self.sink)
+        return found
+
+
+class BenchDaemon(Daemon):
+    """The real daemon with the recording metrics swapped in before anything is scheduled."""
+
+    def __init__(self, options: DaemonOptions, sink: list[Run]) -> None:
+        super().__init__(options)
+        self.metrics = _RecordingMetrics(sink, options.location, dozor_version(),
+                                         shard=str(options.shard))
+        self.scheduler = ProbeScheduler(self.metrics, self._http, self.user_agent,
+                                        options.location, options.max_concurrency)
+
+
+async def main(args: argparse.Namespace) -> None:
+    sink: list[Run] = []
+    daemon = BenchDaemon(DaemonOptions(config=args.config, port=0, location="bench", grace=2.0),
+                         sink)
+    await daemon.start()
+    jobs = {job.service: [job.offset, job.interval] for job in daemon.scheduler.jobs.values()}
+    print(f"ready {daemon.port}", flush=True)
+    await daemon.serve_until_signalled()
+    args.out.write_text(json.dumps({"runs": sink, "jobs": jobs}))
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--uvloop", action="store_true")
+    p.add_argument("--log-level", default="info")
+    a = p.parse_args()
+    configure_logging(a.log_level, json=True)
+    if a.uvloop:
+        import uvloop
+        uvloop.run(main(a))
+    else:
+        asyncio.run(main(a))
