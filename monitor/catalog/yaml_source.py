@@ -50,6 +50,10 @@ def read_yaml(path: Path, display: str) -> tuple[Document | None, list[Issue]]:
         root = yaml.compose(text_or_issue, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         return None, [_syntax_issue(display, exc)]
+    except yaml.reader.ReaderError as exc:  # a control character such as NUL in the text
+        line = text_or_issue[: exc.position].count("\n") + 1
+        message = f"character {exc.character:#06x} is not allowed in YAML ({exc.reason}); remove it"
+        return None, [Issue(display, line, "", message)]
     except yaml.YAMLError as exc:
         return None, [Issue(display, None, "", f"YAML error: {exc}")]
     except RecursionError:
@@ -152,7 +156,7 @@ class _Builder:
     def build(self, node: Node, path: DataPath) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, ScalarNode):
-            return self.scalars.construct_object(node)
+            return self.scalar(node)
         if isinstance(node, SequenceNode):
             self._plain_tag(node, _SEQ_TAG)
             items = []
@@ -164,6 +168,21 @@ class _Builder:
             self._plain_tag(node, _MAP_TAG)
             return self._mapping(node, path)
         raise _Refused(node.start_mark.line + 1, f"unsupported YAML node {node.tag}")
+
+    def scalar(self, node: ScalarNode) -> Any:
+        try:
+            return self.scalars.construct_object(node)
+        except (ValueError, KeyError, AttributeError, IndexError) as exc:
+            # PyYAML's constructors trust the resolver: an explicit tag on a value that does
+            # not fit it (`!!int abc`, `!!bool maybe`), or an integer longer than Python
+            # converts (4,300 digits), fails with a plain Python error.
+            tag = node.tag.rsplit(":", 1)[-1]
+            value = node.value if len(node.value) <= 40 else node.value[:40] + "..."
+            hint = " (more than 4,300 digits)" if "digits" in str(exc) else ""
+            raise _Refused(
+                node.start_mark.line + 1,
+                f"{value!r} cannot be read as {tag}{hint}; quote it if it is text",
+            ) from None
 
     def _plain_tag(self, node: Node, expected: str) -> None:
         if node.tag != expected:
@@ -184,7 +203,7 @@ class _Builder:
                 problem = "a key must be a plain value, not a list or mapping"
                 self.problems.append((path, line, problem))
                 continue
-            key = self.scalars.construct_object(key_node)
+            key = self.scalar(key_node)
             if key in result:
                 first = self.lines.get((*path, key))
                 self.problems.append(
