@@ -126,3 +126,14 @@ def test_secret_values_never_appear_in_messages(tmp_path: Path) -> None:
     assert "curators[ivanova].webhook" in text
     assert "hook-${TOKEN}" in text
     assert ENV["TOKEN"] not in text
+
+
+def test_a_huge_unknown_key_gives_a_short_error(tmp_path: Path) -> None:
+    key = "k" * 1_000_000
+    # An explicit key ("? ..."): plain keys are capped at 1024 characters by YAML itself.
+    (tmp_path / "c.yaml").write_text(f"services: []\n? {key}\n: 1\n", encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path / "c.yaml", env={})
+    [issue] = caught.value.issues
+    assert issue.line == 2 and "unknown key" in issue.message
+    assert len(str(issue)) < 400

@@ -73,7 +73,7 @@ def relevant(errors: list[ErrorDetails]) -> list[ErrorDetails]:
 
 
 def unknown_key(key: str, allowed: list[str]) -> str:
-    message = f"unknown key {key!r}; allowed keys: {', '.join(allowed)}"
+    message = f"unknown key {_show(key)}; allowed keys: {', '.join(allowed)}"
     close = difflib.get_close_matches(key, allowed, n=1)
     return f"{message} (did you mean {close[0]!r}?)" if close else message
 

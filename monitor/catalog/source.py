@@ -80,7 +80,9 @@ def format_field(data: Any, path: DataPath) -> str:
                 parts.append(f"[{label}]")
             node = item
         else:
-            parts.append(str(key))
+            text = str(key)
+            # A hostile or mistaken 1 MB key must not become a 1 MB error line.
+            parts.append(text if len(text) <= 64 else text[:61] + "...")
             node = node.get(key) if isinstance(node, dict) else None
         parent = key
     return ".".join(parts)
