@@ -3,7 +3,8 @@
 Builds the daemon's real ``Metrics`` from a generated N-service catalog (info and objective
 metrics via ``describe_catalog``), records one run per probe (every 20th a failure, all with
 phases and a confirmed state, as after the first minute of a real daemon), then times
-``generate_latest`` on that registry, the call /metrics makes, and prints the median.
+``Metrics.render()``, the call /metrics makes, and prints the median (``--generic`` times
+prometheus_client's ``generate_latest`` over the same registry instead, for comparison).
 
     python bench/metrics_render.py                  # 10,000 services, 5 renders
     python bench/metrics_render.py --services 1000,10000 --repeat 9 --promtool
@@ -55,6 +56,7 @@ def main() -> None:
     p.add_argument("--services", default="10000")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--promtool", action="store_true", help="also run promtool check metrics")
+    p.add_argument("--generic", action="store_true", help="time generate_latest(registry)")
     args = p.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,9 +65,11 @@ def main() -> None:
             times, body = [], b""
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                body = generate_latest(metrics.registry)
+                body = (generate_latest(metrics.registry) if args.generic
+                        else metrics.render())
                 times.append(time.perf_counter() - t0)
-            row = {"services": n, "render_ms_median": round(statistics.median(times) * 1000, 1),
+            row = {"services": n, "path": "generate_latest" if args.generic else "render",
+                   "render_ms_median": round(statistics.median(times) * 1000, 1),
                    "render_ms_min": round(min(times) * 1000, 1),
                    "bytes": len(body), "samples": body.count(b"\n") - body.count(b"\n#"),
                    "loadavg_1m": round(os.getloadavg()[0], 2)}

@@ -7,13 +7,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.webconfig import WebSecurity
 
 
 def make_app(
-    registry: CollectorRegistry,
+    render: Callable[[], bytes],
     reload: Callable[[], Awaitable[bool]],
     security: WebSecurity | None = None,
 ) -> web.Application:
@@ -25,7 +25,7 @@ def make_app(
                                 headers={"WWW-Authenticate": 'Basic realm="dozor"'})
         # Rendering is CPU work that grows with the catalog; a thread lets the event loop keep
         # firing probes between GIL switches instead of stalling for the whole render.
-        body = await asyncio.get_running_loop().run_in_executor(None, generate_latest, registry)
+        body = await asyncio.get_running_loop().run_in_executor(None, render)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:
