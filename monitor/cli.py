@@ -72,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_alertmanager_arguments(am)
 
+    dash = sub.add_parser("dashboards", help="write the Grafana dashboards (JSON)")
+    dash.add_argument("-o", "--output", type=Path, default=Path("grafana/dashboards"),
+                      help="directory to write into (default: grafana/dashboards)")
+
     demo = sub.add_parser("demo", help="run the daemon against a simulated e-service world")
     demo.add_argument("--listen", type=_listen, default=("127.0.0.1", 9247))
     demo.add_argument("--location", default="demo")
@@ -177,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = cmd_generate(args.config, args.escalation_rules,
                                 lambda c: render_escalation_rules(c, am_options))
         return code
+    if args.command == "dashboards":
+        from monitor.dashboards import write_dashboards
+
+        for path in write_dashboards(args.output):
+            print(path)
+        return 0
     if args.command == "demo":
         return asyncio.run(_demo(args, running))
     raise AssertionError(args.command)
