@@ -183,7 +183,9 @@ def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], s
         root.setLevel(level)
 
 
-def test_configure_logging_redacts_structlog_and_stdlib_lines(captured_logs: Callable[[], str]) -> None:
+def test_configure_logging_redacts_structlog_and_stdlib_lines(
+    captured_logs: Callable[[], str],
+) -> None:
     configure_logging("debug", json=True, secrets=lambda: frozenset({SECRET}))
     structlog.get_logger("t").warning("probe failing", detail=f"token {SECRET}",
                                       headers={"Authorization": f"Bearer {SECRET}"})
