@@ -5,11 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-# Real tools the tests drive: promtool, amtool, prometheus, blackbox_exporter.
-DEB_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-exporter
+# Real tools the tests drive: promtool, amtool, prometheus, blackbox_exporter; chromium
+# renders the monthly report's HTML.
+DEB_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-exporter chromium
 PYTEST_ARGS ?=
 
-.PHONY: run test deps debs lint typecheck bench bench-blackbox schema
+.PHONY: run test deps debs lint typecheck bench bench-blackbox schema deploy-config
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,6 +48,12 @@ schema: deps
 
 bench: deps debs
 	$(BIN)/python bench/scheduler_bench.py
+
+# deploy/generated/ for deploy/docker-compose.yml, from the demo catalog (tests check it is fresh).
+deploy-config: deps
+	$(BIN)/dozor rules config/examples/demo -o deploy/generated/rules.yml
+	$(BIN)/dozor alertmanager config/examples/demo -o deploy/generated/alertmanager.yml \
+	  --escalation-rules deploy/generated/escalation.rules.yml
 
 # Dozor vs blackbox_exporter on the same nginx target (bench/README.md); nginx is bench-only.
 bench-blackbox: deps debs

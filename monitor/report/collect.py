@@ -1,0 +1,267 @@
+"""Queries Prometheus for a month and assembles the ``Report``.
+
+Services are queried in chunks (``service=~"..."``) so a catalog of thousands stays within
+what one query should scan; the client bounds how many requests run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.catalog import CatalogError, load_catalog
+from monitor.report import queries as q
+from monitor.report.client import Prometheus, Series
+from monitor.report.errors import ReportError
+from monitor.report.model import (
+    HOURS_OF_WEEK,
+    Cell,
+    Outage,
+    Part,
+    RegionRank,
+    Report,
+    ServiceFacts,
+    ServiceReport,
+)
+from monitor.report.period import Period, parse_period
+from monitor.report.progress import Progress
+
+OUTAGE_STEP = 60
+HEAT_STEP = 3600
+OBJECTIVES = (
+    ("availability", "dozor_service_availability_objective"),
+    ("offhours_availability", "dozor_service_offhours_availability_objective"),
+    ("max_outage", "dozor_service_max_outage_objective_seconds"),
+    ("latency_p95", "dozor_service_latency_p95_objective_seconds"),
+    ("maintenance_counts", "dozor_service_maintenance_counts"),
+)
+PARTS = ("availability", "offhours_availability", "max_outage", "latency_p95")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    prometheus: str
+    period: str                 # YYYY-MM
+    region: str | None = None
+    curator: str | None = None
+    config: Path | None = None  # the catalog: names and time zones from it, not from metrics
+    concurrency: int = 4
+    timeout: float = 120.0      # per query
+    chunk: int = 100            # services per query
+
+
+async def collect_report(options: ReportOptions, progress: Progress | None = None) -> Report:
+    period = parse_or_fail(options.period)
+    on_done = progress.query_done if progress is not None else None
+    async with Prometheus(options.prometheus, concurrency=options.concurrency,
+                          timeout=options.timeout, on_done=on_done) as prom:
+        facts = (_catalog_facts(options.config) if options.config is not None
+                 else await _metric_facts(prom, period))
+        chosen, selection = _select(facts, options, period)
+        if progress is not None:
+            progress.total = len(chosen)
+        chunks = [chosen[i:i + options.chunk] for i in range(0, len(chosen), options.chunk)]
+
+        async def one(chunk: Sequence[ServiceFacts]) -> list[ServiceReport]:
+            done = await _chunk(prom, period, chunk)
+            if progress is not None:
+                progress.services_done(len(chunk))
+            return done
+
+        results = await asyncio.gather(*(one(c) for c in chunks))
+    services = tuple(s for part in results for s in part)
+    return Report(period=period, selection=selection, prometheus=options.prometheus,
+                  generated_at=time.time(), services=services, regions=rank_regions(services))
+
+
+def parse_or_fail(text: str) -> Period:
+    try:
+        return parse_period(text, time.time())
+    except ValueError as exc:
+        raise ReportError(str(exc)) from None
+
+
+def _catalog_facts(config: Path) -> list[ServiceFacts]:
+    try:
+        catalog = load_catalog(config)
+    except CatalogError as exc:
+        raise ReportError("\n".join(str(i) for i in exc.issues)) from None
+    regions = {r.code: r for r in catalog.regions}
+    curators = {c.id: c.name for c in catalog.curators}
+    return [ServiceFacts(
+        id=s.id, name=s.name, region=s.region,
+        region_name=regions[s.region].name if s.region in regions else s.region,
+        timezone=regions[s.region].timezone if s.region in regions else "Europe/Moscow",
+        curator=s.curator, curator_name=curators.get(s.curator, s.curator), level=s.level,
+        department=s.department, mszu=s.mszu) for s in catalog.services]
+
+
+async def _metric_facts(prom: Prometheus, period: Period) -> list[ServiceFacts]:
+    """From the info metrics last exported in the month (one series per service)."""
+    seconds, at = period.seconds, period.end
+    services, regions, curators = await asyncio.gather(
+        prom.instant(q.info("dozor_service_info", seconds), at),
+        prom.instant(q.info("dozor_region_info", seconds), at),
+        prom.instant(q.info("dozor_curator_info", seconds), at))
+    zones = {m.get("region", ""): (m.get("name", ""), m.get("timezone", "")) for m, _ in regions}
+    names = {m.get("curator", ""): m.get("name", "") for m, _ in curators}
+    out: dict[str, ServiceFacts] = {}
+    for m, _ in sorted(services, key=lambda s: sorted(s[0].items())):
+        sid, region = m.get("service", ""), m.get("region", "")
+        name, zone = zones.get(region, (region, "Europe/Moscow"))
+        out.setdefault(sid, ServiceFacts(
+            id=sid, name=m.get("name", sid), region=region, region_name=name or region,
+            timezone=zone or "Europe/Moscow", curator=m.get("curator", ""),
+            curator_name=names.get(m.get("curator", ""), m.get("curator", "")),
+            level=m.get("level", ""), department=m.get("department", ""),
+            mszu=m.get("mszu") == "true"))
+    if not out:
+        raise ReportError(f"no dozor_service_info in Prometheus for {period.label}: "
+                          "is it scraping the daemon, and was it then?")
+    return list(out.values())
+
+
+def _select(facts: list[ServiceFacts], options: ReportOptions,
+            period: Period) -> tuple[list[ServiceFacts], str]:
+    chosen, selection = facts, "все услуги"
+    if options.region is not None:
+        chosen = [f for f in facts if f.region == options.region]
+        selection = f"регион {options.region}"
+    if options.curator is not None:
+        chosen = [f for f in chosen if f.curator == options.curator]
+        selection = f"куратор {options.curator}" if options.region is None else \
+            f"{selection}, куратор {options.curator}"
+    if not chosen:
+        raise ReportError(f"no service matches {selection} in {period.label}")
+    return sorted(chosen, key=lambda f: (f.region, f.id)), selection
+
+
+def _by_service(samples: list[tuple[dict[str, str], float]]) -> dict[str, float]:
+    return {m["service"]: v for m, v in samples if "service" in m}
+
+
+async def _chunk(prom: Prometheus, period: Period,
+                 chunk: Sequence[ServiceFacts]) -> list[ServiceReport]:
+    svc = q.service_matcher([f.id for f in chunk])
+    seconds, at = period.seconds, period.end
+    counts = [(hours, excluded, kind) for hours in ("all", "offhours")
+              for excluded in (False, True) for kind in ("events", "failures")]
+
+    def count_query(hours: str, excluded: bool, kind: str) -> str:
+        step = q.step_events if kind == "events" else q.step_failures
+        return q.over(step(svc, hours, excluded), seconds)
+
+    instant = [*(q.last_value(metric, svc, seconds) for _, metric in OBJECTIVES),
+               *(count_query(*c) for c in counts),
+               q.latency_p95(svc, seconds), q.longest_outage(svc, seconds)]
+    found = await asyncio.gather(*(prom.instant(text, at) for text in instant))
+    down, heat_events, heat_failures = await asyncio.gather(
+        prom.range(q.service_down(svc), period.start, at - OUTAGE_STEP, OUTAGE_STEP),
+        prom.range(q.over(q.step_events(svc, "all", False), HEAT_STEP),
+                   period.start + HEAT_STEP, at, HEAT_STEP),
+        prom.range(q.over(q.step_failures(svc, "all", False), HEAT_STEP),
+                   period.start + HEAT_STEP, at, HEAT_STEP))
+    values = [_by_service(f) for f in found]
+    objectives = dict(zip((k for k, _ in OBJECTIVES), values[:len(OBJECTIVES)], strict=True))
+    count = dict(zip(counts, values[len(OBJECTIVES):len(OBJECTIVES) + len(counts)], strict=True))
+    p95, longest = values[-2], values[-1]
+    outages = _outages(down, period)
+    heat = _heatmaps(heat_events, heat_failures, {f.id: f.timezone for f in chunk})
+
+    reports = []
+    for f in chunk:
+        excluded_policy = objectives["maintenance_counts"].get(f.id) == 0
+
+        def availability(hours: str, excluded: bool, sid: str = f.id) -> float | None:
+            events = count[(hours, excluded, "events")].get(sid)
+            failures = count[(hours, excluded, "failures")].get(sid, 0.0)
+            return None if not events else 1 - failures / events
+
+        parts = (
+            Part("availability", availability("all", excluded_policy),
+                 objectives["availability"].get(f.id)),
+            Part("offhours_availability", availability("offhours", excluded_policy),
+                 objectives["offhours_availability"].get(f.id)),
+            Part("max_outage", longest.get(f.id), objectives["max_outage"].get(f.id)),
+            Part("latency_p95", p95.get(f.id), objectives["latency_p95"].get(f.id)),
+        )
+        reports.append(ServiceReport(
+            facts=f, parts=parts, maintenance_counts=not excluded_policy,
+            events=count[("all", False, "events")].get(f.id),
+            failures=count[("all", False, "failures")].get(f.id),
+            availability_counted=availability("all", False),
+            availability_excluded=availability("all", True),
+            outages=outages.get(f.id, []),
+            heatmap=heat.get(f.id, ())))
+    return reports
+
+
+def _outages(series: list[Series], period: Period) -> dict[str, list[Outage]]:
+    """Consecutive down evaluations (one a minute) merged into outages: down at t means down
+    over [t, t + step)."""
+    out: dict[str, list[Outage]] = {}
+    for s in series:
+        sid = s.labels.get("service", "")
+        times = [t for t, v in s.points if v == 1]
+        start = prev = None
+        spans: list[tuple[float, float]] = []
+        for t in times:
+            if start is None or prev is None or t - prev > OUTAGE_STEP:
+                if start is not None and prev is not None:
+                    spans.append((start, prev + OUTAGE_STEP))
+                start = t
+            prev = t
+        if start is not None and prev is not None:
+            spans.append((start, prev + OUTAGE_STEP))
+        out[sid] = [Outage(sid, a, min(b, period.end), ongoing=b >= period.end)
+                    for a, b in spans]
+    return out
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Europe/Moscow")
+
+
+def hour_of_week(at: float, zone: ZoneInfo) -> int:
+    local = dt.datetime.fromtimestamp(at, zone)
+    return local.weekday() * 24 + local.hour
+
+
+def _heatmaps(events: list[Series], failures: list[Series],
+              zones: dict[str, str]) -> dict[str, tuple[Cell, ...]]:
+    """Each hourly evaluation covers the hour before it; it goes to that hour's cell of the
+    week in the service region's local time."""
+    sums: dict[str, list[list[float]]] = {}
+    for index, series in ((0, events), (1, failures)):
+        for s in series:
+            sid = s.labels.get("service", "")
+            zone = _zone(zones.get(sid, "Europe/Moscow"))
+            cells = sums.setdefault(sid, [[0.0, 0.0] for _ in range(HOURS_OF_WEEK)])
+            for t, v in s.points:
+                cells[hour_of_week(t - HEAT_STEP, zone)][index] += v
+    return {sid: tuple(Cell(e, f) for e, f in cells) for sid, cells in sums.items()}
+
+
+def rank_regions(services: Sequence[ServiceReport]) -> tuple[RegionRank, ...]:
+    """As ``dozor:region_compliance_share:window``: the share of МСЗУ services meeting every
+    part, among those with figures; best first."""
+    names: dict[str, str] = {}
+    ranked: dict[str, list[bool]] = {}
+    for s in services:
+        names[s.facts.region] = s.facts.region_name
+        verdict = s.compliant
+        if s.facts.mszu and verdict is not None:
+            ranked.setdefault(s.facts.region, []).append(verdict)
+        else:
+            ranked.setdefault(s.facts.region, [])
+    ranks = [RegionRank(code, names[code], len(v), sum(v)) for code, v in ranked.items()]
+    return tuple(sorted(ranks, key=lambda r: (-(r.share if r.share is not None else -1),
+                                              r.code)))

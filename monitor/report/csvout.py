@@ -1,0 +1,73 @@
+"""CSV files with English column keys, for spreadsheets and further processing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+from monitor.report import fmt
+from monitor.report.model import Report
+
+SERVICE_COLUMNS = (
+    "service", "name", "region", "region_name", "curator", "level", "department", "mszu",
+    "events", "failures",
+    "availability", "availability_objective", "availability_met",
+    "availability_maintenance_counted", "availability_maintenance_excluded",
+    "offhours_availability", "offhours_availability_objective", "offhours_availability_met",
+    "longest_outage_seconds", "max_outage_objective_seconds", "max_outage_met",
+    "latency_p95_seconds", "latency_p95_objective_seconds", "latency_p95_met",
+    "compliant", "outages",
+)
+OUTAGE_COLUMNS = ("service", "start", "end", "duration_seconds", "ongoing")
+REGION_COLUMNS = ("rank", "region", "region_name", "mszu_ranked", "mszu_compliant", "share")
+HEATMAP_COLUMNS = ("service", "timezone", "hour_of_week", "weekday", "hour", "events",
+                   "failures", "availability")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    return out.getvalue()
+
+
+def services_csv(report: Report) -> str:
+    rows = []
+    for s in report.services:
+        f = s.facts
+        parts: list[object] = []
+        for p in s.parts:
+            parts += [p.value, p.objective, p.met]
+        rows.append([f.id, f.name, f.region, f.region_name, f.curator, f.level, f.department,
+                     f.mszu, s.events, s.failures, *parts[:3], s.availability_counted,
+                     s.availability_excluded, *parts[3:], s.compliant, len(s.outages)])
+    return _csv(SERVICE_COLUMNS, rows)
+
+
+def outages_csv(report: Report) -> str:
+    return _csv(OUTAGE_COLUMNS, ([o.service, fmt.iso(o.start), fmt.iso(o.end), o.seconds,
+                                  o.ongoing] for s in report.services for o in s.outages))
+
+
+def regions_csv(report: Report) -> str:
+    return _csv(REGION_COLUMNS, ([i, r.code, r.name, r.ranked, r.compliant, r.share]
+                                 for i, r in enumerate(report.regions, start=1)))
+
+
+def heatmap_csv(report: Report) -> str:
+    return _csv(HEATMAP_COLUMNS, (
+        [s.facts.id, s.facts.timezone, i, fmt.WEEKDAYS[i // 24], i % 24, c.events, c.failures,
+         c.availability]
+        for s in report.services for i, c in enumerate(s.heatmap)))

@@ -1,0 +1,170 @@
+"""The self-contained HTML report, in Russian (it is forwarded to superiors)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from monitor.report import fmt, svg
+from monitor.report.model import HOURS_OF_WEEK, Cell, Part, Report, ServiceReport
+
+TITLES = {
+    "availability": "Доступность",
+    "offhours_availability": "Доступность в нерабочее время",
+    "max_outage": "Самый долгий перерыв",
+    "latency_p95": "Время отклика (p95)",
+}
+# With more services than this, heatmaps are drawn only for those breaking the standard.
+ALL_HEATMAPS_UP_TO = 40
+
+CSS = """
+body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;font-size:14px}
+h1{font-size:22px;margin:0 0 4px}
+h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:6px 0} th,td{border:1px solid #ccc;padding:3px 6px;
+text-align:left;vertical-align:top} th{background:#f0f0f0}
+td.num{text-align:right;white-space:nowrap}
+td.ok{background:#e3f4e1} td.bad{background:#fbe0dc} td.na{color:#888}
+.meta{color:#555} .summary{font-size:16px;margin:10px 0}
+.maps{display:flex;flex-wrap:wrap;gap:18px}
+.note{color:#555;font-size:12px;max-width:1100px}
+"""
+
+
+def _value(part: Part) -> str:
+    return (fmt.percent(part.value) if part.key.endswith("availability")
+            else fmt.seconds(part.value))
+
+
+def _objective(part: Part) -> str:
+    if part.objective is None:
+        return fmt.NONE
+    if part.key.endswith("availability"):
+        return "≥ " + fmt.percent(part.objective, 1)
+    return "≤ " + fmt.seconds(part.objective)
+
+
+def _part_cell(part: Part) -> str:
+    met = part.met
+    css, mark = ("na", "") if met is None else ("ok", "✓ ") if met else ("bad", "✗ ")
+    return (f'<td class="num {css}">{mark}{escape(_value(part))}<br>'
+            f'<small>норматив {escape(_objective(part))}</small></td>')
+
+
+def _verdict(s: ServiceReport) -> str:
+    if s.compliant is None:
+        return '<td class="na">нет данных</td>'
+    return '<td class="ok">соблюдён</td>' if s.compliant else '<td class="bad">нарушен</td>'
+
+
+def _services_table(services: Sequence[ServiceReport]) -> str:
+    head = "".join(f"<th>{escape(TITLES[p])}</th>" for p in TITLES)
+    rows = []
+    for s in services:
+        f = s.facts
+        counted, excluded = fmt.percent(s.availability_counted), fmt.percent(
+            s.availability_excluded)
+        rows.append(
+            f"<tr><td><b>{escape(f.name)}</b><br><small>{escape(f.id)}</small></td>"
+            f"<td>{escape(f.region_name)}</td><td>{escape(f.curator_name)}</td>"
+            f"<td>{'да' if f.mszu else 'нет'}</td>"
+            + "".join(_part_cell(p) for p in s.parts)
+            + f'<td class="num">{escape(counted)} / {escape(excluded)}</td>'
+            + _verdict(s) + "</tr>")
+    return ("<table><tr><th>Услуга</th><th>Регион</th><th>Куратор</th><th>МСЗУ</th>"
+            f"{head}<th>Доступность с учётом / без учёта регламентных работ</th>"
+            f"<th>Стандарт 24/7</th></tr>{''.join(rows)}</table>")
+
+
+def _regions_table(report: Report) -> str:
+    rows = []
+    for place, r in enumerate(report.regions, start=1):
+        rows.append(f"<tr><td class='num'>{place}</td><td>{escape(r.name)}<br>"
+                    f"<small>{escape(r.code)}</small></td><td class='num'>{r.ranked}</td>"
+                    f"<td class='num'>{r.compliant}</td>"
+                    f"<td class='num'>{escape(fmt.percent(r.share, 0))}</td></tr>")
+    return ("<table><tr><th>Место</th><th>Регион</th><th>Услуг МСЗУ с данными</th>"
+            "<th>Соблюдают стандарт</th><th>Доля</th></tr>" + "".join(rows) + "</table>")
+
+
+def _outages(report: Report) -> str:
+    with_outages = [s for s in report.services if s.outages]
+    if not with_outages:
+        return "<p>Перерывов в работе не зафиксировано.</p>"
+    p = report.period
+    chart = svg.timeline([(s.facts.name, s.outages) for s in with_outages], p.start, p.end,
+                         days=round(p.seconds / 86400 + 0.49))
+    rows = []
+    for s in with_outages:
+        for o in s.outages:
+            rows.append(f"<tr><td>{escape(s.facts.name)}</td>"
+                        f"<td class='num'>{fmt.moscow(o.start)}</td>"
+                        f"<td class='num'>{fmt.moscow(o.end)}"
+                        f"{' (продолжается)' if o.ongoing else ''}</td>"
+                        f"<td class='num'>{escape(fmt.seconds(o.seconds))}</td></tr>")
+    return (chart + "<table><tr><th>Услуга</th><th>Начало (МСК)</th><th>Окончание (МСК)</th>"
+            "<th>Длительность</th></tr>" + "".join(rows) + "</table>")
+
+
+def _total(services: Sequence[ServiceReport]) -> list[Cell]:
+    cells = [[0.0, 0.0] for _ in range(HOURS_OF_WEEK)]
+    for s in services:
+        for i, c in enumerate(s.heatmap):
+            cells[i][0] += c.events
+            cells[i][1] += c.failures
+    return [Cell(e, f) for e, f in cells]
+
+
+def _heatmaps(report: Report) -> str:
+    services = report.services
+    shown = (services if len(services) <= ALL_HEATMAPS_UP_TO
+             else [s for s in services if s.compliant is False])
+    maps = [svg.heatmap(_total(services), "Все услуги отчёта (местное время регионов)")]
+    maps += [svg.heatmap(s.heatmap, f"{s.facts.name} ({s.facts.timezone})")
+             for s in shown if s.heatmap]
+    return svg.legend() + '<div class="maps">' + "".join(maps) + "</div>"
+
+
+def render_html(report: Report) -> str:
+    p = report.period
+    services = report.services
+    compliant = sum(1 for s in services if s.compliant)
+    measured = sum(1 for s in services if s.compliant is not None)
+    mszu = [s.compliant for s in services if s.facts.mszu and s.compliant is not None]
+    share = fmt.percent(sum(mszu) / len(mszu), 0) if mszu else fmt.NONE
+    partial = "" if p.complete else f" (неполный месяц: по {fmt.moscow(p.end)})"
+    return f"""<!DOCTYPE html>
+<html lang="ru"><head><meta charset="utf-8">
+<title>Отчёт о соблюдении стандарта 24/7 — {escape(fmt.month_title(p.label))}</title>
+<style>{CSS}</style></head><body>
+<h1>Отчёт о соблюдении стандарта работы госуслуг 24/7</h1>
+<div class="meta">Период: {escape(fmt.month_title(p.label))}{escape(partial)},
+{fmt.moscow(p.start)} — {fmt.moscow(p.end)} по московскому времени.
+Выборка: {escape(report.selection)}. Сформирован {fmt.moscow(report.generated_at)} (МСК)
+по данным Prometheus {escape(report.prometheus)}.</div>
+<p class="summary">Стандарт соблюдают <b>{compliant}</b> из {measured} услуг с данными
+(всего в отчёте {len(services)}). Доля услуг МСЗУ, соблюдающих стандарт: <b>{share}</b>.</p>
+<h2>Соблюдение стандарта по услугам</h2>
+{_services_table(services)}
+<h2>Рейтинг регионов</h2>
+<p class="note">Доля социально значимых услуг (МСЗУ), соблюдающих все части стандарта.</p>
+{svg.ranking(report.regions)}
+{_regions_table(report)}
+<h2>Перерывы в работе</h2>
+{_outages(report)}
+<h2>Доступность по часам недели</h2>
+<p class="note">Доля успешных проверок в каждый час недели за месяц, по местному времени
+региона услуги.{" Показаны услуги, нарушившие стандарт." if len(services) >
+ALL_HEATMAPS_UP_TO else ""}</p>
+{_heatmaps(report)}
+<h2>Как считаются показатели</h2>
+<p class="note">Каждый плановый запуск проверки — одно событие. Доступность — доля успешных
+событий за месяц; при нескольких точках наблюдения за каждые 5 минут берётся значение, с
+которым согласно большинство точек (кворум). Нерабочее время — ночь 22:00–06:00, выходные и
+праздники по местному времени региона. Самый долгий перерыв — наибольшее время с последней
+успешной проверки; перерывы в списке — периоды подтверждённой неработоспособности. Время
+отклика — 95-й процентиль длительности проверки. Нормативы — действующие для услуги значения
+стандарта из каталога. Регламентные работы учитываются как перерыв, если для услуги не
+установлено иное; доступность приведена в обоих вариантах.</p>
+</body></html>
+"""

@@ -1,0 +1,106 @@
+"""What a report holds: per service the facts, figures, objectives and verdicts; outages;
+hour-of-week cells; the regional ranking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from monitor.report.period import Period
+
+HOURS_OF_WEEK = 168
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFacts:
+    id: str
+    name: str
+    region: str
+    region_name: str
+    timezone: str
+    curator: str
+    curator_name: str
+    level: str
+    department: str
+    mszu: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of the standard: ``met`` is None when either figure is missing."""
+
+    key: str            # availability, offhours_availability, max_outage, latency_p95
+    value: float | None
+    objective: float | None
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None or self.objective is None:
+            return None
+        if self.key in ("availability", "offhours_availability"):
+            return self.value >= self.objective
+        return self.value <= self.objective
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    service: str
+    start: float
+    end: float
+    ongoing: bool       # still down when the period ended
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    events: float
+    failures: float
+
+    @property
+    def availability(self) -> float | None:
+        return None if self.events <= 0 else 1 - self.failures / self.events
+
+
+@dataclass(slots=True)
+class ServiceReport:
+    facts: ServiceFacts
+    parts: tuple[Part, ...]
+    maintenance_counts: bool
+    events: float | None                    # runs in the month (location quorum)
+    failures: float | None
+    availability_counted: float | None      # maintenance counted
+    availability_excluded: float | None     # announced maintenance excluded
+    outages: list[Outage] = field(default_factory=list)
+    heatmap: tuple[Cell, ...] = ()          # 168 cells, Monday 00:00 local first
+
+    @property
+    def compliant(self) -> bool | None:
+        """As ``dozor:service_compliant:window``: every measured part met; not ranked
+        without an availability figure."""
+        if self.parts[0].value is None:
+            return None
+        return all(p.met is not False for p in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionRank:
+    code: str
+    name: str
+    ranked: int         # МСЗУ services with figures
+    compliant: int
+
+    @property
+    def share(self) -> float | None:
+        return None if self.ranked == 0 else self.compliant / self.ranked
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    period: Period
+    selection: str                          # "все услуги", "регион RU-MOW", "куратор ivanova"
+    prometheus: str
+    generated_at: float
+    services: tuple[ServiceReport, ...]
+    regions: tuple[RegionRank, ...]

@@ -1,0 +1,106 @@
+"""The report's PromQL: the formulas of the generated rules (``monitor/rules/sli.py``),
+inlined over the calendar month instead of read from the ``:window`` recordings.
+
+Why not the recordings: ``dozor:service_availability:window`` and friends cover the rolling
+standard window ending at evaluation time, not a calendar month, and backfilled or freshly
+loaded history has no recordings at all. So each 5-minute step is computed exactly as the
+``dozor.sli.5m`` group computes it (per-location counts, the location quorum, failures =
+quorum ratio × quorum events, maintenance-excluded steps dropped) and the month is the sum
+of its 5-minute steps (a subquery at the 5m step: every run counted once, where the rules'
+overlapping 30s evaluations count each run ten times; the ratio is the same).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from monitor.rules.promql import quorum
+from monitor.rules.windows import duration
+
+SVC = ("service",)
+FIVE = "5m"
+
+
+def service_matcher(services: Sequence[str]) -> str:
+    """``service=~"a|b"`` for a chunk of service ids (regex-escaped, PromQL-quoted)."""
+    alternatives = "|".join(re.sub(r"([.+*?()|\[\]{}^$\\])", r"\\\1", s) for s in services)
+    return 'service=~"' + alternatives.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _braces(*matchers: str) -> str:
+    present = [m for m in matchers if m]
+    return "{" + ",".join(present) + "}" if present else ""
+
+
+def step_events(svc: str, hours: str, excluded: bool) -> str:
+    """The service's runs in one 5m step: ``dozor:service_probe_events:increase5m``."""
+    sel = _braces(svc, 'hours="offhours"' if hours == "offhours" else "")
+    location = f"sum by (service, location) (increase(dozor_probes_total{sel}[{FIVE}]))"
+    return _maintenance(quorum(location, SVC), svc, excluded)
+
+
+def step_failures(svc: str, hours: str, excluded: bool) -> str:
+    """``dozor:service_probe_failures:increase5m``: quorum ratio × quorum events."""
+    sel = _braces(svc, 'hours="offhours"' if hours == "offhours" else "")
+    fsel = _braces(svc, 'hours="offhours"' if hours == "offhours" else "", 'result="failure"')
+    ratio = (f"sum by (service, location) (increase(dozor_probes_total{fsel}[{FIVE}]))\n"
+             f"/\n(sum by (service, location) (increase(dozor_probes_total{sel}[{FIVE}])) > 0)")
+    events = quorum(f"sum by (service, location) (increase(dozor_probes_total{sel}[{FIVE}]))",
+                    SVC)
+    return _maintenance(f"({quorum(f'({ratio})', SVC)})\n* ({events})", svc, excluded)
+
+
+def _maintenance(expr: str, svc: str, excluded: bool) -> str:
+    if not excluded:
+        return expr
+    # Maintenance excluded: the 5m steps under announced maintenance are not events at all.
+    return (f"({expr})\nunless on (service) "
+            f"(max by (service) (dozor_maintenance_active{_braces(svc)}) == 1)")
+
+
+def over(expr: str, seconds: int, step: int = 300) -> str:
+    """Sum of ``expr`` over the ``seconds`` before the evaluation time, one value per step.
+    The range is one second short so the step at the very start (which covers the step
+    before the period) is left out."""
+    return f"sum_over_time((\n{expr}\n)[{seconds - 1}s:{duration(step)}])"
+
+
+def latency_p95(svc: str, seconds: int) -> str:
+    """``dozor:service_latency_p95_seconds``: quantile of the period's bucket increases per
+    location (only where some run was observed), then the location quorum."""
+    buckets = over(f"sum by (service, location, le) "
+                   f"(increase(dozor_probe_duration_seconds_bucket{_braces(svc)}[{FIVE}]))",
+                   seconds)
+    # Buckets are cumulative, so their sum is > 0 exactly when the +Inf bucket is.
+    location = (f"histogram_quantile(0.95, {buckets})\n"
+                f"and on (service, location) (sum by (service, location) ({buckets}) > 0)")
+    return quorum(f"({location})", SVC)
+
+
+def outage_seconds(svc: str) -> str:
+    """``dozor:service_outage_seconds``: quorum of time since the oldest last success."""
+    sel = _braces(svc)
+    location = (f"max by (service, location) (\n"
+                f"  time() - (dozor_probe_last_success_timestamp_seconds{sel} > 0)\n)")
+    return quorum(f"({location})", SVC)
+
+
+def longest_outage(svc: str, seconds: int) -> str:
+    """``dozor:service_longest_outage_seconds``: max over the period, sampled every minute."""
+    return f"max_over_time((\n{outage_seconds(svc)}\n)[{seconds - 1}s:1m])"
+
+
+def service_down(svc: str) -> str:
+    """``dozor:service_down`` (quorum of the confirmed state), only where down."""
+    location = f"1 - min by (service, location) (dozor_probe_up{_braces(svc)})"
+    return f"{quorum(f'({location})', SVC)} == 1"
+
+
+def last_value(metric: str, svc: str, seconds: int, by: str = "service") -> str:
+    """A catalog fact as last exported in the period (objectives may change mid-month)."""
+    return f"max by ({by}) (last_over_time({metric}{_braces(svc)}[{seconds}s]))"
+
+
+def info(metric: str, seconds: int) -> str:
+    return f"last_over_time({metric}[{seconds}s])"

@@ -1,0 +1,470 @@
+"""`dozor report` against a real Prometheus holding a month of synthetic history.
+
+The history (September 2026, Moscow time, one run every 5 minutes) is written as OpenMetrics
+and imported with `promtool tsdb create-blocks-from openmetrics`; Prometheus 2.42 then serves
+it. No recording rules are backfilled: the report computes from raw series with the rules'
+formulas (see monitor/report/queries.py). The truth the assertions compare with is computed
+here from the same run-by-run verdicts that generate the series.
+
+Services: healthy; nightly (down 01:00–04:00 Vladivostok time every night); longdown (down
+six hours on 10 September); slow (every run 3 s); quorum (two locations, one of them failing
+all first week: the location quorum keeps the service up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from monitor.hours import hours_label
+from monitor.report.command import add_arguments, run_report
+from monitor.report.csvout import OUTAGE_COLUMNS, REGION_COLUMNS, SERVICE_COLUMNS
+from tests.stack import free_port
+from tests.tools import require
+
+MSK = ZoneInfo("Europe/Moscow")
+START = dt.datetime(2026, 9, 1, tzinfo=MSK).timestamp()
+END = dt.datetime(2026, 10, 1, tzinfo=MSK).timestamp()
+STEP = 300
+LONG_START = dt.datetime(2026, 9, 10, 12, 0, tzinfo=MSK).timestamp()
+LONG_END = dt.datetime(2026, 9, 10, 18, 0, tzinfo=MSK).timestamp()
+WEEK1_END = dt.datetime(2026, 9, 8, tzinfo=MSK).timestamp()
+BUCKETS = ("0.5", "1", "2", "5", "+Inf")
+REGIONS = {"RU-MOW": ("Москва", "Europe/Moscow"),
+           "RU-KHA": ("Хабаровский край", "Asia/Vladivostok"),
+           "RU-SPE": ("Санкт-Петербург", "Europe/Moscow")}
+CURATORS = {"ivanova": "Иванова А. П.", "petrov": "Петров И. И."}
+OBJECTIVES = {"dozor_service_availability_objective": 0.995,
+              "dozor_service_offhours_availability_objective": 0.995,
+              "dozor_service_max_outage_objective_seconds": 3600.0,
+              "dozor_service_latency_p95_objective_seconds": 2.0,
+              "dozor_service_maintenance_counts": 1.0}
+
+
+def _night_in_vladivostok(t: float) -> bool:
+    return 1 <= dt.datetime.fromtimestamp(t, ZoneInfo("Asia/Vladivostok")).hour < 4
+
+
+@dataclass(frozen=True)
+class Svc:
+    id: str
+    name: str
+    region: str
+    curator: str
+    mszu: bool
+    ok: Callable[[str, float], bool]          # (location, run time) -> verdict
+    duration: float = 0.3
+    locations: tuple[str, ...] = ("msk",)
+
+    @property
+    def timezone(self) -> str:
+        return REGIONS[self.region][1]
+
+
+SERVICES = (
+    Svc("healthy", "Запись к врачу", "RU-MOW", "ivanova", True, lambda loc, t: True),
+    Svc("nightly", "Детский сад", "RU-KHA", "petrov", True,
+        lambda loc, t: not _night_in_vladivostok(t)),
+    Svc("longdown", "Пособие на ребёнка", "RU-MOW", "ivanova", True,
+        lambda loc, t: not LONG_START <= t < LONG_END),
+    Svc("slow", "Выписка из реестра", "RU-SPE", "petrov", False, lambda loc, t: True,
+        duration=3.0),
+    Svc("quorum", "Регистрация брака", "RU-SPE", "petrov", True,
+        lambda loc, t: loc == "msk" or t >= WEEK1_END, locations=("msk", "spb")),
+)
+
+# Runs every 5 minutes, an hour either side of the month so its edges have data.
+RUN_TIMES = [START - 3600 + i * STEP for i in range(int((END - START + 7200) // STEP) + 1)]
+
+
+def openmetrics() -> str:
+    lines: list[str] = []
+    families: dict[str, tuple[str, list[str]]] = {}
+
+    def add(family: str, kind: str, line: str) -> None:
+        families.setdefault(family, (kind, []))[1].append(line)
+
+    for s in SERVICES:
+        for loc in s.locations:
+            probe = f'service="{s.id}",probe="portal",location="{loc}"'
+            counts = {(r, h): 0 for r in ("success", "failure") for h in ("business", "offhours")}
+            last = 0.0
+            for runs, t in enumerate(RUN_TIMES, start=1):
+                ok = s.ok(loc, t)
+                hours = hours_label(dt.datetime.fromtimestamp(t, dt.UTC), s.timezone)
+                counts[("success" if ok else "failure", hours)] += 1
+                last = t if ok else last
+                for (result, h), n in counts.items():
+                    add("dozor_probes", "counter", f'dozor_probes_total{{{probe},result="{result}"'
+                        f',hours="{h}"}} {n} {t:.0f}')
+                add("dozor_probe_up", "gauge", f"dozor_probe_up{{{probe}}} {int(ok)} {t:.0f}")
+                if last:
+                    add("dozor_probe_last_success_timestamp_seconds", "gauge",
+                        f"dozor_probe_last_success_timestamp_seconds{{{probe}}} {last:.0f} "
+                        f"{t:.0f}")
+                hist = "dozor_probe_duration_seconds"
+                for le in BUCKETS:
+                    n = runs if le == "+Inf" or s.duration <= float(le) else 0
+                    add(hist, "histogram", f'{hist}_bucket{{{probe},le="{le}"}} {n} {t:.0f}')
+                add(hist, "histogram", f"{hist}_count{{{probe}}} {runs} {t:.0f}")
+                add(hist, "histogram", f"{hist}_sum{{{probe}}} {runs * s.duration:g} {t:.0f}")
+        for t in RUN_TIMES[::12]:  # catalog facts hourly
+            add("dozor_service_info", "gauge",
+                f'dozor_service_info{{service="{s.id}",name="{s.name}",level="regional",'
+                f'region="{s.region}",department="Минцифры",curator="{s.curator}",'
+                f'mszu="{str(s.mszu).lower()}"}} 1 {t:.0f}')
+            for metric, value in OBJECTIVES.items():
+                add(metric, "gauge", f'{metric}{{service="{s.id}"}} {value:g} {t:.0f}')
+    for t in RUN_TIMES[::12]:
+        for code, (name, zone) in REGIONS.items():
+            add("dozor_region_info", "gauge", f'dozor_region_info{{region="{code}",name="{name}",'
+                f'timezone="{zone}"}} 1 {t:.0f}')
+        for cid, name in CURATORS.items():
+            add("dozor_curator_info", "gauge",
+                f'dozor_curator_info{{curator="{cid}",name="{name}",deputy=""}} 1 {t:.0f}')
+    for family, (kind, samples) in families.items():
+        lines.append(f"# TYPE {family} {kind}")
+        lines.extend(_grouped(samples) if kind != "histogram" else samples)
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+def _grouped(samples: list[str]) -> list[str]:
+    """Each series' samples together, in time order (stable sort on the series)."""
+    return sorted(samples, key=lambda line: line.rsplit(" ", 2)[0])
+
+
+# --- the truth, from the same verdicts ----------------------------------------------------
+
+def truth(s: Svc, offhours_only: bool = False) -> float:
+    """Availability over the runs the report counts (after START, up to END), location
+    quorum per run (a strict majority: with two locations, both must fail)."""
+    runs = fails = 0
+    for t in RUN_TIMES:
+        if not START < t <= END:
+            continue
+        if offhours_only and hours_label(dt.datetime.fromtimestamp(t, dt.UTC),
+                                         s.timezone) != "offhours":
+            continue
+        runs += 1
+        fails += all(not s.ok(loc, t) for loc in s.locations)
+    return 1 - fails / runs
+
+
+# --- Prometheus with the backfilled month --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    work = tmp_path_factory.mktemp("report-prom")
+    data = work / "data"
+    source = work / "history.om"
+    source.write_text(openmetrics(), encoding="utf-8")
+    # One block per ~month instead of 360 two-hour blocks: the importer re-reads its input
+    # once per block (90 s instead of 2 s). The flag is hidden but present in 2.42.
+    subprocess.run([require("promtool"), "tsdb", "create-blocks-from", "openmetrics", "-q",
+                    "--max-block-duration=744h", str(source), str(data)],
+                   check=True, capture_output=True, timeout=120)
+    config = work / "prometheus.yml"
+    config.write_text(yaml.safe_dump({"global": {"scrape_interval": "1m"}}))
+    port = free_port()
+    log = (work / "prometheus.log").open("wb")
+    proc = subprocess.Popen([require("prometheus"), f"--config.file={config}",
+                             f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
+                             f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert proc.poll() is None, (work / "prometheus.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "prometheus not ready within 30 s"
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def report_command(argv: list[str]) -> int:
+    """``dozor report`` without the CLI's global logging setup (which would keep pytest's
+    captured stderr after the test closed it); test_cli_wiring runs the real command."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return run_report(parser.parse_args(argv))
+
+
+def _report(prometheus: str, out: Path, *extra: str) -> dict[str, Path]:
+    code = report_command(["--prometheus", prometheus, "--period", "2026-09", "-o", str(out),
+                 *extra])
+    assert code == 0
+    stem = out / "dozor-report-2026-09"
+    return {"html": stem.with_suffix(".html"), "services": stem.with_suffix(".csv"),
+            "outages": out / "dozor-report-2026-09-outages.csv",
+            "regions": out / "dozor-report-2026-09-regions.csv",
+            "heatmap": out / "dozor-report-2026-09-heatmap.csv"}
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def full(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return _report(prometheus, tmp_path_factory.mktemp("report-all"))
+
+
+# --- per-service verdicts and figures ------------------------------------------------------
+
+T, F = "true", "false"
+# service: (availability, offhours_availability, max_outage, latency_p95, compliant)
+VERDICTS = {
+    "healthy": (T, T, T, T, T),
+    "nightly": (F, F, F, T, F),
+    "longdown": (F, T, F, T, F),
+    "slow": (T, T, T, F, F),
+    "quorum": (T, T, T, T, T),      # one location failing all week does not count
+}
+
+
+@pytest.mark.parametrize("service", sorted(VERDICTS))
+def test_verdicts_and_figures(full: dict[str, Path], service: str) -> None:
+    rows = {r["service"]: r for r in _rows(full["services"])}
+    row = rows[service]
+    s = next(x for x in SERVICES if x.id == service)
+    got = (row["availability_met"], row["offhours_availability_met"], row["max_outage_met"],
+           row["latency_p95_met"], row["compliant"])
+    assert got == VERDICTS[service]
+    assert float(row["availability"]) == pytest.approx(truth(s), abs=2e-4)
+    assert float(row["offhours_availability"]) == pytest.approx(truth(s, True), abs=2e-4)
+    assert float(row["events"]) == pytest.approx(8640)      # 30 days of 5-minute runs
+    assert float(row["availability_objective"]) == 0.995
+    assert float(row["max_outage_objective_seconds"]) == 3600
+    assert float(row["latency_p95_objective_seconds"]) == 2
+    # Interpolated in the bucket the runs fall in: (2, 5] for 3 s runs, (0, 0.5] otherwise.
+    p95 = float(row["latency_p95_seconds"])
+    assert (2 < p95 <= 5) if service == "slow" else (0 < p95 <= 0.5)
+
+
+@pytest.mark.parametrize(("service", "hours"), [("longdown", 6), ("nightly", 3)])
+def test_longest_outage_counts_from_the_last_success(full: dict[str, Path], service: str,
+                                                     hours: int) -> None:
+    """As the rules measure it: time since the last success, sampled each minute, so up to
+    one run interval (5m) longer than the failing stretch."""
+    row = next(r for r in _rows(full["services"]) if r["service"] == service)
+    assert hours * 3600 <= float(row["longest_outage_seconds"]) <= hours * 3600 + 300
+
+
+def test_csv_columns(full: dict[str, Path]) -> None:
+    header = full["services"].read_text(encoding="utf-8").splitlines()[0].split(",")
+    for key in ("service", "name", "region", "curator", "mszu", "availability",
+                "availability_objective", "availability_met", "offhours_availability",
+                "offhours_availability_met", "longest_outage_seconds",
+                "max_outage_objective_seconds", "max_outage_met", "latency_p95_seconds",
+                "latency_p95_objective_seconds", "latency_p95_met", "compliant",
+                "availability_maintenance_counted", "availability_maintenance_excluded"):
+        assert key in header
+    assert list(_rows(full["outages"])[0]) == ["service", "start", "end", "duration_seconds",
+                                               "ongoing"]
+    assert list(_rows(full["regions"])[0]) == list(REGION_COLUMNS)
+    assert tuple(header) == SERVICE_COLUMNS and OUTAGE_COLUMNS[0] == "service"
+
+
+def test_outages(full: dict[str, Path]) -> None:
+    rows = _rows(full["outages"])
+    by: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by.setdefault(r["service"], []).append(r)
+    assert set(by) == {"longdown", "nightly"}   # quorum's one bad location is no outage
+    [long] = by["longdown"]
+    assert long["start"] == "2026-09-10T12:00:00+03:00"
+    assert long["end"] == "2026-09-10T18:00:00+03:00"
+    assert float(long["duration_seconds"]) == 6 * 3600 and long["ongoing"] == "false"
+    # 01:00-04:00 in Vladivostok (UTC+10) is 18:00-21:00 in Moscow, every night.
+    assert len(by["nightly"]) == 30
+    assert {(r["start"][11:], r["end"][11:], r["duration_seconds"]) for r in by["nightly"]} \
+        == {("18:00:00+03:00", "21:00:00+03:00", "10800")}
+
+
+def test_region_ranking(full: dict[str, Path]) -> None:
+    rows = [(r["rank"], r["region"], r["mszu_ranked"], r["mszu_compliant"], r["share"])
+            for r in _rows(full["regions"])]
+    # slow (RU-SPE) is not МСЗУ: it breaks the standard but is not ranked.
+    assert rows == [("1", "RU-SPE", "1", "1", "1"), ("2", "RU-MOW", "2", "1", "0.5"),
+                    ("3", "RU-KHA", "1", "0", "0")]
+
+
+def _heat(full: dict[str, Path]) -> dict[tuple[str, int], float]:
+    return {(r["service"], int(r["hour_of_week"])): float(r["availability"])
+            for r in _rows(full["heatmap"])}
+
+
+def test_heatmap(full: dict[str, Path]) -> None:
+    heat = _heat(full)
+    assert len([k for k in heat if k[0] == "nightly"]) == 168
+    for day in range(7):
+        # Cells are in Vladivostok time; each holds the hour's runs (a run at 04:00 closes
+        # the 03:00 cell), so 01 and 02 are fully down and 00/03 partly.
+        assert heat[("nightly", day * 24 + 1)] == heat[("nightly", day * 24 + 2)] == 0
+        assert 0 < heat[("nightly", day * 24 + 3)] < 1
+        assert heat[("nightly", day * 24 + 12)] == 1
+    # 10 September 2026 is a Thursday: its noon-to-six cells dip, the week's others do not.
+    thursday = 3 * 24
+    assert all(heat[("longdown", thursday + h)] < 1 for h in range(12, 18))
+    assert heat[("longdown", thursday + 10)] == heat[("longdown", 12)] == 1
+    assert min(v for (sid, _), v in heat.items() if sid in ("healthy", "quorum", "slow")) == 1
+
+
+@pytest.mark.parametrize(("flag", "value", "services", "regions"), [
+    ("--region", "RU-MOW", {"healthy", "longdown"}, ["RU-MOW"]),
+    ("--curator", "petrov", {"nightly", "slow", "quorum"}, ["RU-SPE", "RU-KHA"]),
+])
+def test_filters(prometheus: str, tmp_path: Path, flag: str, value: str, services: set[str],
+                 regions: list[str]) -> None:
+    files = _report(prometheus, tmp_path, flag, value)
+    assert {r["service"] for r in _rows(files["services"])} == services
+    assert [r["region"] for r in _rows(files["regions"])] == regions
+    assert {r["service"] for r in _rows(files["outages"])} <= services
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--prometheus", "http://127.0.0.1:{closed}", "--period", "2026-09"], "is unreachable"),
+    (["--prometheus", "{prom}", "--period", "2026-13"], "expected a month as YYYY-MM"),
+    (["--prometheus", "{prom}", "--period", "2031-01"], "has not started yet"),
+    (["--prometheus", "{prom}", "--period", "2026-09", "--region", "RU-XXX"],
+     "no service matches регион RU-XXX"),
+    (["--prometheus", "{prom}", "--period", "2020-01"], "no dozor_service_info"),
+    (["--prometheus", "{prom}/not-prometheus", "--period", "2026-09"], "non-JSON body"),
+])
+def test_errors(prometheus: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                args: list[str], message: str) -> None:
+    argv = [a.format(prom=prometheus, closed=free_port()) for a in args]
+    assert report_command([*argv, "-o", str(tmp_path)]) == 1
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_wiring(prometheus: str, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "monitor", "report", "--prometheus", prometheus,
+                           "--period", "2026-09", "--region", "RU-KHA", "-o", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""    # no progress line when stderr is not a terminal
+    assert done.stdout.split() == [str(tmp_path / f"dozor-report-2026-09{suffix}") for suffix in
+                                   (".html", ".csv", "-outages.csv", "-regions.csv",
+                                    "-heatmap.csv")]
+
+
+def test_progress_only_on_a_terminal() -> None:
+    import io
+    import os
+
+    from monitor.report import Progress
+
+    quiet = io.StringIO()
+    p = Progress(quiet)
+    p.total = 3
+    p.query_done()
+    p.services_done(3)
+    p.finish()
+    assert quiet.getvalue() == ""
+    master, replica = os.openpty()
+    try:
+        with os.fdopen(replica, "w", closefd=True) as tty:
+            p = Progress(tty)
+            p.total = 3
+            p.services_done(3)
+            p.finish()
+        assert b"3/3 services" in os.read(master, 1000)
+    finally:
+        os.close(master)
+
+
+# --- the HTML, rendered by headless Chromium ------------------------------------------------
+
+def _png_rows(path: Path, limit: int) -> tuple[int, int, list[bytes]]:
+    """Width, height and the first ``limit`` unfiltered scanlines of an 8-bit RGB(A) PNG."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", b""
+    while pos < len(data):
+        (size,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + size]
+        header = body if kind == b"IHDR" else header
+        idat += body if kind == b"IDAT" else b""
+        pos += 12 + size
+    width, height, depth, colour = struct.unpack(">IIBB", header[:10])
+    assert depth == 8 and colour in (2, 6)
+    bpp = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(idat), width * bpp
+    rows, prev = [], bytes(stride)
+    for y in range(min(limit, height)):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        prev = bytes(line)
+        rows.append(prev if bpp == 3 else bytes(v for i, v in enumerate(prev) if i % 4 != 3))
+    return width, height, rows
+
+
+def test_html_renders_offline_in_chromium(full: dict[str, Path], tmp_path: Path) -> None:
+    html = full["html"].read_text(encoding="utf-8")
+    for text in ("Отчёт о соблюдении стандарта", "Рейтинг регионов", "Перерывы в работе",
+                 "Доступность по часам недели", "Пособие на ребёнка", "10.09.2026 12:00"):
+        assert text in html
+    # Self-contained: no scripts, no external stylesheets, images or fonts.
+    assert "<script" not in html and "<link" not in html and "src=" not in html
+    assert html.count("<svg") == 1 + 1 + 1 + 1 + len(SERVICES)  # legend, ranking, timeline,
+    png = tmp_path / "report.png"                                 # total + one per service
+    subprocess.run([require("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
+                    "--window-size=1400,3000", full["html"].as_uri()],
+                   check=True, capture_output=True, timeout=60, cwd=tmp_path)
+    width, height, rows = _png_rows(png, limit=700)   # the services table and the ranking
+    assert (width, height) == (1400, 3000)
+    pixels = [bytes(row[i:i + 3]) for row in rows for i in range(0, len(row), 3)]
+    non_white = sum(p != b"\xff\xff\xff" for p in pixels)
+    assert non_white / len(pixels) > 0.05
+    assert len(set(pixels)) > 50
+    # The table's verdict backgrounds and the ranking's full green bar are really drawn.
+    assert bytes.fromhex("e3f4e1") in set(pixels) and bytes.fromhex("fbe0dc") in set(pixels)
+    assert bytes.fromhex("1a9850") in set(pixels)
