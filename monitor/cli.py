@@ -1,4 +1,4 @@
-"""``dozor`` command line: check, run, demo."""
+"""``dozor`` command line: check, run, rules, alertmanager, report, demo."""
 
 from __future__ import annotations
 
@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     dash = sub.add_parser("dashboards", help="write the Grafana dashboards (JSON)")
     dash.add_argument("-o", "--output", type=Path, default=Path("grafana/dashboards"),
                       help="directory to write into (default: grafana/dashboards)")
+
+    report = sub.add_parser("report", help="write the monthly 24/7 compliance report")
+    from monitor.report.command import add_arguments as add_report_arguments
+
+    add_report_arguments(report)
 
     demo = sub.add_parser("demo", help="run the daemon against a simulated e-service world")
     demo.add_argument("--listen", type=_listen, default=("127.0.0.1", 9247))
@@ -187,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in write_dashboards(args.output):
             print(path)
         return 0
+    if args.command == "report":
+        from monitor.report.command import run_report
+
+        return run_report(args)
     if args.command == "demo":
         return asyncio.run(_demo(args, running))
     raise AssertionError(args.command)
