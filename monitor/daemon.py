@@ -91,7 +91,8 @@ class Daemon:
             self.scheduler.every(STATE_SAVE_INTERVAL, self._save_state, "save-state")
         self.scheduler.start()
         self._runner = web.AppRunner(
-            make_app(self.metrics.render, self.reload, self.options.security), access_log=None)
+            make_app(self.metrics.render_on_loop, self.reload, self.options.security),
+            access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port,
                            ssl_context=self.options.security.ssl_context)

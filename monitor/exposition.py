@@ -10,10 +10,12 @@ precomputed label text with the values.
 The same families are a prometheus_client ``Collector`` too (``collect()``), so
 ``generate_latest(registry)`` and ``registry.get_sample_value`` see identical samples.
 
-Threading: only the event loop thread writes; /metrics renders in a worker thread from a
-snapshot of each family's rows (``list(dict.values())`` runs under the GIL, so a reload
-adding or removing rows cannot break the iteration). A histogram's count is the sum of its
-bucket counts, so +Inf and _count always agree.
+Rendering comes in chunks of about a millisecond (``chunks()``) so the daemon can render
+on the event loop and let probes run and time their reads in between; a render thread would
+hold the GIL in 5 ms slices and delay every probe's reads for the whole render. Each family
+renders from a snapshot of its rows, so a reload adding or removing rows between chunks
+cannot break the iteration. A histogram's count is the sum of its bucket counts, so +Inf and
+_count always agree.
 """
 
 from __future__ import annotations
@@ -74,12 +76,13 @@ class Family:
         help_text = self.help.replace("\\", r"\\").replace("\n", r"\n")
         return f"# HELP {self.sample} {help_text}\n# TYPE {self.sample} {self.kind}\n"
 
-    def text(self) -> str:
+    def chunks(self) -> Iterator[str]:
         rows = list(self.rows.values())
         name = self.sample
-        body = "".join([f"{name}{{{t}}} {_fmt(v)}\n" if t else f"{name} {_fmt(v)}\n"
-                        for t, v in rows])
-        return self.header() + body
+        yield self.header()
+        for at in range(0, len(rows), _ROWS_PER_CHUNK):
+            yield "".join([f"{name}{{{t}}} {_fmt(v)}\n" if t else f"{name} {_fmt(v)}\n"
+                           for t, v in rows[at:at + _ROWS_PER_CHUNK]])
 
     def metric(self) -> Metric:
         m = Metric(self.name, self.help, self.kind)
@@ -117,21 +120,26 @@ class HistogramFamily:
     def remove(self, *labels: str) -> None:
         self.rows.pop(labels, None)
 
-    def text(self) -> str:
+    def chunks(self) -> Iterator[str]:
         name = self.name
         help_text = self.help.replace("\\", r"\\").replace("\n", r"\n")
-        out = [f"# HELP {name} {help_text}\n# TYPE {name} histogram\n"]
-        for text, counts, total in list(self.rows.values()):
-            prefix = f"{name}_bucket{{{text},le=" if text else f"{name}_bucket{{le="
-            cumulative = 0
-            lines = []
-            for le, count in zip(self._le, list(counts), strict=True):
-                cumulative += count
-                lines.append(f'{prefix}"{le}"}} {cumulative}.0\n')
-            label = f"{{{text}}}" if text else ""
-            lines.append(f"{name}_count{label} {cumulative}.0\n{name}_sum{label} {_fmt(total)}\n")
-            out.append("".join(lines))
-        return "".join(out)
+        yield f"# HELP {name} {help_text}\n# TYPE {name} histogram\n"
+        rows = list(self.rows.values())
+        step = _ROWS_PER_CHUNK // len(self.buckets)  # a row is one line per bucket, plus two
+        for at in range(0, len(rows), step):
+            yield "".join([self._row(*row) for row in rows[at:at + step]])
+
+    def _row(self, text: str, counts: list[int], total: float) -> str:
+        name = self.name
+        prefix = f"{name}_bucket{{{text},le=" if text else f"{name}_bucket{{le="
+        cumulative = 0
+        lines = []
+        for le, count in zip(self._le, list(counts), strict=True):
+            cumulative += count
+            lines.append(f'{prefix}"{le}"}} {cumulative}.0\n')
+        label = f"{{{text}}}" if text else ""
+        lines.append(f"{name}_count{label} {cumulative}.0\n{name}_sum{label} {_fmt(total)}\n")
+        return "".join(lines)
 
     def metric(self) -> Metric:
         m = Metric(self.name, self.help, "histogram")
@@ -147,6 +155,8 @@ class HistogramFamily:
 
 
 AnyFamily = Family | HistogramFamily
+# Rows (histogram: lines) rendered per chunk: about a millisecond of formatting.
+_ROWS_PER_CHUNK = 2000
 
 
 class Families:
@@ -170,5 +180,6 @@ class Families:
         for family in list(self._families):
             yield family.metric()
 
-    def text(self) -> str:
-        return "".join([family.text() for family in list(self._families)])
+    def chunks(self) -> Iterator[str]:
+        for family in list(self._families):
+            yield from family.chunks()

@@ -9,6 +9,7 @@ cost ~35 MB per 1,000 services and ~5.5 s per /metrics render; ``render()`` is t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import platform
 import time
@@ -245,7 +246,16 @@ class Metrics:
 
     def render(self) -> bytes:
         """The /metrics body: the same samples as ``generate_latest(self.registry)``, fast."""
-        return generate_latest(self._rest) + self._families.text().encode()
+        return generate_latest(self._rest) + "".join(self._families.chunks()).encode()
+
+    async def render_on_loop(self) -> bytes:
+        """``render()`` in ~1 ms slices on the event loop, so probes keep running and timing
+        their reads between slices (at 10,000 services a render is ~0.3 s of CPU)."""
+        parts = [generate_latest(self._rest)]
+        for chunk in self._families.chunks():
+            parts.append(chunk.encode())
+            await asyncio.sleep(0)
+        return b"".join(parts)
 
     def series(self, service: str, probe: str) -> ProbeSeries:
         key = (service, probe)
