@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# DOZOR_ROOT: another checkout's code (e.g. the previous commit) for before/after in one run.
+sys.path.insert(0, os.environ.get("DOZOR_ROOT") or str(Path(__file__).resolve().parent.parent))
 
 from monitor.daemon import Daemon, DaemonOptions, dozor_version
 from monitor.logs import configure_logging

@@ -203,6 +203,16 @@ class Bench:
         self.procs.append(delay)
         self.delay = f"http://127.0.0.1:{read_line(delay, 10)}"
 
+    def target_pids(self) -> list[int]:
+        """nginx (master and workers) and the delay server: on the helpers' core(s)."""
+        pids = []
+        for proc in self.procs:
+            pids.append(proc.pid)
+            with contextlib.suppress(OSError):
+                children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text()
+                pids += [int(c) for c in children.split()]
+        return pids
+
     def close(self) -> dict[str, list[float]]:
         """Stop the targets; the delay server's record of what it really applied."""
         for proc in reversed(self.procs):
@@ -218,6 +228,7 @@ class Bench:
         time.sleep(self.warmup)
         cpu0, t0 = cpu_seconds(pid), time.time()
         helper0 = cpu_seconds(helper) if helper else 0.0
+        targets0 = sum(cpu_seconds(pid) for pid in self.target_pids())
         scrapes: list[float] = []
         end = t0 + self.window
         while self.scrape_interval and scrape and time.time() < end:
@@ -231,12 +242,14 @@ class Bench:
         cpu1, t1 = cpu_seconds(pid), time.time()
         extra: dict[str, Any] = {"scrapes": len(scrapes),
                                  "scrape_s_max": round(max(scrapes), 3) if scrapes else None}
+        extra["targets_cpu_share"] = round(
+            (sum(cpu_seconds(pid) for pid in self.target_pids()) - targets0) / (t1 - t0), 3)
         if helper:
             extra["driver_cpu_share"] = round((cpu_seconds(helper) - helper0) / (t1 - t0), 3)
         return t0, t1, cpu1 - cpu0, rss_mb(pid), extra
 
     def run_dozor(self, rate: float, run_id: str, uvloop: bool, services: int | None = None,
-                  interval: float | None = None) -> dict[str, Any]:
+                  interval: float | None = None, root: str = "") -> dict[str, Any]:
         interval = interval or self.interval
         n = services or round(rate * interval)
         delay_paths: dict[str, str] = {}
@@ -254,8 +267,9 @@ class Bench:
         cmd = [sys.executable, str(BENCH / "dozor_worker.py"), "--config", str(config),
                "--out", str(out), *(["--uvloop"] if uvloop else [])]
         log = (self.tmp / f"{run_id}.log").open("w")
+        env = {**os.environ, "DOZOR_ROOT": root} if root else None
         proc = subprocess.Popen(self.tool_cmd(cmd), stdout=subprocess.PIPE, stderr=log,
-                                text=True)
+                                text=True, env=env)
         try:
             loaded = time.monotonic()
             port = read_line(proc, 300).split()[1]
@@ -282,7 +296,8 @@ class Bench:
         self.pending_errors[run_id] = [
             (f"{delay_paths[s]}#{k}", r[0], r[1])
             for s, rs in by_service.items() for k, r in enumerate(rs) if t0 <= r[0] <= t1]
-        return self._summary(run_id, "dozor-uvloop" if uvloop else "dozor", rate, n, interval,
+        tool = ("base:" if root else "") + ("dozor-uvloop" if uvloop else "dozor")
+        return self._summary(run_id, tool, rate, n, interval,
                              t1 - t0, cpu, rss, load, len(done),
                              sum(1 for r in done if not r[3]), lags, startup) | extra
 
@@ -388,9 +403,9 @@ def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Dozor's CPU per probe over blackbox's at the same rate, same run."""
     rows = []
     for rate in sorted({r["rate"] for r in results}):
-        at = {r["tool"]: r for r in results if r["rate"] == rate and r["tool"] != "dozor-10k"}
+        at = {r["tool"]: r for r in results if r["rate"] == rate}
         bb = at.get("blackbox")
-        for tool in ("dozor", "dozor-uvloop"):
+        for tool in sorted(t for t in at if t != "blackbox"):
             d = at.get(tool)
             if bb and d and bb["cpu_us_per_probe"] and d["cpu_us_per_probe"]:
                 rows.append({"rate": rate, "tool": tool, "cpu_ratio_vs_blackbox":
@@ -430,13 +445,21 @@ def main() -> None:
                    help="also Dozor with 10,000 services at 60 s for a 60 s window")
     p.add_argument("--scrape-interval", type=float, default=15.0,
                    help="scrape Dozor's /metrics this often in the window (0: never)")
+    p.add_argument("--ten-k-window", type=float, default=60.0)
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="another checkout (e.g. `git archive HEAD~1`): its Dozor runs too")
     p.add_argument("--no-pin", action="store_true", help="do not pin tools to core 0")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2
     if pin:  # everything but the tool under test stays off core 0
         os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)))
-    variants = [v == "uvloop" for v in args.variants.split(",") if v]
+    # (tool name, uvloop, code root): this checkout's, and --baseline's for before/after.
+    variants = [(("dozor-uvloop" if v == "uvloop" else "dozor"), v == "uvloop", "")
+                for v in args.variants.split(",") if v]
+    if args.baseline:
+        variants += [(f"base:{name}", uv, str(args.baseline.resolve()))
+                     for name, uv, _ in list(variants)]
     started = dt.datetime.now(dt.UTC)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="dozor-vs-bb-") as tmp:
@@ -444,20 +467,23 @@ def main() -> None:
                       args.scrape_interval)
         try:
             bench.start_targets(args.delay_ms)
-            rates = [float(x) for x in args.rates.split(",")]
+            rates = [float(x) for x in args.rates.split(",") if x and x != "none"]
             failed: set[str] = set()
             step = 0
             while rates:
                 rate = rates.pop(0)
-                tools = ["blackbox", *(("dozor-uvloop" if v else "dozor") for v in variants)]
+                tools = ["blackbox", *(name for name, _, _ in variants)]
                 if step % 2:
                     tools.reverse()  # alternate who goes first, against drift in machine load
                 for tool in tools:
                     if tool in failed:
                         continue
                     run_id = f"r{step}-{tool}"
-                    r = (bench.run_blackbox(rate, run_id, args.concurrency) if tool == "blackbox"
-                         else bench.run_dozor(rate, run_id, tool == "dozor-uvloop"))
+                    if tool == "blackbox":
+                        r = bench.run_blackbox(rate, run_id, args.concurrency)
+                    else:
+                        _, uv, root = next(v for v in variants if v[0] == tool)
+                        r = bench.run_dozor(rate, run_id, uv, root=root)
                     results.append(r)
                     print(json.dumps(r), file=sys.stderr, flush=True)
                     if not r["sustained"]:
@@ -469,11 +495,11 @@ def main() -> None:
                         rates.append(round(nxt))
             if args.ten_k:
                 saved = bench.warmup, bench.window
-                bench.warmup, bench.window = 5.0, 60.0
-                for uv in variants:
-                    r = bench.run_dozor(10000 / 60, f"ten-k-{'uv' if uv else 'aio'}", uv,
-                                        services=10000, interval=60.0)
-                    r["tool"] = "dozor-10k" + ("-uvloop" if uv else "")
+                bench.warmup, bench.window = 5.0, args.ten_k_window
+                for k, (name, uv, root) in enumerate(variants):
+                    r = bench.run_dozor(10000 / 60, f"ten-k-{k}", uv, services=10000,
+                                        interval=60.0, root=root)
+                    r["tool"] = name.replace("dozor", "dozor-10k")
                     results.append(r)
                     print(json.dumps(r), file=sys.stderr, flush=True)
                 bench.warmup, bench.window = saved
