@@ -91,7 +91,7 @@ class Daemon:
             self.scheduler.every(STATE_SAVE_INTERVAL, self._save_state, "save-state")
         self.scheduler.start()
         self._runner = web.AppRunner(
-            make_app(self.metrics.render_on_loop, self.reload, self.options.security),
+            make_app(self.metrics.stream, self.reload, self.options.security),
             access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port,

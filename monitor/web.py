@@ -3,7 +3,7 @@ TLS, basic auth and the reload token)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -12,21 +12,26 @@ from monitor.webconfig import WebSecurity
 
 
 def make_app(
-    render: Callable[[], Awaitable[bytes]],
+    render: Callable[[], AsyncIterator[bytes]],
     reload: Callable[[], Awaitable[bool]],
     security: WebSecurity | None = None,
 ) -> web.Application:
     sec = security or WebSecurity()
 
-    async def metrics(request: web.Request) -> web.Response:
+    async def metrics(request: web.Request) -> web.StreamResponse:
         if not sec.check_basic(request.headers.get("Authorization")):
             return web.Response(status=401, text="unauthorized\n",
                                 headers={"WWW-Authenticate": 'Basic realm="dozor"'})
         # Rendering is CPU work that grows with the catalog: it comes in ~1 ms slices on the
         # loop, so probes keep firing and reading in between (a render thread would hold the
-        # GIL in 5 ms turns and delay every probe's reads for the whole render).
-        body = await render()
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        # GIL in 5 ms turns and delay every probe's reads for the whole render), and each
+        # slice is sent at once instead of building the whole body (45 MB at 10k services).
+        response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE_LATEST})
+        await response.prepare(request)
+        async for chunk in render():
+            await response.write(chunk)
+        await response.write_eof()
+        return response
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
