@@ -2,10 +2,14 @@
 
 prometheus_client keeps one object graph per labelled child (a lock and a value object per
 sample) and formats every sample through ``Sample`` tuples: at 10,000 services that is
-~35 MB per 1,000 services and ~5 s per /metrics render. A family here keeps each labelled
-series as one small list, ``[label text, value]`` (a histogram: ``[label text, counts per
-bucket, sum]``), that the owner updates in place, and renders the text format by joining
-precomputed label text with the values.
+~35 MB per 1,000 services and ~5 s per /metrics render. Here:
+
+- per-probe families (``ProbeTable``): every probe has one flat list of values, one column
+  per series of every family (counts, gauges, histogram buckets), and one label string;
+  the probe's ``ProbeSeries`` updates its list in place by column index;
+- other labelled families (``Family``, per service): one ``[label text, value]`` per series.
+
+Both render the text format by joining precomputed label text with the values.
 
 The same families are a prometheus_client ``Collector`` too (``collect()``), so
 ``generate_latest(registry)`` and ``registry.get_sample_value`` see identical samples.
@@ -42,6 +46,11 @@ def _go_float(value: float) -> str:
     return text
 
 
+def _header(name: str, help_text: str, kind: str) -> str:
+    escaped = help_text.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {name} {escaped}\n# TYPE {name} {kind}\n"
+
+
 def _fmt(value: float) -> str:
     # repr is what Go's ParseFloat reads back exactly; only +Inf/-Inf/NaN need Go's spelling.
     return repr(float(value)) if math.isfinite(value) else _go_float(value)
@@ -73,8 +82,7 @@ class Family:
         self.rows = {}
 
     def header(self) -> str:
-        help_text = self.help.replace("\\", r"\\").replace("\n", r"\n")
-        return f"# HELP {self.sample} {help_text}\n# TYPE {self.sample} {self.kind}\n"
+        return _header(self.sample, self.help, self.kind)
 
     def chunks(self) -> Iterator[str]:
         rows = list(self.rows.values())
@@ -91,62 +99,147 @@ class Family:
         return m
 
 
-class HistogramFamily:
-    """A histogram family; ``cell(*labels)`` is ``[label text, counts per bucket, sum]`` where
-    ``counts`` are per bucket (not cumulative), the last one for +Inf."""
+class ProbeTable:
+    """Per-probe families as columns of one value list per probe (``None``: series absent).
 
-    __slots__ = ("_le", "buckets", "help", "labelnames", "name", "rows")
+    Columns are allocated as families are declared; the duration histogram's come last so
+    new bucket edges (``swap_histogram``) only resize the tail of every row."""
 
-    def __init__(self, name: str, help_text: str, labelnames: Sequence[str],
-                 buckets: Iterable[float]) -> None:
-        self.name = name
-        self.help = help_text
+    def __init__(self, labelnames: Sequence[str]) -> None:
         self.labelnames = tuple(labelnames)
-        self.buckets = (*sorted(buckets), math.inf)
-        self._le = [_go_float(b) for b in self.buckets]
-        self.rows: dict[tuple[str, ...], list[Any]] = {}
+        self.rows: dict[tuple[str, ...], tuple[str, list[Any]]] = {}
+        self.defaults: list[Any] = []
 
-    def cell(self, *labels: str) -> list[Any]:
-        row = self.rows.get(labels)
-        if row is None:
-            row = self.rows[labels] = [label_text(self.labelnames, labels),
-                                       [0] * len(self.buckets), 0.0]
-        return row
+    def columns(self, name: str, help_text: str, kind: str, extra: Sequence[str] = (),
+                values: Sequence[tuple[str, ...]] = ((),), absent: bool = False) -> Columns:
+        """A counter or gauge family with one series per probe and per ``values`` of the
+        ``extra`` labels; ``absent``: series appear only once set."""
+        family = Columns(self, name, help_text, kind, tuple(extra), tuple(values),
+                         len(self.defaults))
+        self.defaults += [None if absent else 0.0] * len(family.tails)
+        return family
 
-    def observe(self, row: list[Any], value: float) -> None:
-        row[1][bisect_left(self.buckets, value)] += 1  # the first edge >= value: le semantics
-        row[2] += value
+    def histogram(self, name: str, help_text: str, buckets: Iterable[float]
+                  ) -> HistogramColumns:
+        family = HistogramColumns(self, name, help_text, buckets, len(self.defaults))
+        self.defaults += [0] * len(family.buckets) + [0.0]
+        return family
 
-    def remove(self, *labels: str) -> None:
+    def swap_histogram(self, old: HistogramColumns, buckets: Iterable[float]
+                       ) -> HistogramColumns:
+        """New bucket edges: counts restart (a counter reset to Prometheus)."""
+        del self.defaults[old.first:]
+        new = self.histogram(old.name, old.help, buckets)
+        fresh = self.defaults[old.first:]
+        for _, values in list(self.rows.values()):
+            values[old.first:] = fresh
+        return new
+
+    def row(self, labels: tuple[str, ...]) -> list[Any]:
+        found = self.rows.get(labels)
+        if found is None:
+            found = self.rows[labels] = (label_text(self.labelnames, labels), list(self.defaults))
+        return found[1]
+
+    def remove(self, labels: tuple[str, ...]) -> None:
         self.rows.pop(labels, None)
 
+
+class Columns:
+    """A counter or gauge family read from a ``ProbeTable``; ``col(*extra)`` is a series'
+    index in every probe's value list."""
+
+    __slots__ = ("extra", "first", "help", "kind", "name", "sample", "table", "tails", "values")
+
+    def __init__(self, table: ProbeTable, name: str, help_text: str, kind: str,
+                 extra: tuple[str, ...], values: tuple[tuple[str, ...], ...], first: int) -> None:
+        self.table = table
+        self.name = name
+        self.sample = f"{name}_total" if kind == "counter" else name
+        self.help = help_text
+        self.kind = kind
+        self.extra = extra
+        self.values = values
+        self.first = first
+        self.tails = [("," + label_text(extra, v) if extra else "", first + i)
+                      for i, v in enumerate(values)]
+
+    def col(self, *extra: str) -> int:
+        return self.first + self.values.index(extra)
+
     def chunks(self) -> Iterator[str]:
-        name = self.name
-        help_text = self.help.replace("\\", r"\\").replace("\n", r"\n")
-        yield f"# HELP {name} {help_text}\n# TYPE {name} histogram\n"
-        rows = list(self.rows.values())
-        step = _ROWS_PER_CHUNK // len(self.buckets)  # a row is one line per bucket, plus two
+        yield _header(self.sample, self.help, self.kind)
+        rows = list(self.table.rows.values())
+        name, tails = self.sample, self.tails
+        step = max(1, _ROWS_PER_CHUNK // len(tails))
         for at in range(0, len(rows), step):
-            yield "".join([self._row(*row) for row in rows[at:at + step]])
+            yield "".join([f"{name}{{{head}{tail}}} {_fmt(v[col])}\n"
+                           for head, v in rows[at:at + step] for tail, col in tails
+                           if v[col] is not None])
+
+    def metric(self) -> Metric:
+        m = Metric(self.name, self.help, self.kind)
+        names = self.table.labelnames + self.extra
+        for labels, (_, values) in list(self.table.rows.items()):
+            for extra, (_, col) in zip(self.values, self.tails, strict=True):
+                if values[col] is not None:
+                    m.add_sample(self.sample, dict(zip(names, labels + extra, strict=True)),
+                                 values[col])
+        return m
+
+
+class HistogramColumns:
+    """A histogram family read from a ``ProbeTable``: per probe, a count per bucket (not
+    cumulative; the last for +Inf) then the sum. Its count is the sum of the bucket counts,
+    so +Inf and _count always agree."""
+
+    __slots__ = ("_le", "buckets", "first", "help", "kind", "name", "table")
+
+    def __init__(self, table: ProbeTable, name: str, help_text: str, buckets: Iterable[float],
+                 first: int) -> None:
+        self.table = table
+        self.name = name
+        self.help = help_text
+        self.kind = "histogram"
+        self.buckets = (*sorted(buckets), math.inf)
+        self._le = [_go_float(b) for b in self.buckets]
+        self.first = first
+
+    def observe(self, values: list[Any], value: float) -> None:
+        # The first edge >= value: Prometheus' le semantics.
+        values[self.first + bisect_left(self.buckets, value)] += 1
+        values[self.first + len(self.buckets)] += value
+
+    def _counts(self, values: list[Any]) -> tuple[list[int], float]:
+        end = self.first + len(self.buckets)
+        return values[self.first:end], values[end]
+
+    def chunks(self) -> Iterator[str]:
+        yield _header(self.name, self.help, "histogram")
+        rows = list(self.table.rows.values())
+        step = max(1, _ROWS_PER_CHUNK // (len(self.buckets) + 2))
+        for at in range(0, len(rows), step):
+            yield "".join([self._row(head, *self._counts(v)) for head, v in rows[at:at + step]])
 
     def _row(self, text: str, counts: list[int], total: float) -> str:
         name = self.name
-        prefix = f"{name}_bucket{{{text},le=" if text else f"{name}_bucket{{le="
+        prefix = f"{name}_bucket{{{text},le="
         cumulative = 0
         lines = []
-        for le, count in zip(self._le, list(counts), strict=True):
+        for le, count in zip(self._le, counts, strict=True):
             cumulative += count
             lines.append(f'{prefix}"{le}"}} {cumulative}.0\n')
-        label = f"{{{text}}}" if text else ""
-        lines.append(f"{name}_count{label} {cumulative}.0\n{name}_sum{label} {_fmt(total)}\n")
+        lines.append(f"{name}_count{{{text}}} {cumulative}.0\n{name}_sum{{{text}}} {_fmt(total)}\n")
         return "".join(lines)
 
     def metric(self) -> Metric:
         m = Metric(self.name, self.help, "histogram")
-        for labels, (_, counts, total) in list(self.rows.items()):
-            base = dict(zip(self.labelnames, labels, strict=True))
+        names = self.table.labelnames
+        for labels, (_, values) in list(self.table.rows.items()):
+            base = dict(zip(names, labels, strict=True))
+            counts, total = self._counts(values)
             cumulative = 0
-            for le, count in zip(self._le, list(counts), strict=True):
+            for le, count in zip(self._le, counts, strict=True):
                 cumulative += count
                 m.add_sample(f"{self.name}_bucket", {**base, "le": le}, float(cumulative))
             m.add_sample(f"{self.name}_count", base, float(cumulative))
@@ -154,7 +247,7 @@ class HistogramFamily:
         return m
 
 
-AnyFamily = Family | HistogramFamily
+AnyFamily = Family | Columns | HistogramColumns
 # Rows (histogram: lines) rendered per chunk: about a millisecond of formatting.
 _ROWS_PER_CHUNK = 2000
 
@@ -173,8 +266,7 @@ class Families:
 
     def describe(self) -> list[Metric]:
         # Names only, for the registry's duplicate check; no samples needed.
-        return [Metric(f.name, f.help, f.kind if isinstance(f, Family) else "histogram")
-                for f in self._families]
+        return [Metric(f.name, f.help, f.kind) for f in self._families]
 
     def collect(self) -> Iterator[Metric]:
         for family in list(self._families):

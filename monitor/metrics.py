@@ -14,7 +14,7 @@ import contextlib
 import platform
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from prometheus_client import (
     CollectorRegistry,
@@ -27,7 +27,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 
 from monitor.catalog import Catalog
-from monitor.exposition import Families, Family, HistogramFamily
+from monitor.exposition import Families, Family, ProbeTable
 from monitor.hours import BUSINESS, OFFHOURS
 from probes import Phase, ProbeResult, Reason
 
@@ -51,75 +51,71 @@ def duration_buckets(catalog: Catalog) -> tuple[float, ...]:
 
 
 class ProbeSeries:
-    """The children of one (service, probe) at one location, bound once."""
+    """The series of one (service, probe) at one location: one row of the probe table,
+    updated in place by column index, with no label lookups per run."""
 
-    __slots__ = ("_attempts", "_duration", "_failures", "_key", "_last_success", "_metrics",
-                 "_phases", "_steps", "_success", "_totals", "_up")
+    __slots__ = ("_key", "_metrics", "_steps", "_v")
 
     def __init__(self, metrics: Metrics, service: str, probe: str) -> None:
-        # Each attribute is a cell ([label text, value]) of a compact family, updated in place.
         self._metrics = metrics
         self._key = (service, probe, metrics.location)
-        m = metrics
-        self._totals = {
-            (result, hours): m.probes_total.cell(*self._key, result, hours)
-            for result in ("success", "failure")
-            for hours in (BUSINESS, OFFHOURS)
-        }
-        self._failures = {r: m.probe_failures.cell(*self._key, r.value) for r in Reason}
-        self._success = m.probe_success.cell(*self._key)
-        self._phases = {p: m.probe_phase.cell(*self._key, p.value) for p in Phase}
-        self._last_success: list[Any] | None = None  # absent until a success: 0 fakes an outage
-        self._duration = m.probe_duration.cell(*self._key)
-        self._attempts = {ok: m.attempts.cell(*self._key, "success" if ok else "failure")
-                          for ok in (True, False)}
-        self._up: list[Any] | None = None  # created on first confirmation: absent is unknown
+        self._v = metrics.probes.row(self._key)
         self._steps: set[str] = set()  # journey step names seen, to drop them on removal
 
     def attempt(self, success: bool) -> None:
         """Every attempt, retries included: nothing a retry absorbs is hidden."""
-        self._attempts[success][1] += 1
+        self._v[self._metrics.cols.attempt[success]] += 1
 
     def set_up(self, up: bool) -> None:
-        if self._up is None:
-            self._up = self._metrics.probe_up.cell(*self._key)
-        self._up[1] = 1.0 if up else 0.0
+        # Absent (None) until the first confirmation: absent means unknown.
+        self._v[self._metrics.cols.up] = 1.0 if up else 0.0
 
     def rebind_duration(self) -> None:
-        self._duration = self._metrics.probe_duration.cell(*self._key)
+        """Nothing to rebind: the histogram's columns are looked up at each observation."""
 
     def restore_last_success(self, timestamp: float) -> None:
-        self._set_last_success(timestamp)
-
-    def _set_last_success(self, timestamp: float) -> None:
-        if self._last_success is None:
-            self._last_success = self._metrics.last_success.cell(*self._key)
-        self._last_success[1] = float(timestamp)
+        self._v[self._metrics.cols.last_success] = float(timestamp)
 
     def observe(self, result: ProbeResult, duration: float, hours: str, now: float) -> None:
         ok = result.success
-        self._totals["success" if ok else "failure", hours][1] += 1
-        self._success[1] = 1.0 if ok else 0.0
-        self._metrics.probe_duration.observe(self._duration, duration)
+        m, v = self._metrics, self._v
+        cols = m.cols
+        v[cols.total["success" if ok else "failure", hours]] += 1
+        v[cols.success] = 1.0 if ok else 0.0
+        m.probe_duration.observe(v, duration)
         phases = result.phases
-        for phase, cell in self._phases.items():
-            cell[1] = phases.get(phase, 0.0)
+        for phase, col in cols.phases:
+            v[col] = phases.get(phase, 0.0)
         if ok:
-            self._set_last_success(now)
+            # Absent until a success: 0 would fake an outage.
+            v[cols.last_success] = float(now)
         elif result.reason is not None:
-            self._failures[result.reason][1] += 1
+            v[cols.failure[result.reason]] += 1
         if result.cert_expiry is not None:
-            self._metrics.cert_expiry.labels(self._key[0], self._key[1]).set(result.cert_expiry)
+            m.cert_expiry.labels(self._key[0], self._key[1]).set(result.cert_expiry)
         if result.steps:
             for step, seconds in result.steps.items():
-                self._metrics.journey_step.labels(*self._key, step).set(seconds)
+                m.journey_step.labels(*self._key, step).set(seconds)
                 self._steps.add(step)
         if result.time_to_result is not None:
-            self._metrics.time_to_result.labels(*self._key).set(result.time_to_result)
+            m.time_to_result.labels(*self._key).set(result.time_to_result)
 
     def drop_steps(self) -> None:
         for step in self._steps:
             _remove(self._metrics.journey_step, (*self._key, step))
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Where each per-probe series lives in a probe's value list."""
+
+    total: dict[tuple[str, str], int]
+    failure: dict[Reason, int]
+    success: int
+    phases: tuple[tuple[Phase, int], ...]
+    attempt: dict[bool, int]
+    up: int
+    last_success: int
 
 
 class Metrics:
@@ -139,36 +135,54 @@ class Metrics:
         self._series: dict[tuple[str, str], ProbeSeries] = {}
         r = self._rest
         f = self._family
-        self.probes_total = f(
+        self.probes = ProbeTable(PROBE_LABELS)
+        t = self.probes
+        runs = [(result, hours) for result in ("success", "failure")
+                for hours in (BUSINESS, OFFHOURS)]
+        self.probes_total = t.columns(
             "dozor_probes", "Probe runs by result and by business/off-hours in the service's "
-            "local time.", "counter", [*PROBE_LABELS, "result", "hours"])
-        self.probe_failures = f(
-            "dozor_probe_failures", "Failed probe runs by reason.", "counter",
-            [*PROBE_LABELS, "reason"])
-        self.probe_success = f(
+            "local time.", "counter", ("result", "hours"), runs)
+        self.probe_failures = t.columns(
+            "dozor_probe_failures", "Failed probe runs by reason.", "counter", ("reason",),
+            [(r.value,) for r in Reason])
+        self.probe_success = t.columns(
             "dozor_probe_success", "Result of the last probe run (1 success, 0 failure).",
-            "gauge", PROBE_LABELS)
-        self.buckets = tuple(buckets)
-        self.probe_duration = self._duration_histogram()
-        self._families.add(self.probe_duration)
-        self.attempts = f(
+            "gauge")
+        self.attempts = t.columns(
             "dozor_probe_attempts", "Every probe attempt, immediate retries included.",
-            "counter", [*PROBE_LABELS, "result"])
-        self.probe_up = f(
+            "counter", ("result",), [("success",), ("failure",)])
+        self.probe_up = t.columns(
             "dozor_probe_up", "Confirmed state after failure/success thresholds (1 up, 0 down); "
-            "absent until the first confirmation.", "gauge", PROBE_LABELS)
+            "absent until the first confirmation.", "gauge", absent=True)
+        self.probe_phase = t.columns(
+            "dozor_probe_phase_seconds", "Last run's phase durations (blackbox_exporter's "
+            "meanings).", "gauge", ("phase",), [(p.value,) for p in Phase])
+        self.last_success = t.columns(
+            "dozor_probe_last_success_timestamp_seconds", "Unix time of the last successful run.",
+            "gauge", absent=True)
+        self.buckets = tuple(buckets)
+        self.probe_duration = t.histogram(  # last: new edges only resize the rows' tails
+            "dozor_probe_duration_seconds", "Whole-probe duration, including failures.",
+            self.buckets)
+        for family in (self.probes_total, self.probe_failures, self.probe_success,
+                       self.attempts, self.probe_up, self.probe_phase, self.last_success,
+                       self.probe_duration):
+            self._families.add(family)
+        self.cols = _Columns(
+            total={run: self.probes_total.col(*run) for run in runs},
+            failure={r: self.probe_failures.col(r.value) for r in Reason},
+            success=self.probe_success.col(),
+            phases=tuple((p, self.probe_phase.col(p.value)) for p in Phase),
+            attempt={ok: self.attempts.col("success" if ok else "failure")
+                     for ok in (True, False)},
+            up=self.probe_up.col(),
+            last_success=self.last_success.col())
         self.journey_step = Gauge(
             "dozor_journey_step_duration_seconds", "Last run's duration of each journey step.",
             [*PROBE_LABELS, "step"], registry=r)
         self.time_to_result = Gauge(
             "dozor_journey_time_to_result_seconds", "Last journey's time from submitting an "
             "application until its result was ready.", PROBE_LABELS, registry=r)
-        self.probe_phase = f(
-            "dozor_probe_phase_seconds", "Last run's phase durations (blackbox_exporter's "
-            "meanings).", "gauge", [*PROBE_LABELS, "phase"])
-        self.last_success = f(
-            "dozor_probe_last_success_timestamp_seconds", "Unix time of the last successful run.",
-            "gauge", PROBE_LABELS)
         self.cert_expiry = Gauge(
             "dozor_tls_cert_expiry_timestamp_seconds", "Earliest certificate expiry seen in the "
             "served chain.", ["service", "probe"], registry=r)
@@ -239,11 +253,6 @@ class Metrics:
         self._families.add(family)
         return family
 
-    def _duration_histogram(self) -> HistogramFamily:
-        return HistogramFamily(
-            "dozor_probe_duration_seconds", "Whole-probe duration, including failures.",
-            PROBE_LABELS, self.buckets)
-
     def render(self) -> bytes:
         """The /metrics body: the same samples as ``generate_latest(self.registry)``, fast."""
         return generate_latest(self._rest) + "".join(self._families.chunks()).encode()
@@ -271,18 +280,7 @@ class Metrics:
             return
         series.drop_steps()
         labels = (service, probe, self.location)
-        for result in ("success", "failure"):
-            self.attempts.remove(*labels, result)
-        for result in ("success", "failure"):
-            for hours in (BUSINESS, OFFHOURS):
-                self.probes_total.remove(*labels, result, hours)
-        for reason in Reason:
-            self.probe_failures.remove(*labels, reason.value)
-        for phase in Phase:
-            self.probe_phase.remove(*labels, phase.value)
-        for family in (self.probe_success, self.last_success, self.probe_duration,
-                       self.probe_up):
-            family.remove(*labels)
+        self.probes.remove(labels)
         _remove(self.time_to_result, labels)
         _remove(self.cert_expiry, (service, probe))
 
@@ -293,10 +291,8 @@ class Metrics:
         if wanted == self.buckets:
             return False
         old, self.buckets = self.probe_duration, wanted
-        self.probe_duration = self._duration_histogram()
+        self.probe_duration = self.probes.swap_histogram(old, wanted)
         self._families.replace(old, self.probe_duration)
-        for series in self._series.values():
-            series.rebind_duration()
         return True
 
     def describe_catalog(self, catalog: Catalog) -> None:
