@@ -76,8 +76,7 @@ def _lag_buckets(daemon: Daemon) -> list[tuple[float, float]]:
 
 
 def _probes_done(daemon: Daemon) -> float:
-    return sum(s.value for m in daemon.metrics.probes_total.collect() for s in m.samples
-               if s.name.endswith("_total"))
+    return sum(s.value for s in daemon.metrics.probes_total.metric().samples)
 
 
 async def run_case(services: int, interval: int, duration: float, url: str) -> dict[str, float]:
