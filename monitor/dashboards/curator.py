@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from monitor.dashboards.model import Dashboard, Panel, Query, Threshold
+from monitor.dashboards.model import Dashboard, Panel, Query
 from monitor.dashboards.parts import (
     AVAILABILITY,
     BUDGET,
-    GREEN,
     LEGEND,
     MERGE,
     RED,
     TABLE,
     TIMELINE,
+    UP,
     UP_DOWN,
     color_cells,
     info_variable,
     organize,
     service_link,
+    up_down_cells,
 )
 
 MINE = 'dozor:service_info{curator="$curator"}'
@@ -47,11 +48,7 @@ def curator() -> Dashboard:
                     "properties": [{"id": "thresholds", "value": {"mode": "absolute", "steps": [
                         {"color": t.color, "value": t.value} for t in BUDGET]}},
                         {"id": "custom.cellOptions", "value": {"type": "color-background"}}]},
-                   *({"matcher": {"id": "byName", "options": name},
-                      "properties": [{"id": "mappings", "value": list(UP_DOWN)},
-                                     {"id": "custom.cellOptions",
-                                      "value": {"type": "color-background"}}]}
-                     for name in ("up now", "meets the standard"))))
+                   up_down_cells("up now"), up_down_cells("meets the standard")))
     firing = Panel(
         "Firing alerts", "table",
         (Query('ALERTS{curator="$curator",alertstate="firing"}', instant=True, table=True),),
@@ -74,7 +71,7 @@ def curator() -> Dashboard:
         "Up or down", "state-timeline",
         (Query(f"dozor:service_up * on (service) group_left () {MINE}", "{{service}}"),),
         width=12, height=8, mappings=UP_DOWN, color_mode="thresholds",
-        thresholds=(Threshold(RED), Threshold(GREEN, 1)), options=TIMELINE)
+        thresholds=UP, options=TIMELINE)
     return Dashboard(
         "dozor-curator", "Dozor: curator",
         "Everything one curator answers for.",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from monitor.dashboards.model import Dashboard, Panel, Query, Threshold
-from monitor.dashboards.parts import GREEN, LEGEND, MERGE, ORANGE, RED, STAT, TABLE, organize
+from monitor.dashboards.model import Dashboard, Panel, Query
+from monitor.dashboards.parts import GREEN, LEGEND, MERGE, ORANGE, RED, STAT, TABLE, UP, organize
 
 RELOAD = ({"type": "value", "options": {"0": {"text": "FAILED", "color": RED, "index": 0},
                                         "1": {"text": "ok", "color": GREEN, "index": 1}}},)
@@ -36,7 +36,7 @@ def health() -> Dashboard:
         "Last catalog reload", "stat",
         (Query("dozor_config_last_reload_successful", "{{instance}}", instant=True),),
         width=6, height=6, mappings=RELOAD, color_mode="thresholds",
-        thresholds=(Threshold(RED), Threshold(GREEN, 1)), options=STAT)
+        thresholds=UP, options=STAT)
     reload_age = Panel(
         "Since the last successful reload", "stat",
         (Query("time() - dozor_config_last_reload_success_timestamp_seconds", "{{instance}}",
@@ -46,7 +46,7 @@ def health() -> Dashboard:
         "Daemons scraped", "stat",
         (Query('up{job=~".*dozor.*"}', "{{instance}}", instant=True),),
         width=6, height=6, mappings=RELOAD, color_mode="thresholds",
-        thresholds=(Threshold(RED), Threshold(GREEN, 1)), options=STAT)
+        thresholds=UP, options=STAT)
     build = Panel(
         "Versions", "table",
         (Query("dozor_build_info", instant=True, table=True),),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from monitor.dashboards.model import Dashboard, Panel, Query, Threshold, Variable
+from monitor.dashboards.model import Dashboard, Panel, Query, Variable
 from monitor.dashboards.parts import (
     AVAILABILITY,
     BARS,
-    GREEN,
-    RED,
     TABLE,
     TIMELINE,
+    UP,
     UP_DOWN,
     color_cells,
     organize,
@@ -39,7 +38,7 @@ def life_situations() -> Dashboard:
         (Query(f"dozor:life_situation_up{{{LS}}}\n"
                f"* on (life_situation) group_left (name) {NAMES}", "{{name}}"),),
         width=12, height=9, mappings=UP_DOWN, color_mode="thresholds",
-        thresholds=(Threshold(RED), Threshold(GREEN, 1)), options=TIMELINE)
+        thresholds=UP, options=TIMELINE)
     breakers = Panel(
         "Members breaking their bundle", "table",
         (Query(_members("dozor:service_availability:window\n"

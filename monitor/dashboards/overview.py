@@ -14,11 +14,11 @@ from monitor.dashboards.parts import (
     RED,
     STAT,
     TABLE,
-    UP_DOWN,
     color_cells,
     filtered_info,
     organize,
     service_link,
+    up_down_cells,
 )
 
 BREAKING = ("(dozor:service_compliant:window == 0)\n"
@@ -78,10 +78,7 @@ def overview() -> Dashboard:
             order=("service", "name", "curator", "region", "level"))),
         overrides=(service_link(), color_cells("availability (window)"),
                    color_cells("service", "color-text"),
-                   {"matcher": {"id": "byName", "options": "up now"},
-                    "properties": [{"id": "mappings", "value": list(UP_DOWN)},
-                                   {"id": "custom.cellOptions",
-                                    "value": {"type": "color-background"}}]},
+                   up_down_cells("up now"),
                    {"matcher": {"id": "byName", "options": "parts failed"},
                     "properties": [{"id": "unit", "value": "none"},
                                    {"id": "decimals", "value": 0}]}))

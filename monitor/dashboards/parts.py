@@ -18,6 +18,8 @@ BUDGET = (Threshold(RED), Threshold(ORANGE, 0.0), Threshold(YELLOW, 0.25),
 UP_DOWN = ({"type": "value", "options": {
     "0": {"text": "DOWN", "color": RED, "index": 0},
     "1": {"text": "up", "color": GREEN, "index": 1}}},)
+# Red at 0, green at 1: colours a 0/1 state (up, reload ok, scraped).
+UP = (Threshold(RED), Threshold(GREEN, 1))
 
 
 def info_variable(name: str, label: str, *, multi: bool = True, filters: str = "") -> Variable:
@@ -54,6 +56,13 @@ def color_cells(field: str, mode: str = "color-background") -> dict[str, Any]:
     """Colour a table column by the panel's thresholds or value mappings."""
     return {"matcher": {"id": "byName", "options": field},
             "properties": [{"id": "custom.cellOptions", "value": {"type": mode}}]}
+
+
+def up_down_cells(field: str) -> dict[str, Any]:
+    """Show a 0/1 table column as DOWN/up on a red/green background."""
+    return {"matcher": {"id": "byName", "options": field},
+            "properties": [{"id": "mappings", "value": list(UP_DOWN)},
+                           {"id": "custom.cellOptions", "value": {"type": "color-background"}}]}
 
 
 def organize(rename: dict[str, str], hide: tuple[str, ...] = ("Time",),

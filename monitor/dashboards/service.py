@@ -8,6 +8,7 @@ from monitor.dashboards.parts import (
     AVAILABILITY,
     BARS,
     BUDGET,
+    FILTERED,
     FILTERS,
     GREEN,
     LEGEND,
@@ -17,8 +18,11 @@ from monitor.dashboards.parts import (
     STAT,
     TABLE,
     TIMELINE,
+    UP,
     UP_DOWN,
+    info_variable,
     organize,
+    up_down_cells,
 )
 
 SVC = 'service="$service"'
@@ -27,10 +31,7 @@ CERT = (Threshold(RED), Threshold(ORANGE, 7 * DAY), Threshold(GREEN, 21 * DAY))
 OUTAGE = (Threshold(GREEN), Threshold(RED, 3600))
 BUDGET_LEFT = (f"1 - (1 - dozor:service_availability:window{{{SVC}}})\n"
                f"/ on (service) dozor:service_error_budget{{{SVC}}}")
-SERVICE = Variable(
-    "service", "Service",
-    'label_values(dozor_service_info{region=~"$region",level=~"$level",'
-    'department=~"$department",curator=~"$curator"}, service)')
+SERVICE = info_variable("service", "Service", multi=False, filters=FILTERED)
 # Prometheus knows UTC only; the map is read in the service's local time by this offset.
 TZ_OFFSET = Variable("tzoffset", "UTC offset of the map, hours",
                      values=tuple(str(h) for h in range(2, 13)), default="3")
@@ -107,7 +108,7 @@ def service() -> Dashboard:
         (Query(f"dozor_probe_up{{{SVC}}}", "confirmed {{probe}} @ {{location}}"),
          Query(f"dozor_probe_success{{{SVC}}}", "run {{probe}} @ {{location}}")),
         width=24, height=7, mappings=UP_DOWN, color_mode="thresholds",
-        thresholds=(Threshold(RED), Threshold(GREEN, 1)), options=TIMELINE)
+        thresholds=UP, options=TIMELINE)
     trend = Panel(
         "Availability vs objective", "timeseries",
         (Query(f'1 - dozor:service_sli_error_ratio:1h{{{SVC},hours="all"}}', "1h"),
@@ -167,11 +168,7 @@ def service() -> Dashboard:
         width=24, height=7, options=TABLE,
         transformations=(MERGE, organize({"Value #A": "last run", "Value #B": "confirmed",
                                           "Value #C": "since last success"})),
-        overrides=(*({"matcher": {"id": "byName", "options": name},
-                      "properties": [{"id": "mappings", "value": list(UP_DOWN)},
-                                     {"id": "custom.cellOptions",
-                                      "value": {"type": "color-background"}}]}
-                     for name in ("last run", "confirmed")),
+        overrides=(up_down_cells("last run"), up_down_cells("confirmed"),
                    {"matcher": {"id": "byName", "options": "since last success"},
                     "properties": [{"id": "unit", "value": "s"}]}))
     return Dashboard(
