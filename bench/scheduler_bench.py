@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from monitor.daemon import Daemon, DaemonOptions
 from monitor.logs import configure_logging
 from tests.catalog_factory import catalog_dict, write_catalog
+from tests.stack import free_port
+from tests.vitals import histogram, quantile, since
 
 TARGET = """
 import sys
@@ -37,42 +39,12 @@ app = web.Application()
 app.router.add_get("/{tail:.*}", ok)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+LAG = "dozor_scheduler_lag_seconds"
 
 
 def _cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
-
-
-def _quantile(buckets: list[tuple[float, float]], q: float) -> float:
-    """Prometheus-style histogram_quantile over cumulative (le, count) pairs."""
-    total = buckets[-1][1]
-    if total == 0:
-        return float("nan")
-    rank = q * total
-    prev_le, prev_count = 0.0, 0.0
-    for le, count in buckets:
-        if count >= rank:
-            if le == float("inf"):
-                return prev_le
-            return prev_le + (le - prev_le) * (rank - prev_count) / max(count - prev_count, 1e-9)
-        prev_le, prev_count = le, count
-    return prev_le
-
-
-def _lag_buckets(daemon: Daemon) -> list[tuple[float, float]]:
-    out = []
-    for metric in daemon.metrics.scheduler_lag.collect():
-        for s in metric.samples:
-            if s.name.endswith("_bucket"):
-                out.append((float(s.labels["le"]), s.value))
-    return sorted(out)
 
 
 def _probes_done(daemon: Daemon) -> float:
@@ -89,13 +61,13 @@ async def run_case(services: int, interval: int, duration: float, url: str) -> d
         startup = time.perf_counter() - t0
         # Let one full interval pass so every job has fired once, then measure.
         await asyncio.sleep(min(interval, 10))
-        lag0 = _lag_buckets(daemon)
+        lag0 = histogram(daemon.metrics.scheduler_lag, LAG)
         done0, cpu0, wall0 = _probes_done(daemon), _cpu(), time.perf_counter()
         await asyncio.sleep(duration)
         done1, cpu1, wall1 = _probes_done(daemon), _cpu(), time.perf_counter()
-        lag1 = _lag_buckets(daemon)
+        lag1 = histogram(daemon.metrics.scheduler_lag, LAG)
         await daemon.stop()
-    lag = [(le, c1 - c0) for (le, c0), (_, c1) in zip(lag0, lag1, strict=True)]
+    lag = since(lag1, lag0)
     probes = done1 - done0
     return {
         "services": services,
@@ -104,8 +76,8 @@ async def run_case(services: int, interval: int, duration: float, url: str) -> d
         "probes": probes,
         "probes_per_s": probes / (wall1 - wall0),
         "cpu_us_per_probe": (cpu1 - cpu0) / max(probes, 1) * 1e6,
-        "lag_p50_ms": _quantile(lag, 0.5) * 1000,
-        "lag_p99_ms": _quantile(lag, 0.99) * 1000,
+        "lag_p50_ms": quantile(lag, 0.5) * 1000,
+        "lag_p99_ms": quantile(lag, 0.99) * 1000,
     }
 
 
@@ -116,7 +88,7 @@ async def main() -> None:
     p.add_argument("--duration", type=float, default=60.0)
     args = p.parse_args()
     configure_logging("error", json=True)
-    port = _free_port()
+    port = free_port()
     target = subprocess.Popen([sys.executable, "-c", TARGET, str(port)])
     try:
         for _ in range(100):
