@@ -62,7 +62,6 @@ class Daemon:
         self.catalog: Catalog | None = None
         self._log = structlog.get_logger("dozor")
         self._reload_lock = asyncio.Lock()
-        self._stopped = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = options.port
         self._in_maintenance: set[str] = set()
@@ -181,7 +180,6 @@ class Daemon:
             await self._runner.cleanup()
         await self._http.close()
         self._log.info("dozor stopped", cancelled_probes=cancelled)
-        self._stopped.set()
 
     async def serve_until_signalled(self) -> None:
         """SIGHUP reloads; SIGTERM/SIGINT stop gracefully."""

@@ -54,13 +54,14 @@ class ProbeSeries:
     """The series of one (service, probe) at one location: one row of the probe table,
     updated in place by column index, with no label lookups per run."""
 
-    __slots__ = ("_key", "_metrics", "_steps", "_v")
+    __slots__ = ("_cert", "_key", "_metrics", "_steps", "_v")
 
     def __init__(self, metrics: Metrics, service: str, probe: str) -> None:
         self._metrics = metrics
         self._key = (service, probe, metrics.location)
         self._v = metrics.probes.row(self._key)
         self._steps: set[str] = set()  # journey step names seen, to drop them on removal
+        self._cert: Gauge | None = None  # bound at the first certificate seen, then reused
 
     def attempt(self, success: bool) -> None:
         """Every attempt, retries included: nothing a retry absorbs is hidden."""
@@ -69,9 +70,6 @@ class ProbeSeries:
     def set_up(self, up: bool) -> None:
         # Absent (None) until the first confirmation: absent means unknown.
         self._v[self._metrics.cols.up] = 1.0 if up else 0.0
-
-    def rebind_duration(self) -> None:
-        """Nothing to rebind: the histogram's columns are looked up at each observation."""
 
     def restore_last_success(self, timestamp: float) -> None:
         self._v[self._metrics.cols.last_success] = float(timestamp)
@@ -92,7 +90,9 @@ class ProbeSeries:
         elif result.reason is not None:
             v[cols.failure[result.reason]] += 1
         if result.cert_expiry is not None:
-            m.cert_expiry.labels(self._key[0], self._key[1]).set(result.cert_expiry)
+            if self._cert is None:
+                self._cert = m.cert_expiry.labels(self._key[0], self._key[1])
+            self._cert.set(result.cert_expiry)
         if result.steps:
             for step, seconds in result.steps.items():
                 m.journey_step.labels(*self._key, step).set(seconds)
@@ -297,7 +297,7 @@ class Metrics:
 
     def describe_catalog(self, catalog: Catalog) -> None:
         """Refresh info and objective metrics. Each family is filled aside and swapped in whole,
-        so a scrape rendering in its thread sees the old rows or the new, never a half."""
+        so a scrape rendering between reload steps sees the old rows or the new, never a half."""
         info = (self.service_info, self.life_situation_member, self.life_situation_info,
                 self.region_info, self.curator_info, self.maintenance_active,
                 *self.objectives.values())
@@ -306,7 +306,6 @@ class Metrics:
         def put(family: Family, value: float, *labels: str) -> None:
             fresh[id(family)].cell(*labels)[1] = float(value)
 
-        regions = {r.code: r for r in catalog.regions}
         o = self.objectives
         for s in catalog.services:
             put(self.service_info, 1, s.id, s.name, s.level, s.region, s.department, s.curator,
@@ -323,7 +322,7 @@ class Metrics:
             put(self.maintenance_active, 0, s.id)
         for ls in catalog.life_situations:
             put(self.life_situation_info, 1, ls.id, ls.name)
-        for region in regions.values():
+        for region in catalog.regions:  # codes are unique: the catalog checks it
             put(self.region_info, 1, region.code, region.name, region.timezone)
         for c in catalog.curators:
             put(self.curator_info, 1, c.id, c.name, c.deputy or "")

@@ -24,7 +24,6 @@ class ProbeState:
     since: float = 0.0
     consecutive_failures: int = 0
     consecutive_successes: int = 0
-    last_reason: str = ""
     last_success: float | None = None
 
 
@@ -64,7 +63,6 @@ def record(
         series.set_up(state.up)
     log.debug("probe run", success=result.success, reason=reason, detail=result.detail,
               duration=round(duration, 6), hours=hours)
-    state.last_reason = reason
 
 
 def _log_change(log: Any, state: ProbeState, result: ProbeResult, reason: str,

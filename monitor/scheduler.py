@@ -30,8 +30,13 @@ from probes import PROBES, ProbeContext, run_probe
 
 @dataclass(slots=True)
 class _Entry:
+    """A live job. Its logger, probe context and thresholds are built when the job is added
+    or updated, not on every run: a run only looks them up."""
+
     job: JobSpec
     series: ProbeSeries
+    ctx: ProbeContext
+    thresholds: Thresholds
     state: ProbeState = field(default_factory=ProbeState)
 
 
@@ -39,6 +44,10 @@ def _trigger(job: JobSpec) -> IntervalTrigger:
     # A start date in the past anchors the grid; APScheduler fires at the next grid point.
     start = dt.datetime.fromtimestamp(job.offset, dt.UTC)
     return IntervalTrigger(seconds=job.interval, start_date=start, timezone=dt.UTC)
+
+
+def _thresholds(job: JobSpec) -> Thresholds:
+    return Thresholds(job.failure_threshold, job.success_threshold)
 
 
 def scheduled_time(job: JobSpec, now: float) -> float:
@@ -93,14 +102,19 @@ class ProbeScheduler:
             entry = self._entries.pop(key)
             self._aps.remove_job(key)
             self._metrics.remove(entry.job.service, entry.job.probe)
-        for key in diff.updated:
-            self._entries[key].job = plan[key]
+        for key in (*diff.updated, *diff.rescheduled):
+            entry = self._entries[key]
+            entry.job = plan[key]
+            entry.thresholds = _thresholds(plan[key])
         for key in diff.rescheduled:
-            self._entries[key].job = plan[key]
             self._aps.reschedule_job(key, trigger=_trigger(plan[key]))
         for key in diff.added:
             job = plan[key]
-            self._entries[key] = _Entry(job, self._metrics.series(job.service, job.probe))
+            log = self._log.bind(service=job.service, probe=job.probe, location=self._location)
+            self._entries[key] = _Entry(
+                job, self._metrics.series(job.service, job.probe),
+                ProbeContext(http=self._http, log=log, user_agent=self._user_agent),
+                _thresholds(job))
             self._aps.add_job(self._run, _trigger(job), args=(key,), id=key, name=key)
         return diff
 
@@ -121,8 +135,7 @@ class ProbeScheduler:
         job = entry.job
         started = time.time()
         self._metrics.scheduler_lag.observe(max(0.0, started - scheduled_time(job, started)))
-        log = self._log.bind(service=job.service, probe=job.probe, location=self._location)
-        ctx = ProbeContext(http=self._http, log=log, user_agent=self._user_agent)
+        ctx = entry.ctx
         self._metrics.in_flight.inc()
         fn = PROBES[type(job.spec)]
         try:
@@ -132,12 +145,12 @@ class ProbeScheduler:
                 entry.series.attempt(result.success)
                 if result.success or attempt == job.retries:
                     break
-                log.debug("probe attempt failed; retrying", attempt=attempt + 1,
-                          reason=result.reason.value if result.reason else "")
+                ctx.log.debug("probe attempt failed; retrying", attempt=attempt + 1,
+                              reason=result.reason.value if result.reason else "")
         finally:
             self._metrics.in_flight.dec()
-        record(entry.series, entry.state, log, result, duration, started, job.timezone,
-               Thresholds(job.failure_threshold, job.success_threshold))
+        record(entry.series, entry.state, ctx.log, result, duration, started, job.timezone,
+               entry.thresholds)
 
     def snapshot(self) -> dict[str, SavedProbe]:
         return {
