@@ -39,7 +39,7 @@ from aiohttp.typedefs import LooseCookies
 from yarl import URL
 
 from probes.result import Phase
-from probes.tls_client import earliest_expiry
+from probes.tls_client import earliest_expiry, new_client_context
 
 # RFC 8305's "Connection Attempt Delay", aiohttp's default too.
 _HAPPY_EYEBALLS_DELAY = 0.25
@@ -256,12 +256,7 @@ def client_ssl_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.S
     """One context per distinct trust setting (building one reads the trust store from disk).
     A changed ``ca_file`` on disk is picked up on restart. Raises OSError / ssl.SSLError if
     ``ca_file`` cannot be loaded (not cached, so a fixed file is picked up on the next run)."""
-    if insecure_skip_verify:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context = ssl.create_default_context(cafile=ca_file)
+    context = new_client_context(ca_file, insecure_skip_verify)
     context.set_alpn_protocols(["http/1.1"])
     return context
 

@@ -43,6 +43,18 @@ def below(negotiated: str, minimum: TlsVersionName) -> bool:
     return VERSION_ORDER.index(negotiated) < VERSION_ORDER.index(minimum)
 
 
+def new_client_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.SSLContext:
+    """A fresh client context: verifying against ``ca_file`` (else the system store), or
+    accepting any certificate. Uncached: callers cache the finished context, never this one.
+    Raises OSError / ssl.SSLError if ``ca_file`` cannot be loaded."""
+    if insecure_skip_verify:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=ca_file)
+
+
 @lru_cache(maxsize=64)
 def stream_ssl_context(
     ca_file: str | None, insecure_skip_verify: bool, min_version: TlsVersionName | None = None
@@ -58,12 +70,7 @@ def stream_ssl_context(
 
     Raises OSError / ssl.SSLError if ``ca_file`` cannot be loaded (not cached, so a fixed
     file is picked up on the next run)."""
-    if insecure_skip_verify:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context = ssl.create_default_context(cafile=ca_file)
+    context = new_client_context(ca_file, insecure_skip_verify)
     floor = _FLOOR.get(min_version) if min_version is not None else None
     if floor is not None:
         with warnings.catch_warnings():  # "TLSv1 is deprecated": we know, it is asked for
