@@ -28,8 +28,10 @@ UTC = dt.UTC
         (dt.datetime(2026, 11, 4, 9, 0, tzinfo=UTC), "Europe/Moscow", OFFHOURS),
         # Saturday 2025-11-01 was made a working day (transfer for Unity Day).
         (dt.datetime(2025, 11, 1, 9, 0, tzinfo=UTC), "Europe/Moscow", BUSINESS),
-        # New Year holidays in Kamchatka (UTC+12) start while Moscow is still in December.
-        (dt.datetime(2026, 12, 31, 13, 0, tzinfo=UTC), "Asia/Kamchatka", OFFHOURS),
+        # Kamchatka (UTC+12) reaches Unity Day while Moscow is still on 3 November: 10:00
+        # local on the holiday is off-hours, 10:00 local the day before is business.
+        (dt.datetime(2026, 11, 3, 22, 0, tzinfo=UTC), "Asia/Kamchatka", OFFHOURS),
+        (dt.datetime(2026, 11, 2, 22, 0, tzinfo=UTC), "Asia/Kamchatka", BUSINESS),
     ],
 )
 def test_hours_label_in_local_time(utc: dt.datetime, tz: str, expected: str) -> None:
