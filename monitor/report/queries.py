@@ -33,22 +33,24 @@ def _braces(*matchers: str) -> str:
     return "{" + ",".join(present) + "}" if present else ""
 
 
+def _location_runs(svc: str, hours: str, *matchers: str) -> str:
+    """Runs per location in one 5m step: ``dozor:location_probe_events:increase5m``."""
+    sel = _braces(svc, 'hours="offhours"' if hours == "offhours" else "", *matchers)
+    return f"sum by (service, location) (increase(dozor_probes_total{sel}[{FIVE}]))"
+
+
 def step_events(svc: str, hours: str, excluded: bool) -> str:
     """The service's runs in one 5m step: ``dozor:service_probe_events:increase5m``."""
-    sel = _braces(svc, 'hours="offhours"' if hours == "offhours" else "")
-    location = f"sum by (service, location) (increase(dozor_probes_total{sel}[{FIVE}]))"
-    return _maintenance(quorum(location, SVC), svc, excluded)
+    return _maintenance(quorum(_location_runs(svc, hours), SVC), svc, excluded)
 
 
 def step_failures(svc: str, hours: str, excluded: bool) -> str:
     """``dozor:service_probe_failures:increase5m``: quorum ratio × quorum events."""
-    sel = _braces(svc, 'hours="offhours"' if hours == "offhours" else "")
-    fsel = _braces(svc, 'hours="offhours"' if hours == "offhours" else "", 'result="failure"')
-    ratio = (f"sum by (service, location) (increase(dozor_probes_total{fsel}[{FIVE}]))\n"
-             f"/\n(sum by (service, location) (increase(dozor_probes_total{sel}[{FIVE}])) > 0)")
-    events = quorum(f"sum by (service, location) (increase(dozor_probes_total{sel}[{FIVE}]))",
-                    SVC)
-    return _maintenance(f"({quorum(f'({ratio})', SVC)})\n* ({events})", svc, excluded)
+    runs = _location_runs(svc, hours)
+    failed = _location_runs(svc, hours, 'result="failure"')
+    ratio = f"{failed}\n/\n({runs} > 0)"
+    return _maintenance(f"({quorum(f'({ratio})', SVC)})\n* ({quorum(runs, SVC)})", svc,
+                        excluded)
 
 
 def _maintenance(expr: str, svc: str, excluded: bool) -> str:
