@@ -40,7 +40,6 @@ OBJECTIVES = (
     ("latency_p95", "dozor_service_latency_p95_objective_seconds"),
     ("maintenance_counts", "dozor_service_maintenance_counts"),
 )
-PARTS = ("availability", "offhours_availability", "max_outage", "latency_p95")
 
 
 @dataclass(frozen=True, slots=True)
