@@ -14,7 +14,6 @@ the module's ``timeout`` is exactly the probe's budget, and a test can give Dozo
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import time
 import urllib.error
@@ -27,6 +26,7 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.stack import free_port
 from tests.tools import require
 
 BINARY = "prometheus-blackbox-exporter"
@@ -40,13 +40,6 @@ def version() -> str:
     out = subprocess.run([require(BINARY), "--version"], capture_output=True, text=True,
                          timeout=10, check=True)
     return (out.stdout or out.stderr).splitlines()[0]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _parse_duration(text: str) -> float:
@@ -88,7 +81,7 @@ class Blackbox:
         if check.returncode != 0:
             raise RuntimeError(f"blackbox rejects the generated config:\n{check.stderr}")
         for _attempt in range(3):  # the free port can be taken between probing and binding
-            self.port = _free_port()
+            self.port = free_port()
             log = (self.workdir / "blackbox.log").open("wb")
             self._process = subprocess.Popen(
                 [binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{self.port}",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.catalog_factory import catalog_dict, write_catalog
+from tests.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,19 +52,13 @@ def test_check_demo_catalog_is_valid() -> None:
     assert "services" in done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as r:
         return str(r.read().decode())
 
 
 def test_run_reloads_on_sighup_and_exits_0_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(["http://127.0.0.1:1/a"]))
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", "--log-format", "json", "run", "--config", str(cfg),
