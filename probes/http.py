@@ -42,6 +42,7 @@ __all__ = [
     "call_http",
     "new_http_session",
     "probe_http",
+    "tls_context",
 ]
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -95,13 +96,20 @@ class HttpSpec(StrictModel):
         return value
 
 
+def tls_context(tls: TlsOptions) -> ssl.SSLContext | ProbeResult:
+    """The (cached) client context for ``tls``, or the failed result of a run whose
+    ``tls.ca_file`` cannot be loaded."""
+    try:
+        return client_ssl_context(tls.ca_file, tls.insecure_skip_verify)
+    except OSError as exc:  # ssl.SSLError included
+        return ProbeResult.fail(Reason.ERROR, f"cannot load tls.ca_file {tls.ca_file!r}: {exc}")
+
+
 async def probe_http(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:
     """One request (and its redirects) against ``spec.url``, judged by ``spec.expect``."""
-    try:
-        ssl_context = client_ssl_context(spec.tls.ca_file, spec.tls.insecure_skip_verify)
-    except OSError as exc:  # ssl.SSLError included
-        detail = f"cannot load tls.ca_file {spec.tls.ca_file!r}: {exc}"
-        return ProbeResult.fail(Reason.ERROR, detail)
+    ssl_context = tls_context(spec.tls)
+    if isinstance(ssl_context, ProbeResult):
+        return ssl_context
     call = HttpCall(
         method=spec.method,
         url=spec.url,

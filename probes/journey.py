@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from probes.context import ProbeContext
-from probes.http import HttpCall, HttpReply, call_http
-from probes.http_client import HttpExchange, client_ssl_context
+from probes.http import HttpCall, HttpReply, call_http, tls_context
+from probes.http_client import HttpExchange
 from probes.journey_extract import extract_value, fill, fill_json, until_misses
 from probes.journey_spec import JourneySpec, JourneyStep
 from probes.result import ProbeResult, Reason
@@ -46,11 +46,9 @@ class _Run:
 
 async def probe_journey(spec: JourneySpec, ctx: ProbeContext) -> ProbeResult:
     """Run the steps in order; the first failing step ends the run."""
-    try:
-        ssl_context = client_ssl_context(spec.tls.ca_file, spec.tls.insecure_skip_verify)
-    except OSError as exc:  # ssl.SSLError included
-        detail = f"cannot load tls.ca_file {spec.tls.ca_file!r}: {exc}"
-        return ProbeResult.fail(Reason.ERROR, detail)
+    ssl_context = tls_context(spec.tls)
+    if isinstance(ssl_context, ProbeResult):
+        return ssl_context
     run = _Run()
     exchange = HttpExchange()
     submit_index = _submit_index(spec)
