@@ -48,12 +48,12 @@ def active_windows(
 
 def maintenance_now(catalog: Catalog, at: dt.datetime) -> dict[str, Maintenance]:
     """Services in a maintenance window at ``at``, with the first active window of each."""
-    zones = {r.code: r.timezone for r in catalog.regions}
+    zones = catalog.timezones()
     out: dict[str, Maintenance] = {}
     for service in catalog.services:
         if not service.maintenance:
             continue
-        active = active_windows(service.maintenance, at, zones.get(service.region, "UTC"))
+        active = active_windows(service.maintenance, at, zones[service.region])
         if active:
             # An announced window wins: it is the one the 24/7 policy may excuse.
             out[service.id] = next((w for w in active if w.announced), active[0])

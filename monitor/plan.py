@@ -41,7 +41,7 @@ def start_offset(key: str, interval: float) -> float:
 
 
 def plan_jobs(catalog: Catalog) -> dict[str, JobSpec]:
-    regions = {r.code: r.timezone for r in catalog.regions}
+    regions = catalog.timezones()
     jobs: dict[str, JobSpec] = {}
     for service in catalog.services:
         for probe in service.probes:
@@ -50,7 +50,7 @@ def plan_jobs(catalog: Catalog) -> dict[str, JobSpec]:
                 probe=probe.name,
                 interval=catalog.interval(probe),
                 timeout=catalog.timeout(probe),
-                timezone=regions.get(service.region, "Europe/Moscow"),
+                timezone=regions[service.region],
                 spec=probe.spec,
                 retries=probe.retries,
                 failure_threshold=probe.failure_threshold,

@@ -194,6 +194,10 @@ class Catalog(StrictModel):
     def region(self, code: str) -> Region:
         return next(r for r in self.regions if r.code == code)
 
+    def timezones(self) -> dict[str, str]:
+        """Region code -> IANA zone; every service's region is in it (the loader checks)."""
+        return {r.code: r.timezone for r in self.regions}
+
     def interval(self, probe: Probe) -> float:
         return probe.interval if probe.interval is not None else self.defaults.interval
 
