@@ -51,7 +51,6 @@ class QueryStep(StrictModel):
         None, description="upgrade the connection to TLS here (tls_config applies)"
     )
 
-
     @model_validator(mode="after")
     def _one_key(self) -> QueryStep:
         given = [k for k in ("expect", "send", "starttls") if getattr(self, k) is not None]
@@ -61,6 +60,10 @@ class QueryStep(StrictModel):
                 f"found {', '.join(given) or 'none'}"
             )
         return self
+
+
+# What an absent tls_config means; built once (a frozen model), not on every run.
+_SYSTEM_TRUST = TlsOptions()
 
 
 class TcpSpec(StrictModel):
@@ -90,7 +93,7 @@ class TcpSpec(StrictModel):
 
 async def probe_tcp(spec: TcpSpec, ctx: ProbeContext) -> ProbeResult:
     """Connect to ``spec.address``, optionally handshake, then run ``query_response``."""
-    options = spec.tls_config or TlsOptions()
+    options = spec.tls_config or _SYSTEM_TRUST
     phases: dict[Phase, float] = {}
     opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
     if isinstance(opened, tuple):
