@@ -21,7 +21,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from probes.address import split_address
-from probes.result import Phase, Reason
+from probes.context import ProbeContext
+from probes.result import Phase, ProbeResult, Reason
 from probes.tls_client import earliest_expiry, handshake_failure, version_name
 
 # StreamReader's buffer limit: also the longest line a probe will read.
@@ -78,6 +79,19 @@ class Stream:
         already, so nothing is lost. The yield lets the socket actually close now."""
         self.writer.transport.abort()
         await asyncio.sleep(0)
+
+
+def stream_result(
+    ctx: ProbeContext, kind: str, failure: Failure | None, phases: dict[Phase, float],
+    cert_expiry: float | None, detail: str = "",
+) -> ProbeResult:
+    """A stream probe's result (``detail`` is the success detail, e.g. the TLS version), with
+    the debug line that records it."""
+    ctx.log.debug(f"{kind} probe finished", failure=failure, detail=detail,
+                  phases={str(k): round(v, 6) for k, v in phases.items()})
+    if failure is None:
+        return ProbeResult(True, None, detail, phases, cert_expiry)
+    return ProbeResult.fail(*failure, phases, cert_expiry)
 
 
 async def open_stream(

@@ -28,7 +28,14 @@ from probes.context import ProbeContext
 from probes.http import TlsOptions
 from probes.result import Phase, ProbeResult, Reason
 from probes.spec import Regex, StrictModel
-from probes.stream import MAX_LINE_BYTES, Failure, Stream, open_stream, session_resolver
+from probes.stream import (
+    MAX_LINE_BYTES,
+    Failure,
+    Stream,
+    open_stream,
+    session_resolver,
+    stream_result,
+)
 from probes.tls_client import stream_ssl_context
 
 __all__ = ["MAX_LINE_BYTES", "MAX_READ_BYTES", "QueryStep", "TcpSpec", "probe_tcp"]
@@ -97,25 +104,14 @@ async def probe_tcp(spec: TcpSpec, ctx: ProbeContext) -> ProbeResult:
     phases: dict[Phase, float] = {}
     opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
     if isinstance(opened, tuple):
-        return _finish(ctx, opened, phases, None, "")
+        return stream_result(ctx, "tcp", opened, phases, None)
     stream = opened
     try:
         failure = await _converse(spec, options, stream)
     finally:
         await stream.close()
     version = f"{stream.tls_version} {stream.cipher}" if stream.tls_version else ""
-    return _finish(ctx, failure, phases, stream.cert_expiry, version)
-
-
-def _finish(
-    ctx: ProbeContext, failure: Failure | None, phases: dict[Phase, float],
-    cert_expiry: float | None, tls: str,
-) -> ProbeResult:
-    ctx.log.debug("tcp probe finished", failure=failure, tls=tls,
-                  phases={str(k): round(v, 6) for k, v in phases.items()})
-    if failure is None:
-        return ProbeResult(True, None, tls, phases, cert_expiry)
-    return ProbeResult.fail(*failure, phases, cert_expiry)
+    return stream_result(ctx, "tcp", failure, phases, stream.cert_expiry, version)
 
 
 async def _converse(spec: TcpSpec, options: TlsOptions, stream: Stream) -> Failure | None:

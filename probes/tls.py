@@ -22,7 +22,7 @@ from probes.address import HostPort
 from probes.context import ProbeContext
 from probes.result import Phase, ProbeResult, Reason
 from probes.spec import StrictModel
-from probes.stream import Failure, open_stream, session_resolver
+from probes.stream import Failure, open_stream, session_resolver, stream_result
 from probes.tls_client import TlsVersionName, below, stream_ssl_context
 
 __all__ = ["TlsSpec", "probe_tls"]
@@ -51,7 +51,7 @@ async def probe_tls(spec: TlsSpec, ctx: ProbeContext) -> ProbeResult:
     phases: dict[Phase, float] = {}
     opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
     if isinstance(opened, tuple):
-        return _finish(ctx, opened, phases, None)
+        return stream_result(ctx, "tls", opened, phases, None)
     stream = opened
     try:
         failure: Failure | None = await stream.start_tls(context, spec.server_name)
@@ -65,16 +65,6 @@ async def probe_tls(spec: TlsSpec, ctx: ProbeContext) -> ProbeResult:
         )
     if failure is None:
         detail = f"{version} {stream.cipher}"
-        return _finish(ctx, None, phases, stream.cert_expiry, detail)
-    return _finish(ctx, failure, phases, stream.cert_expiry)
+        return stream_result(ctx, "tls", None, phases, stream.cert_expiry, detail)
+    return stream_result(ctx, "tls", failure, phases, stream.cert_expiry)
 
-
-def _finish(
-    ctx: ProbeContext, failure: Failure | None, phases: dict[Phase, float],
-    cert_expiry: float | None, detail: str = "",
-) -> ProbeResult:
-    ctx.log.debug("tls probe finished", failure=failure, detail=detail,
-                  phases={str(k): round(v, 6) for k, v in phases.items()})
-    if failure is None:
-        return ProbeResult(True, None, detail, phases, cert_expiry)
-    return ProbeResult.fail(*failure, phases, cert_expiry)
