@@ -93,6 +93,14 @@ async def poll(check: Callable[[], Awaitable[T | None]], timeout: float, what: s
         await asyncio.sleep(every)
 
 
+async def until(cond: Callable[[], bool], timeout: float = 8.0, what: str = "condition") -> None:
+    """``poll`` for a plain condition on in-process state (a daemon's, a target's)."""
+    async def check() -> bool | None:
+        return True if cond() else None
+
+    await poll(check, timeout, what, every=0.05)
+
+
 @dataclass
 class Process:
     name: str

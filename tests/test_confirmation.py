@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from monitor.metrics import Metrics
 from monitor.recorder import ProbeState, Thresholds, record
 from probes import ProbeResult, Reason
 from tests.catalog_factory import catalog_dict, write_catalog
+from tests.stack import until
 from tests.target import Target
 from tests.tools import promtool_check_metrics
 
@@ -83,10 +83,7 @@ async def test_retries_count_every_attempt_and_last_attempt_decides(
     daemon = Daemon(DaemonOptions(config=cfg, port=0, location="loc"))
     await daemon.start()
     try:
-        deadline = time.monotonic() + 6
-        while target.hits < 3:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+        await until(lambda: target.hits >= 3, timeout=6)
         await asyncio.sleep(0.1)
         m = daemon.metrics
         assert _value(m, "dozor_probe_attempts_total", result="failure") == 2

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from structlog.testing import capture_logs
 from monitor.daemon import Daemon, DaemonOptions
 from monitor.webconfig import WebSecurity
 from tests.catalog_factory import catalog_dict, write_catalog
+from tests.stack import until
 from tests.target import Target
 from tests.tools import promtool_check_metrics
 
@@ -31,14 +31,6 @@ async def _start(path: Path, **kw: Any) -> Daemon:
     daemon = Daemon(DaemonOptions(config=path, port=0, location="test-loc", **kw))
     await daemon.start()
     return daemon
-
-
-async def _wait_for(cond: Callable[[], bool], timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def _scrape(daemon: Daemon) -> tuple[bytes, dict[tuple[str, frozenset[Any]], float]]:
@@ -63,7 +55,7 @@ async def test_probes_run_and_metrics_pass_promtool(tmp_path: Path, target: Targ
         [f"{target.url}/a", f"{target.url}/b"], interval="1s", timeout="500ms"))
     daemon = await _start(cfg)
     try:
-        await _wait_for(lambda: target.hits >= 4)
+        await until(lambda: target.hits >= 4)
         body, samples = await _scrape(daemon)
         assert _total(samples, "svc-00000", "success") >= 1
         assert samples["dozor_probe_success", frozenset(
@@ -84,13 +76,13 @@ async def test_state_changes_are_logged_once_each(tmp_path: Path, target: Target
     with capture_logs() as logs:
         daemon = await _start(cfg)
         try:
-            await _wait_for(lambda: target.hits >= 1)
+            await until(lambda: target.hits >= 1)
             target.status = 503
-            await _wait_for(lambda: any(e["event"] == "probe failing" for e in logs))
+            await until(lambda: any(e["event"] == "probe failing" for e in logs))
             hits = target.hits
-            await _wait_for(lambda: target.hits >= hits + 2)  # stays down: no new line
+            await until(lambda: target.hits >= hits + 2)  # stays down: no new line
             target.status = 200
-            await _wait_for(lambda: any(e["event"] == "probe recovered" for e in logs))
+            await until(lambda: any(e["event"] == "probe recovered" for e in logs))
         finally:
             await daemon.stop()
     failing = [e for e in logs if e["event"] == "probe failing"]
@@ -109,7 +101,7 @@ async def test_valid_reload_applies_a_diff(tmp_path: Path, target: Target) -> No
     token = "a-reload-token-of-some-length"
     daemon = await _start(cfg, security=WebSecurity(reload_token=token))
     try:
-        await _wait_for(lambda: target.hits >= 3)
+        await until(lambda: target.hits >= 3)
         kept_state = daemon.scheduler.state("svc-00000/portal")
         kept_next = daemon.scheduler.next_run("svc-00000/portal")
         data["services"][1]["probes"][0]["interval"] = "2s"  # changed interval
@@ -145,7 +137,7 @@ async def test_invalid_reload_keeps_running_catalog(tmp_path: Path, target: Targ
         assert "c.yaml" in str(logs[-1]["errors"])
         assert set(daemon.scheduler.jobs) == {"svc-00000/portal"}
         hits = target.hits
-        await _wait_for(lambda: target.hits >= hits + 2)  # still probing
+        await until(lambda: target.hits >= hits + 2)  # still probing
         _, samples = await _scrape(daemon)
         assert samples["dozor_config_last_reload_successful", frozenset()] == 0
     finally:
@@ -158,7 +150,7 @@ async def test_concurrency_bound_holds(tmp_path: Path, target: Target) -> None:
         [f"{target.url}/{i}" for i in range(6)], interval="1s", timeout="900ms"))
     daemon = await _start(cfg, max_concurrency=2)
     try:
-        await _wait_for(lambda: target.hits >= 6)
+        await until(lambda: target.hits >= 6)
     finally:
         await daemon.stop()
     assert target.max_in_flight == 2
@@ -172,7 +164,7 @@ async def test_shutdown_with_probe_in_flight(
     cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
         [f"{target.url}/a"], interval="2s", timeout="1900ms"))
     daemon = await _start(cfg, grace=grace)
-    await _wait_for(lambda: target.in_flight == 1, timeout=4)
+    await until(lambda: target.in_flight == 1, timeout=4)
     started = time.monotonic()
     with capture_logs() as logs:
         await daemon.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from structlog.testing import capture_logs
 from monitor.daemon import Daemon, DaemonOptions
 from monitor.state import SavedProbe, StateFileError, load_state, save_state
 from tests.catalog_factory import catalog_dict, write_catalog
+from tests.stack import until
 from tests.target import Target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,13 +86,6 @@ async def target() -> AsyncIterator[Target]:
     await t.close()
 
 
-async def _until(cond: object, timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 async def test_restart_restores_state_and_emits_no_false_transition(
     tmp_path: Path, target: Target
 ) -> None:
@@ -104,10 +97,10 @@ async def test_restart_restores_state_and_emits_no_false_transition(
     first = Daemon(options)
     await first.start()
     try:
-        await _until(lambda: first.scheduler.state("svc-00000/portal").up is True)
+        await until(lambda: first.scheduler.state("svc-00000/portal").up is True)
         last_ok = first.scheduler.state("svc-00000/portal").last_success
         target.status = 503
-        await _until(lambda: first.scheduler.state("svc-00000/portal").up is False)
+        await until(lambda: first.scheduler.state("svc-00000/portal").up is False)
     finally:
         await first.stop()  # saves the state
     went_down = first.scheduler.state("svc-00000/portal").since
@@ -123,10 +116,10 @@ async def test_restart_restores_state_and_emits_no_false_transition(
             assert samples["dozor_probe_last_success_timestamp_seconds"] == last_ok
             assert samples["dozor_probe_up"] == 0
             hits = target.hits
-            await _until(lambda: target.hits >= hits + 2)  # still down: nothing to report
+            await until(lambda: target.hits >= hits + 2)  # still down: nothing to report
             assert not [e for e in logs if e["event"] == "probe failing"]
             target.status = 200
-            await _until(lambda: any(e["event"] == "probe recovered" for e in logs))
+            await until(lambda: any(e["event"] == "probe recovered" for e in logs))
         finally:
             await second.stop()
     recovered = next(e for e in logs if e["event"] == "probe recovered")
