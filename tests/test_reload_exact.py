@@ -78,6 +78,10 @@ async def test_reload_keeps_one_run_per_grid_point(
         before = time.time()
         assert await daemon.reload() is True
         reloaded = time.time()
+        # The reload really applied: updated probes carry the new timeout, removed ones left.
+        jobs = daemon.scheduler.jobs
+        assert {jobs[f"svc-{i:05d}/portal"].timeout for i in UPDATE} == {2.0}
+        assert set(jobs) == {f"svc-{i:05d}/portal" for i in kept}
         await asyncio.sleep(2.5 * INTERVAL)
         stopped_at = time.time()
     finally:
