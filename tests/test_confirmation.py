@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import structlog
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
 from monitor.daemon import Daemon, DaemonOptions
@@ -19,18 +18,14 @@ from probes import ProbeResult, Reason
 from tests.catalog_factory import catalog_dict, write_catalog
 from tests.stack import until
 from tests.target import Target
-from tests.tools import promtool_check_metrics
+from tests.tools import promtool_check_metrics, samples
 
 KEY = {"service": "svc-00000", "probe": "portal", "location": "loc"}
 
 
 def _value(metrics: Metrics, name: str, **extra: str) -> float | None:
-    want = {**KEY, **extra}
-    for fam in text_string_to_metric_families(generate_latest(metrics.registry).decode()):
-        for s in fam.samples:
-            if s.name == name and s.labels == want:
-                return float(s.value)
-    return None
+    labels = frozenset({**KEY, **extra}.items())
+    return samples(generate_latest(metrics.registry)).get((name, labels))
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
 from monitor.daemon import Daemon, DaemonOptions
@@ -17,7 +16,7 @@ from monitor.webconfig import WebSecurity
 from tests.catalog_factory import catalog_dict, write_catalog
 from tests.stack import until
 from tests.target import Target
-from tests.tools import promtool_check_metrics
+from tests.tools import Samples, promtool_check_metrics, samples
 
 
 @pytest.fixture
@@ -33,18 +32,14 @@ async def _start(path: Path, **kw: Any) -> Daemon:
     return daemon
 
 
-async def _scrape(daemon: Daemon) -> tuple[bytes, dict[tuple[str, frozenset[Any]], float]]:
+async def _scrape(daemon: Daemon) -> tuple[bytes, Samples]:
     async with aiohttp.ClientSession() as s, s.get(f"{daemon.url}/metrics") as r:
         assert r.status == 200
         body = await r.read()
-    samples = {}
-    for fam in text_string_to_metric_families(body.decode()):
-        for smp in fam.samples:
-            samples[smp.name, frozenset(smp.labels.items())] = smp.value
-    return body, samples
+    return body, samples(body)
 
 
-def _total(samples: dict[tuple[str, frozenset[Any]], float], service: str, result: str) -> float:
+def _total(samples: Samples, service: str, result: str) -> float:
     return sum(v for (name, labels), v in samples.items()
                if name == "dozor_probes_total" and dict(labels)["service"] == service
                and dict(labels)["result"] == result)

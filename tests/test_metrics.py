@@ -1,21 +1,16 @@
 import time
 
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.catalog.model import Catalog
 from monitor.metrics import Metrics, duration_buckets
 from probes import Phase, ProbeResult, Reason
 from tests.catalog_factory import catalog_dict
-from tests.tools import promtool_check_metrics
+from tests.tools import Samples, promtool_check_metrics, samples
 
 
-def _samples(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    out = {}
-    for family in text_string_to_metric_families(generate_latest(metrics.registry).decode()):
-        for s in family.samples:
-            out[s.name, frozenset(s.labels.items())] = s.value
-    return out
+def _samples(metrics: Metrics) -> Samples:
+    return samples(generate_latest(metrics.registry))
 
 
 def _catalog() -> Catalog:

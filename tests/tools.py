@@ -1,4 +1,5 @@
-"""Locating the real Prometheus tools the tests drive (installed from Debian packages)."""
+"""Locating the real Prometheus tools the tests drive (installed from Debian packages), and
+reading an exposition the way they would."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import shutil
 import subprocess
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]  # (name, labels) -> value
 
 
 def require(tool: str) -> str:
@@ -21,3 +25,9 @@ def promtool_check_metrics(exposition: bytes) -> subprocess.CompletedProcess[str
         [require("promtool"), "check", "metrics"], input=exposition.decode(),
         capture_output=True, text=True, timeout=30, check=False,
     )
+
+
+def samples(exposition: bytes) -> Samples:
+    """Every sample of a text exposition, keyed by name and label set."""
+    families = text_string_to_metric_families(exposition.decode())
+    return {(s.name, frozenset(s.labels.items())): s.value for f in families for s in f.samples}
