@@ -101,6 +101,7 @@ def test_removed_probe_series_vanish_and_bucket_swap_keeps_series() -> None:
     m.remove("a", "p")
     names = {(n, dict(lbl).get("service")) for (n, lbl) in _samples(m)}
     assert not any(svc == "a" for (_, svc) in names)
+    assert ("dozor_probes_total", "b") in names  # only the removed probe's series went
     assert m.use_buckets((0.3, 1.0)) is True
     m.series("b", "p").observe(ProbeResult.ok(), 0.2, "business", 1)
     les = {dict(lbl)["le"] for (n, lbl) in _samples(m)
