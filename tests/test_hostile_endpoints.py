@@ -110,14 +110,14 @@ async def test_hostile_endpoints_do_not_disturb_the_daemon(tmp_path: Path, zoo: 
             registry = daemon.metrics.registry
             lag0, runs0, t0 = histogram(registry, "dozor_scheduler_lag_seconds"), \
                 runs_by_service(registry), time.time()
-            direct = asyncio.create_task(_direct_timeouts(zoo))
+            direct_runs = asyncio.create_task(_direct_timeouts(zoo))
             deadline = time.monotonic() + MEASURE
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
                 rss_peak = max(rss_peak, rss_bytes())
             lag1, runs1, t1 = histogram(registry, "dozor_scheduler_lag_seconds"), \
                 runs_by_service(registry), time.time()
-            elapsed = await direct
+            elapsed = await direct_runs
         finally:
             await daemon.stop()
     # Read the rest once the daemon has stopped: a registry walk per service would itself
