@@ -592,6 +592,7 @@ async def test_verdicts(
     if case.server.startswith("tls:") and case.blackbox:
         served = endpoints.streams.not_after[case.server[4:]].timestamp()
         assert expiry == served  # the earliest in the chain, an intermediate's included
+        assert result.cert_expiry == served  # Dozor read it too, not only blackbox
 
 
 # --- timing -------------------------------------------------------------------------------
