@@ -203,7 +203,7 @@ BAD: dict[str, tuple[dict[str, str | bytes], str]] = {
     "python-tag": ({"c.yaml": "x-a: !!python/object/apply:os.system [id]\n"},
                    "unsupported YAML tag"),
     "python-scalar-tag": ({"c.yaml": "x-a: !!python/name:os.system\n"},
-                          "could not determine a constructor"),
+                          "unsupported YAML tag"),
     "set-tag": ({"c.yaml": "regions: !!set {a, b}\n"}, "unsupported YAML tag"),
     "top-level-scalar": ({"c.yaml": "just a string\n"}, "top level must be a mapping"),
     "top-level-list": ({"c.yaml": "- a\n- b\n"}, "top level must be a mapping"),
