@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.catalog import load_catalog
-from monitor.plan import plan_jobs
+from monitor.runtime.plan import plan_jobs
 from tests.catalog_factory import catalog_dict, write_catalog
 
 

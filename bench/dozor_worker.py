@@ -23,10 +23,10 @@ from typing import Any
 # DOZOR_ROOT: another checkout's code (e.g. the previous commit) for before/after in one run.
 sys.path.insert(0, os.environ.get("DOZOR_ROOT") or str(Path(__file__).resolve().parent.parent))
 
-from monitor.daemon import Daemon, DaemonOptions, dozor_version
-from monitor.logs import configure_logging
-from monitor.metrics import Metrics, ProbeSeries
-from monitor.scheduler import ProbeScheduler
+from monitor.runtime.daemon import Daemon, DaemonOptions, dozor_version
+from monitor.runtime.logs import configure_logging
+from monitor.runtime.scheduler import ProbeScheduler
+from monitor.serving.metrics import Metrics, ProbeSeries
 from probes import ProbeResult
 
 Run = tuple[float, float, str, bool]

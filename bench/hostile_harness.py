@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from structlog.testing import capture_logs
 
-from monitor.daemon import Daemon, DaemonOptions
+from monitor.runtime.daemon import Daemon, DaemonOptions
 from tests.catalog_factory import catalog_dict, write_catalog
 from tests.hostile_zoo import Behaviour, ZooProcess, zoo_process
 from tests.vitals import (

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from prometheus_client import generate_latest
 
 from monitor.catalog import load_catalog
-from monitor.metrics import Metrics
+from monitor.serving.metrics import Metrics
 from probes import Phase, ProbeResult, Reason
 from tests.catalog_factory import catalog_dict, write_catalog
 

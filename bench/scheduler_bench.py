@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.daemon import Daemon, DaemonOptions
-from monitor.logs import configure_logging
+from monitor.runtime.daemon import Daemon, DaemonOptions
+from monitor.runtime.logs import configure_logging
 from tests.catalog_factory import catalog_dict, write_catalog
 from tests.stack import free_port
 from tests.vitals import histogram, quantile, since

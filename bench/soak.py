@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hostile_harness import hostile_plan  # bench/ is on sys.path when run as a script
 
-from monitor.daemon import Daemon, DaemonOptions
-from monitor.logs import configure_logging
+from monitor.runtime.daemon import Daemon, DaemonOptions
+from monitor.runtime.logs import configure_logging
 from tests.catalog_factory import catalog_dict, write_catalog
 from tests.hostile_zoo import zoo_process
 from tests.vitals import histogram, open_fds, quantile, rss_bytes, runs_by_service, since

@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from monitor.catalog import Catalog, CatalogError, load_catalog
-from monitor.daemon import Daemon, DaemonOptions, dozor_version
-from monitor.logs import configure_logging
-from monitor.shard import Shard
-from monitor.webconfig import WebConfigError, load_web_security
+from monitor.runtime.daemon import Daemon, DaemonOptions, dozor_version
+from monitor.runtime.logs import configure_logging
+from monitor.runtime.shard import Shard
+from monitor.serving.security import WebConfigError, load_web_security
 
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo"
 

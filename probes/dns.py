@@ -52,9 +52,9 @@ import dns.rdataclass
 import dns.rdatatype
 from pydantic import Field, field_validator
 
-from probes.context import ProbeContext
-from probes.result import Phase, ProbeResult, Reason
-from probes.spec import Regex, StrictModel
+from probes._context import ProbeContext
+from probes._result import Phase, ProbeResult, Reason
+from probes._spec import Regex, StrictModel
 
 __all__ = ["DnsExpect", "DnsSpec", "probe_dns"]
 

@@ -28,34 +28,23 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import Field, field_validator
 
-from probes.context import ProbeContext
-from probes.http_client import HttpExchange, client_ssl_context, new_http_session
-from probes.result import ProbeResult, Reason
-from probes.spec import Duration, OneOrMany, Regex, StrictModel
+from probes._context import ProbeContext
+from probes._http_client import HttpExchange, new_http_session
+from probes._result import ProbeResult, Reason
+from probes._spec import Duration, OneOrMany, Regex, StrictModel
+from probes._tls import TlsOptions, tls_context
 
 __all__ = [
     "HttpCall",
     "HttpExpect",
     "HttpReply",
     "HttpSpec",
-    "TlsOptions",
     "call_http",
     "new_http_session",
     "probe_http",
-    "tls_context",
 ]
 
 DEFAULT_MAX_BODY = 1024 * 1024
-
-
-class TlsOptions(StrictModel):
-    """How an HTTPS target is verified. Defaults verify against the system trust store."""
-
-    ca_file: str | None = Field(None, description="PEM bundle to trust instead of the system store")
-    insecure_skip_verify: bool = Field(False, description="accept any certificate (not advised)")
-    server_name: str | None = Field(
-        None, description="SNI and hostname to verify, if not the URL's"
-    )
 
 
 class HttpExpect(StrictModel):
@@ -94,15 +83,6 @@ class HttpSpec(StrictModel):
                 f"{value!r} is not an http(s) URL; write e.g. 'https://host.example/path'"
             )
         return value
-
-
-def tls_context(tls: TlsOptions) -> ssl.SSLContext | ProbeResult:
-    """The (cached) client context for ``tls``, or the failed result of a run whose
-    ``tls.ca_file`` cannot be loaded."""
-    try:
-        return client_ssl_context(tls.ca_file, tls.insecure_skip_verify)
-    except OSError as exc:  # ssl.SSLError included
-        return ProbeResult.fail(Reason.ERROR, f"cannot load tls.ca_file {tls.ca_file!r}: {exc}")
 
 
 async def probe_http(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:

@@ -23,12 +23,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from probes.address import HostPort
-from probes.context import ProbeContext
-from probes.http import TlsOptions
-from probes.result import Phase, ProbeResult, Reason
-from probes.spec import Regex, StrictModel
-from probes.stream import (
+from probes._address import HostPort
+from probes._context import ProbeContext
+from probes._result import Phase, ProbeResult, Reason
+from probes._spec import Regex, StrictModel
+from probes._stream import (
     MAX_LINE_BYTES,
     Failure,
     Stream,
@@ -36,7 +35,7 @@ from probes.stream import (
     session_resolver,
     stream_result,
 )
-from probes.tls_client import stream_ssl_context
+from probes._tls import TlsOptions, stream_ssl_context
 
 __all__ = ["MAX_LINE_BYTES", "MAX_READ_BYTES", "QueryStep", "TcpSpec", "probe_tcp"]
 

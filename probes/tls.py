@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from probes.address import HostPort
-from probes.context import ProbeContext
-from probes.result import Phase, ProbeResult, Reason
-from probes.spec import StrictModel
-from probes.stream import Failure, open_stream, session_resolver, stream_result
-from probes.tls_client import TlsVersionName, below, stream_ssl_context
+from probes._address import HostPort
+from probes._context import ProbeContext
+from probes._result import Phase, ProbeResult, Reason
+from probes._spec import StrictModel
+from probes._stream import Failure, open_stream, session_resolver, stream_result
+from probes._tls import TlsVersionName, below, stream_ssl_context
 
 __all__ = ["TlsSpec", "probe_tls"]
 

@@ -26,8 +26,8 @@ from monitor.alertmanager import (
     render_escalation_rules,
 )
 from monitor.catalog import load_catalog
-from monitor.daemon import Daemon, DaemonOptions
 from monitor.rules import render_rules
+from monitor.runtime.daemon import Daemon, DaemonOptions
 from tests.catalog_factory import write_catalog
 from tests.stack import (
     Delivery,

@@ -19,9 +19,9 @@ from tests.stack import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _dozor(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+def _dozor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
-                          text=True, timeout=60, cwd=ROOT, check=False, **kw)  # type: ignore[call-overload]
+                          text=True, timeout=60, cwd=ROOT, check=False, env=env)
 
 
 def test_check_valid_prints_one_line_summary(tmp_path: Path) -> None:

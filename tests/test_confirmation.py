@@ -11,9 +11,9 @@ import structlog
 from prometheus_client import generate_latest
 from structlog.testing import capture_logs
 
-from monitor.daemon import Daemon, DaemonOptions
-from monitor.metrics import Metrics
-from monitor.recorder import ProbeState, Thresholds, record
+from monitor.runtime.confirmation import ProbeState, Thresholds, record
+from monitor.runtime.daemon import Daemon, DaemonOptions
+from monitor.serving.metrics import Metrics
 from probes import ProbeResult, Reason
 from tests.catalog_factory import catalog_dict, write_catalog
 from tests.stack import until

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from monitor.daemon import Daemon, DaemonOptions
-from monitor.webconfig import WebSecurity
+from monitor.runtime.daemon import Daemon, DaemonOptions
+from monitor.serving.security import WebSecurity
 from tests.catalog_factory import catalog_dict, write_catalog
 from tests.stack import until
 from tests.target import Target

@@ -16,7 +16,7 @@ would send it (template variables substituted as Grafana does, ``$__range`` incl
 
 The daemon labels ``hours`` by the *real* clock, so off-hours can only be checked on history:
 before Prometheus starts, a week of the night-outage service's runs (one a minute, failing
-01:00–04:00 local exactly as the world's fault does, ``hours`` from ``monitor.hours``) is
+01:00–04:00 local exactly as the world's fault does, ``hours`` from ``monitor.localtime.hours``) is
 backfilled with ``promtool tsdb create-blocks-from openmetrics``; the hour-of-week map and the
 off-hours vs business-hours panel are checked on that week.
 """
@@ -41,12 +41,12 @@ import pytest
 import yaml
 
 from monitor.catalog import load_catalog
-from monitor.daemon import Daemon, DaemonOptions
 from monitor.dashboards import dashboards, render_dashboards
 from monitor.demo import demo_env, start_world
 from monitor.demo.faults import decide
-from monitor.hours import hours_label
+from monitor.localtime.hours import hours_label
 from monitor.rules import render_rules
+from monitor.runtime.daemon import Daemon, DaemonOptions
 from tests.stack import get_json, poll, prometheus
 from tests.tools import require
 

@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.catalog.model import Catalog
-from monitor.metrics import Metrics, duration_buckets
+from monitor.serving.metrics import Metrics, duration_buckets
 from probes import Phase, ProbeResult, Reason
 from tests.catalog_factory import catalog_dict
 from tests.tools import promtool_check_metrics
@@ -50,17 +50,34 @@ def _runs(m: Metrics, catalog: Catalog) -> None:
         series.set_up(ok)
 
 
+def _removed(m: Metrics, c: Catalog) -> None:
+    _runs(m, c)
+    m.remove(c.services[0].id, "portal")
+
+
+def _buckets_swapped(m: Metrics, c: Catalog) -> None:
+    _runs(m, c)
+    m.use_buckets((0.1, 0.2))
+
+
+def _maintenance_and_restore(m: Metrics, c: Catalog) -> None:
+    m.set_maintenance(c.services[1].id, True)
+    m.series(c.services[3].id, "portal").restore_last_success(1.6e9)
+
+
+def _journey_steps(m: Metrics, c: Catalog) -> None:
+    m.series(c.services[0].id, "apply").observe(
+        ProbeResult(True, steps={"login": 0.2, "submit": 0.4}, time_to_result=12.0), 0.7,
+        "offhours", 1.7e9)
+
+
 SCENARIOS: dict[str, Callable[[Metrics, Catalog], None]] = {
     "catalog only": lambda m, c: None,
     "after runs": _runs,
-    "removed probe": lambda m, c: (_runs(m, c), m.remove(c.services[0].id, "portal")),
-    "buckets swapped": lambda m, c: (_runs(m, c), m.use_buckets((0.1, 0.2))),
-    "maintenance and restore": lambda m, c: (
-        m.set_maintenance(c.services[1].id, True),
-        m.series(c.services[3].id, "portal").restore_last_success(1.6e9)),
-    "journey steps": lambda m, c: m.series(c.services[0].id, "apply").observe(
-        ProbeResult(True, steps={"login": 0.2, "submit": 0.4}, time_to_result=12.0), 0.7,
-        "offhours", 1.7e9),
+    "removed probe": _removed,
+    "buckets swapped": _buckets_swapped,
+    "maintenance and restore": _maintenance_and_restore,
+    "journey steps": _journey_steps,
 }
 
 

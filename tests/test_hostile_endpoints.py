@@ -23,7 +23,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from monitor.daemon import Daemon, DaemonOptions
+from monitor.runtime.daemon import Daemon, DaemonOptions
 from probes import PROBES, ProbeContext, Reason, run_probe
 from probes.http import HttpSpec, new_http_session
 from tests.catalog_factory import catalog_dict, write_catalog

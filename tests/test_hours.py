@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from monitor.hours import BUSINESS, OFFHOURS, hours_label
+from monitor.localtime.hours import BUSINESS, OFFHOURS, hours_label
 
 UTC = dt.UTC
 

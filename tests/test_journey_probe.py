@@ -20,7 +20,7 @@ from monitor.catalog import CatalogError, load_catalog
 from probes import Phase, ProbeContext, Reason
 from probes.http import HttpReply, new_http_session
 from probes.journey import JourneySpec, probe_journey
-from probes.journey_extract import Extract, PollUntil, extract_value, until_misses
+from probes.journey.extract import Extract, PollUntil, extract_value, until_misses
 from tests.catalog_factory import catalog_dict, write_catalog
 from tests.journey_app import JourneyApp, start_journey_app
 

@@ -13,7 +13,7 @@ import yaml
 from monitor.alertmanager import render_escalation_rules
 from monitor.catalog import load_catalog
 from monitor.rules import render_rules
-from monitor.shard import Shard
+from monitor.runtime.shard import Shard
 from tests.tools import require
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,9 +15,9 @@ import trustme
 import yaml
 
 from monitor.cli import _parser
-from monitor.daemon import Daemon, DaemonOptions
-from monitor.shard import Shard
-from monitor.webconfig import WebConfigError, WebSecurity, load_web_security
+from monitor.runtime.daemon import Daemon, DaemonOptions
+from monitor.runtime.shard import Shard
+from monitor.serving.security import WebConfigError, WebSecurity, load_web_security
 from probes import ProbeContext, Reason, run_probe
 from probes.http import HttpSpec, new_http_session, probe_http
 from tests.catalog_factory import catalog_dict, write_catalog

@@ -13,8 +13,8 @@ from structlog.testing import capture_logs
 
 from monitor.catalog import CatalogError, load_catalog
 from monitor.catalog.model import Maintenance
-from monitor.daemon import Daemon, DaemonOptions
-from monitor.maintenance import is_active
+from monitor.localtime.maintenance import is_active
+from monitor.runtime.daemon import Daemon, DaemonOptions
 from tests.catalog_factory import catalog_dict, write_catalog
 
 UTC = dt.UTC

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from monitor.catalog import Catalog, CatalogError, dump_catalog, load_catalog
 from monitor.catalog.yaml_source import MAX_BYTES
-from monitor.daemon import Daemon, DaemonOptions
+from monitor.runtime.daemon import Daemon, DaemonOptions
 from tests.catalog_factory import catalog_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ FILE_LEVEL = ("cannot read the file", "larger than", "no such file", "no *.yaml"
 # the last code point, and characters YAML or shells give meaning to.
 ODD = "\u202e\u200f\u200b\u200d\ufeff\x00\x01\x7f\x85\u2028\u2029\ufffe\uffff\U0010ffff" \
       "$%{}[]:#&*!|>'\"\\\n\t "
-odd_text = st.text(st.characters(blacklist_categories=("Cs",)) | st.sampled_from(ODD),
+odd_text = st.text(st.characters(blacklist_categories=["Cs"]) | st.sampled_from(ODD),
                    max_size=30)
 long_text = st.integers(1_000, 200_000).map(lambda n: "Ж" * n)
 scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
@@ -302,7 +302,7 @@ async def test_reload_keeps_running_catalog_on_bad_input(tmp_path: Path) -> None
 slugs = st.from_regex(r"[a-z0-9][a-z0-9_.-]{0,15}", fullmatch=True)
 # Written as a catalog author must: a literal "${" as "$${" (the loaded value then holds "${",
 # which dump_catalog must escape again).
-names = st.lists(st.characters(blacklist_categories=("Cs",)) | st.sampled_from([*ODD, "${"]),
+names = st.lists(st.characters(blacklist_categories=["Cs"]) | st.sampled_from([*ODD, "${"]),
                  min_size=1, max_size=20).map(lambda parts: "".join(parts).replace("${", "$${"))
 
 

@@ -3,7 +3,7 @@ import time
 from prometheus_client import generate_latest
 
 from monitor.catalog.model import Catalog
-from monitor.metrics import Metrics, duration_buckets
+from monitor.serving.metrics import Metrics, duration_buckets
 from probes import Phase, ProbeResult, Reason
 from tests.catalog_factory import catalog_dict
 from tests.tools import Samples, promtool_check_metrics, samples

@@ -3,8 +3,8 @@ import collections
 import pytest
 
 from monitor.catalog.model import Catalog
-from monitor.plan import diff_plans, plan_jobs, start_offset
-from monitor.scheduler import scheduled_time
+from monitor.runtime.plan import diff_plans, plan_jobs, start_offset
+from monitor.runtime.scheduler import scheduled_time
 from tests.catalog_factory import catalog_dict
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from monitor.daemon import Daemon, DaemonOptions
-from monitor.plan import start_offset
+from monitor.runtime.daemon import Daemon, DaemonOptions
+from monitor.runtime.plan import start_offset
 from tests.catalog_factory import catalog_dict, write_catalog
 
 SERVICES = 1000
@@ -110,5 +110,6 @@ async def test_reload_keeps_one_run_per_grid_point(
         if late:
             problems.append(f"{service} (removed) still ran {len(late)} time(s)")
     assert not problems, f"{len(problems)} problems, first: {problems[:5]}"
-    skipped = daemon.metrics.skipped_runs.collect()[0].samples[0].value
+    [family] = daemon.metrics.skipped_runs.collect()
+    skipped = family.samples[0].value
     assert skipped == 0

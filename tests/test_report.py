@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from monitor.hours import hours_label
+from monitor.localtime.hours import hours_label
 from monitor.report.command import add_arguments, run_report
 from monitor.report.csvout import OUTAGE_COLUMNS, REGION_COLUMNS, SERVICE_COLUMNS
 from tests.stack import free_port

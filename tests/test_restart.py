@@ -15,8 +15,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from monitor.daemon import Daemon, DaemonOptions
-from monitor.state import SavedProbe, StateFileError, load_state, save_state
+from monitor.runtime.daemon import Daemon, DaemonOptions
+from monitor.runtime.state import SavedProbe, StateFileError, load_state, save_state
 from tests.catalog_factory import catalog_dict, write_catalog
 from tests.stack import until
 from tests.target import Target
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WRITER = """
 import sys
 from pathlib import Path
-from monitor.state import SavedProbe, save_state
+from monitor.runtime.state import SavedProbe, save_state
 path = Path(sys.argv[1])
 g = 0
 while True:

@@ -18,7 +18,7 @@ import pytest
 import structlog
 
 from monitor.catalog import CatalogError, load_catalog
-from monitor.logs import configure_logging, redact_secrets
+from monitor.runtime.logs import configure_logging, redact_secrets
 from probes import ProbeContext, Reason
 from probes.http import new_http_session
 from probes.journey import probe_journey

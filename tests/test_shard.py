@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from monitor.catalog.model import Catalog
-from monitor.daemon import Daemon, DaemonOptions
-from monitor.shard import Shard, owner
+from monitor.runtime.daemon import Daemon, DaemonOptions
+from monitor.runtime.shard import Shard, owner
 from tests.catalog_factory import catalog_dict, write_catalog
 
 IDS = [f"svc-{i:05d}" for i in range(10_000)]

@@ -16,7 +16,7 @@ import pycountry
 from monitor.catalog.errors import Issue
 from monitor.catalog.model import Defaults, Service, Standard
 from monitor.catalog.sections import Located, Sections
-from probes.spec import format_duration, format_percent
+from probes import format_duration, format_percent
 
 COUNTRY = "RU"
 

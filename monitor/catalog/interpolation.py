@@ -6,7 +6,7 @@ Secrets stay out of the catalog files this way. ``$${`` is a literal ``${``. As 
 files); a relative PATH is relative to the catalog file's directory.
 
 Inside a ``journey:`` mapping, ``${name}`` of a variable that one of its steps extracts is
-left as written: the journey fills it at run time (see probes/journey_extract.py). So is a
+left as written: the journey fills it at run time (see probes/journey/extract.py). So is a
 lower-case ``${name}`` set neither way: the journey's own validation reports it, once.
 
 Every substitution is recorded (name, value) so that messages can show ``${NAME}`` instead
@@ -27,7 +27,7 @@ from monitor.catalog.source import DataPath, Document
 _TOKEN_RE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$", re.DOTALL)
 _FILE_PREFIX = "file:"
-_JOURNEY_VAR_RE = re.compile(r"^[a-z_][a-z0-9_]*$")  # probes.journey_extract.VAR_NAME_PATTERN
+_JOURNEY_VAR_RE = re.compile(r"^[a-z_][a-z0-9_]*$")  # probes.journey.extract.VAR_NAME_PATTERN
 MAX_SECRET_FILE_BYTES = 64 * 1024
 
 Substitution = tuple[str, str]  # (variable name or "file:PATH", value used)

@@ -8,12 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from probes.dns import DnsSpec
-from probes.http import HttpSpec
-from probes.journey import JourneySpec
-from probes.spec import Duration, Percent, StrictModel
-from probes.tcp import TcpSpec
-from probes.tls import TlsSpec
+from probes import DnsSpec, Duration, HttpSpec, JourneySpec, Percent, StrictModel, TcpSpec, TlsSpec
 
 Slug = Annotated[
     str,
@@ -184,7 +179,7 @@ class Catalog(StrictModel):
 
     @property
     def secrets(self) -> frozenset[str]:
-        """Strings that must never be logged: redact them (monitor.logs.redact_secrets)."""
+        """Strings that must never be logged: redact them (monitor.runtime.logs.redact_secrets)."""
         return self._secrets
 
     def standard_for(self, service: Service) -> Standard:

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from monitor.catalog.model import KINDS, Catalog
 from monitor.catalog.sections import EXTENSION_PREFIX
-from probes.spec import DURATION_PATTERN, PERCENT_PATTERN, format_duration, format_percent
+from probes import DURATION_PATTERN, PERCENT_PATTERN, format_duration, format_percent
 
 DEFAULT_OUTPUT = Path("config/schema/catalog.schema.json")
 

@@ -25,7 +25,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import lru_cache
 from http.cookies import BaseCookie
 from types import SimpleNamespace
 from typing import Any
@@ -38,8 +37,8 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.typedefs import LooseCookies
 from yarl import URL
 
-from probes.result import Phase
-from probes.tls_client import earliest_expiry, new_client_context
+from probes._result import Phase
+from probes._tls import earliest_expiry
 
 # RFC 8305's "Connection Attempt Delay", aiohttp's default too.
 _HAPPY_EYEBALLS_DELAY = 0.25
@@ -249,14 +248,3 @@ def new_http_session(
     # No public switch exists; tests/test_http_probe.py checks the server saw one request.
     session._retry_connection = False
     return session
-
-
-@lru_cache(maxsize=64)
-def client_ssl_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.SSLContext:
-    """One context per distinct trust setting (building one reads the trust store from disk).
-    A changed ``ca_file`` on disk is picked up on restart. Raises OSError / ssl.SSLError if
-    ``ca_file`` cannot be loaded (not cached, so a fixed file is picked up on the next run)."""
-    context = new_client_context(ca_file, insecure_skip_verify)
-    context.set_alpn_protocols(["http/1.1"])
-    return context
-

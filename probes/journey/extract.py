@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from probes._spec import OneOrMany, Regex, StrictModel
 from probes.http import HttpReply
-from probes.spec import OneOrMany, Regex, StrictModel
 
 __all__ = [
     "VAR_NAME_PATTERN",

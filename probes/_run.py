@@ -8,8 +8,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from probes.context import ProbeContext
-from probes.result import ProbeResult, Reason
+from probes._context import ProbeContext
+from probes._result import ProbeResult, Reason
 
 ProbeFn = Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
 

@@ -21,15 +21,15 @@ import structlog
 from aiohttp import web
 
 from monitor.catalog import Catalog, CatalogError, load_catalog
-from monitor.maintenance import maintenance_now
-from monitor.metrics import Metrics, duration_buckets
-from monitor.plan import plan_jobs
-from monitor.scheduler import ProbeScheduler
-from monitor.shard import Shard
-from monitor.state import StateFileError, load_state, save_state
-from monitor.web import make_app
-from monitor.webconfig import WebSecurity
-from probes.http import new_http_session
+from monitor.localtime.maintenance import maintenance_now
+from monitor.runtime.plan import plan_jobs
+from monitor.runtime.scheduler import ProbeScheduler
+from monitor.runtime.shard import Shard
+from monitor.runtime.state import StateFileError, load_state, save_state
+from monitor.serving.app import make_app
+from monitor.serving.metrics import Metrics, duration_buckets
+from monitor.serving.security import WebSecurity
+from probes import new_http_session
 
 MAINTENANCE_REFRESH = 15.0  # seconds; windows are minutes long, probes run every ~minute
 STATE_SAVE_INTERVAL = 10.0  # seconds of confirmation state a crash can lose at most

@@ -1,5 +1,6 @@
-"""TLS pieces shared by every probe that speaks TLS: client contexts for stream probes, names
-of protocol versions, the earliest expiry in the chain a server served, and failure details.
+"""TLS pieces shared by every probe that speaks TLS: the catalog's ``TlsOptions``, client
+contexts for HTTP and stream probes, names of protocol versions, the earliest expiry in the
+chain a server served, and failure details.
 
 "Served chain" is what the server sent (leaf first, then whatever intermediates it chose to
 send), as blackbox_exporter's ``probe_ssl_earliest_cert_expiry`` reads it: an intermediate
@@ -15,6 +16,10 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from cryptography import x509
+from pydantic import Field
+
+from probes._result import ProbeResult, Reason
+from probes._spec import StrictModel
 
 TlsVersionName = Literal["TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3"]
 VERSION_ORDER: tuple[TlsVersionName, ...] = ("TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3")
@@ -134,3 +139,32 @@ def _offer(context: ssl.SSLContext) -> str:
     if floor in names:
         return f"{names[floor]} and newer"
     return "the library's default versions"
+
+
+class TlsOptions(StrictModel):
+    """How an HTTPS target is verified. Defaults verify against the system trust store."""
+
+    ca_file: str | None = Field(None, description="PEM bundle to trust instead of the system store")
+    insecure_skip_verify: bool = Field(False, description="accept any certificate (not advised)")
+    server_name: str | None = Field(
+        None, description="SNI and hostname to verify, if not the URL's"
+    )
+
+
+@lru_cache(maxsize=64)
+def client_ssl_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.SSLContext:
+    """One context per distinct trust setting (building one reads the trust store from disk).
+    A changed ``ca_file`` on disk is picked up on restart. Raises OSError / ssl.SSLError if
+    ``ca_file`` cannot be loaded (not cached, so a fixed file is picked up on the next run)."""
+    context = new_client_context(ca_file, insecure_skip_verify)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def tls_context(tls: TlsOptions) -> ssl.SSLContext | ProbeResult:
+    """The (cached) client context for ``tls``, or the failed result of a run whose
+    ``tls.ca_file`` cannot be loaded."""
+    try:
+        return client_ssl_context(tls.ca_file, tls.insecure_skip_verify)
+    except OSError as exc:  # ssl.SSLError included
+        return ProbeResult.fail(Reason.ERROR, f"cannot load tls.ca_file {tls.ca_file!r}: {exc}")

@@ -11,8 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.hours import hours_label
-from monitor.metrics import ProbeSeries
+from monitor.localtime.hours import hours_label
+from monitor.serving.metrics import ProbeSeries
 from probes import ProbeResult
 
 

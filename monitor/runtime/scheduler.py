@@ -21,10 +21,10 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.metrics import Metrics, ProbeSeries
-from monitor.plan import JobSpec, PlanDiff, diff_plans
-from monitor.recorder import ProbeState, Thresholds, record
-from monitor.state import SavedProbe
+from monitor.runtime.confirmation import ProbeState, Thresholds, record
+from monitor.runtime.plan import JobSpec, PlanDiff, diff_plans
+from monitor.runtime.state import SavedProbe
+from monitor.serving.metrics import Metrics, ProbeSeries
 from probes import PROBES, ProbeContext, run_probe
 
 

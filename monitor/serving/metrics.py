@@ -3,7 +3,7 @@
 Probe series are bound once per (service, probe) in ``ProbeSeries`` so the hot path is a
 handful of in-place cell updates, with no label lookups per run. Descriptive labels live
 once, on info metrics, refreshed from the catalog. The per-probe and per-service families are
-compact (monitor/exposition.py): at 10,000 services prometheus_client's per-child objects
+compact (monitor/serving/exposition.py): at 10,000 services prometheus_client's per-child objects
 cost ~35 MB per 1,000 services and ~5.5 s per /metrics render; ``render()`` is the fast path.
 """
 
@@ -27,8 +27,8 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 
 from monitor.catalog import Catalog
-from monitor.exposition import Families, Family, ProbeTable
-from monitor.hours import BUSINESS, OFFHOURS
+from monitor.localtime.hours import BUSINESS, OFFHOURS
+from monitor.serving.exposition import Families, Family, ProbeTable
 from probes import Phase, ProbeResult, Reason
 
 PROBE_LABELS = ("service", "probe", "location")

@@ -1,4 +1,4 @@
-"""The daemon's HTTP surface: /metrics, /healthz and POST /-/reload (see webconfig.py for
+"""The daemon's HTTP surface: /metrics, /healthz and POST /-/reload (see security.py for
 TLS, basic auth and the reload token)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from monitor.webconfig import WebSecurity
+from monitor.serving.security import WebSecurity
 
 
 def make_app(

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from probes.context import ProbeContext
-from probes.http import HttpCall, HttpReply, call_http, tls_context
-from probes.http_client import HttpExchange
-from probes.journey_extract import extract_value, fill, fill_json, until_misses
-from probes.journey_spec import JourneySpec, JourneyStep
-from probes.result import ProbeResult, Reason
+from probes._context import ProbeContext
+from probes._http_client import HttpExchange
+from probes._result import ProbeResult, Reason
+from probes._tls import tls_context
+from probes.http import HttpCall, HttpReply, call_http
+from probes.journey.extract import extract_value, fill, fill_json, until_misses
+from probes.journey.spec import JourneySpec, JourneyStep
 
 __all__ = ["JourneySpec", "probe_journey"]
 

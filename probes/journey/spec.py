@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from probes.http import DEFAULT_MAX_BODY, HttpExpect, TlsOptions
-from probes.journey_extract import VAR_NAME_PATTERN, Extract, PollUntil, references
-from probes.spec import Duration, StrictModel
+from probes._spec import Duration, StrictModel
+from probes._tls import TlsOptions
+from probes.http import DEFAULT_MAX_BODY, HttpExpect
+from probes.journey.extract import VAR_NAME_PATTERN, Extract, PollUntil, references
 
 __all__ = ["JourneySpec", "JourneyStep", "Poll", "StepRequest"]
 

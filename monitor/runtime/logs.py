@@ -1,7 +1,7 @@
 """Structured logs: JSON lines by default, readable console output on a terminal.
 
 Probe context (service, probe, location) is bound once per run through contextvars, so
-every line a probe or the recorder writes carries it without passing loggers around.
+every line a probe or the confirmation state writes carries it without passing loggers around.
 
 Secrets from the catalog (``Catalog.secrets``) are blanked in every line, structlog's and
 the stdlib's, just before rendering: see ``redact_secrets``.

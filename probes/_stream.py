@@ -1,6 +1,6 @@
 """A probe's own TCP connection, optionally upgraded to TLS, with blackbox_exporter's phases
 timed: resolve (zero-ish for an IP literal), connect, tls. The TCP and TLS probes use it; the
-HTTP probe has its connector (probes/http_client.py).
+HTTP probe has its connector (probes/_http_client.py).
 
 Names resolve through the resolver of the shared HTTP session (``ProbeContext.http``), so the
 daemon has one resolver configuration and tests substitute one table for every kind.
@@ -20,10 +20,10 @@ import aiohappyeyeballs
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from probes.address import split_address
-from probes.context import ProbeContext
-from probes.result import Phase, ProbeResult, Reason
-from probes.tls_client import earliest_expiry, handshake_failure, version_name
+from probes._address import split_address
+from probes._context import ProbeContext
+from probes._result import Phase, ProbeResult, Reason
+from probes._tls import earliest_expiry, handshake_failure, version_name
 
 # StreamReader's buffer limit: also the longest line a probe will read.
 MAX_LINE_BYTES = 64 * 1024

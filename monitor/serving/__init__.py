@@ -1,0 +1,1 @@
+"""What the daemon serves: the metrics contract, its exposition, the HTTP app and its security."""
