@@ -5,7 +5,8 @@ curator, their deputy and the regional duty desk.
 
 The endpoint goes down: we time the curator's page (and the regional copy, and the deputy's
 escalation); it comes back: we time the resolve. Figures are printed beside the budget the
-configuration implies; the asserted bounds are generous so a busy 2-core CI stays green.
+configuration implies, not asserted: the only wall-clock bound is a hang check (60 s), and
+the escalation's delay is checked on Prometheus's own alert timestamps, not on arrival times.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -171,6 +173,14 @@ async def _exercise(endpoint: Endpoint, sink: WebhookSink, prom_url: str) -> dic
 
     escalated = await poll(escalation, 30, "the escalation to the deputy")
     assert not sink.at("/duty"), "a known curator's page must not reach the duty desk"
+    # The deputy hears after escalate_after, on Prometheus's clock: startsAt is the rule
+    # evaluation's slot time, which load does not move (arrival times it does: a late page
+    # delivery shrinks their gap). Less one INTERVAL: the two rule groups evaluate at
+    # different offsets within it (seen: 3.49 s for a 4 s escalate_after).
+    fired_at = {name: min(datetime.fromisoformat(a["startsAt"]).timestamp()
+                          for a in d.alerts() if a["labels"].get("alertname") == name)
+                for name, d in ((PAGE, page), ("DozorPageEscalated", escalated))}
+    assert fired_at["DozorPageEscalated"] - fired_at[PAGE] >= ESCALATE_AFTER - INTERVAL, fired_at
 
     await endpoint.up()
     up_at = time.monotonic()
@@ -202,5 +212,5 @@ def _report(figures: dict[str, float]) -> None:
         print(f"\n{name:>10}: {took:5.1f} s (theory {least[name]:4.1f}–{worst[name]:4.1f} s)",
               end="")
     print()
+    # A hang check: 60 s is 5x the slowest theoretical figure (escalation, ~12 s).
     assert all(took < 60 for took in figures.values()), figures
-    assert figures["escalation"] - figures["page"] >= ESCALATE_AFTER - INTERVAL, figures

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -79,8 +78,11 @@ async def test_retries_count_every_attempt_and_last_attempt_decides(
     await daemon.start()
     try:
         await until(lambda: target.hits >= 3, timeout=6)
-        await asyncio.sleep(0.1)
         m = daemon.metrics
+        # Wait for the run to be recorded, not a fixed 0.1 s that a loaded machine can exceed.
+        await until(lambda: sum(_value(m, "dozor_probes_total", result=r, hours=h) or 0
+                                for r in ("success", "failure")
+                                for h in ("business", "offhours")) >= 1)
         assert _value(m, "dozor_probe_attempts_total", result="failure") == 2
         assert _value(m, "dozor_probe_attempts_total", result="success") == 1
         runs = sum(_value(m, "dozor_probes_total", result=r, hours=h) or 0

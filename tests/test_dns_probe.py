@@ -176,7 +176,7 @@ async def test_dropped_query_times_out_promptly(
         probe_dns, spec(zoo, DROP_NAME, transport=transport), ctx, timeout=0.3
     )
     assert (result.success, result.reason) == (False, Reason.TIMEOUT), result.detail
-    assert 0.3 <= elapsed < 1.5
+    assert 0.3 <= elapsed < 1.5  # not early (load only delays), cut: 1.2 s past, 5x the timeout
     assert len(zoo.queries) == 1  # asked once, never retried
 
 
@@ -197,7 +197,7 @@ async def test_refused_port_is_a_connect_failure_not_a_timeout(
     assert (result.success, result.reason) == (False, Reason.CONNECT), result.detail
     assert f"cannot query 127.0.0.1:{closed_port} over {transport}: " in result.detail
     assert result.detail.endswith("connection refused")
-    assert elapsed < 2.5  # refused at once, far inside the 5 s timeout
+    assert elapsed < 2.5  # refused at once (ms), far inside the 5 s timeout: only a hang fails
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])

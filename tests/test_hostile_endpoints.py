@@ -4,9 +4,10 @@
 10 % trickle a byte every 50 ms, 10 % stream 50 MB bodies, 10 % reset, the rest healthy. The
 zoo runs in its own process, so the CPU, memory and descriptors measured are the daemon's.
 
-What must hold: healthy probes keep their schedule (lag p99 and run counts), every timeout
-fires on time, huge bodies are cut at max_body_bytes without being read whole, memory stays
-bounded and every descriptor is given back when the daemon stops.
+What must hold: healthy probes keep their schedule (run counts, no skipped run), every
+timeout fires and never early, huge bodies are cut at max_body_bytes without being read
+whole, memory stays bounded and every descriptor is given back when the daemon stops. Lag and
+timeout lateness are timing figures, not asserted here: bench/hostile_harness.py prints them.
 """
 
 from __future__ import annotations
@@ -31,12 +32,9 @@ from tests.hostile_zoo import HUGE_BYTES, Behaviour, ZooProcess, zoo_process
 from tests.vitals import (
     counter,
     failures_by_reason,
-    histogram,
     open_fds,
-    quantile,
     rss_bytes,
     runs_by_service,
-    since,
 )
 
 INTERVAL = 1.0
@@ -54,11 +52,7 @@ MIX = {
     Behaviour.HEALTHY: 40,
 }
 TIMING_OUT = {Behaviour.HANG_ACCEPT, Behaviour.HANG_HEADERS, Behaviour.TRICKLE}
-# Generous bounds for 2 shared CI cores; a blocked or starved loop shows as seconds.
-LAG_P99_BOUND = 0.250  # seen: 5-20 ms alone, up to ~150 ms beside the full suite
-TIMEOUT_SLACK = 0.050
 EARLY_SLACK = 0.005  # asyncio may fire a timer up to the clock's resolution early
-STALL_BOUND = 0.250
 RSS_GROWTH_BOUND = 150 * 1024 * 1024
 FD_SLACK = 5
 
@@ -108,15 +102,13 @@ async def test_hostile_endpoints_do_not_disturb_the_daemon(tmp_path: Path, zoo: 
         try:
             await asyncio.sleep(WARMUP)
             registry = daemon.metrics.registry
-            lag0, runs0, t0 = histogram(registry, "dozor_scheduler_lag_seconds"), \
-                runs_by_service(registry), time.time()
+            runs0, t0 = runs_by_service(registry), time.time()
             direct_runs = asyncio.create_task(_direct_timeouts(zoo))
             deadline = time.monotonic() + MEASURE
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
                 rss_peak = max(rss_peak, rss_bytes())
-            lag1, runs1, t1 = histogram(registry, "dozor_scheduler_lag_seconds"), \
-                runs_by_service(registry), time.time()
+            runs1, t1 = runs_by_service(registry), time.time()
             elapsed = await direct_runs
         finally:
             await daemon.stop()
@@ -124,15 +116,16 @@ async def test_hostile_endpoints_do_not_disturb_the_daemon(tmp_path: Path, zoo: 
     # stall the event loop the probes run on.
     offsets = {job.service: job.offset for job in daemon.scheduler.jobs.values()}
     failures = failures_by_reason(registry)
-    skipped = counter(registry, "dozor_scheduler_skipped_runs_total")
+    skipped_total = counter(registry, "dozor_scheduler_skipped_runs_total")
+    skipped = [e["job"] for e in logs if e.get("event", "").startswith("probe run skipped")]
     await asyncio.sleep(0.5)  # let closed transports deliver connection_lost
     gc.collect()
     fds_after, rss_after = open_fds(), rss_bytes()
 
-    # Healthy probes keep their schedule: low lag, and exactly one run per grid point (±1 for
-    # a run in flight at either snapshot).
-    lag = since(lag1, lag0)
-    assert quantile(lag, 0.99) < LAG_P99_BOUND, lag
+    # Healthy probes keep their schedule: exactly one run per grid point (±1 for a run in flight
+    # at either snapshot), and none skipped. Lag itself is a figure: bench/hostile_harness.py.
+    # Cannot flake: a healthy run answers in ms; it takes a run >= 1 s (INTERVAL) late to miss
+    # a point or overlap the next, a stall ~6x the worst lag seen under load (173 ms).
     wrong_counts = {}
     for s in services:
         if behaviour_of[s] is Behaviour.HEALTHY:
@@ -141,7 +134,8 @@ async def test_hostile_endpoints_do_not_disturb_the_daemon(tmp_path: Path, zoo: 
             if abs(ran - expected) > 1:
                 wrong_counts[s] = (ran, expected)
     assert wrong_counts == {}
-    assert skipped == 0
+    assert len(skipped) == skipped_total  # every skip is in the logs read here
+    assert not [j for j in skipped if behaviour_of[j.split("/")[0]] is Behaviour.HEALTHY], skipped
 
     # Each kind of hostility fails the way it should, with the right reason.
     for s in services:
@@ -158,21 +152,19 @@ async def test_hostile_endpoints_do_not_disturb_the_daemon(tmp_path: Path, zoo: 
         else:
             assert failed == {reason.value}, (s, b, failures[s])
 
-    # Every timeout fired on time, in the daemon's own runs (its per-run debug lines carry the
-    # caller-measured duration) and in direct run_probe calls under the same load: never
-    # early, 99 % within 50 ms, and none missed (a late one is an event-loop stall on shared
-    # CI cores: the full suite shows a few 50-70 ms ones).
+    # Every timeout fired, in the daemon's own runs (its per-run debug lines carry the
+    # caller-measured duration) and in direct run_probe calls under the same load (each one
+    # came back as a timeout), and none early. How late they are is a timing figure, printed
+    # by bench/hostile_harness.py (p99 and max, daemon runs and direct calls).
     timed_out = sorted(e["duration"] for e in logs
                        if e.get("event") == "probe run" and e.get("reason") == "timeout")
     expected_timeouts = sum(n for b, n in MIX.items() if b in TIMING_OUT) * MEASURE / INTERVAL
     assert len(timed_out) >= expected_timeouts * 0.8, "per-run debug lines not captured?"
+    # Never early cannot flake: load only delays a timer, never fires it sooner.
     lateness = [d - TIMEOUT for d in timed_out]
     assert min(lateness) > -EARLY_SLACK, timed_out[:5]
-    assert lateness[int(len(lateness) * 0.99)] <= TIMEOUT_SLACK, timed_out[-10:]
-    assert max(lateness) <= STALL_BOUND, timed_out[-10:]
     direct = sorted(took - limit for _, limit, took in elapsed)
-    assert direct[0] > -EARLY_SLACK and direct[len(direct) // 2] <= TIMEOUT_SLACK, direct
-    assert direct[-1] <= STALL_BOUND, direct
+    assert len(direct) == len(TIMING_OUT) * 3 * 3 and direct[0] > -EARLY_SLACK, direct
 
     # 50 MB bodies were cut, not read: the zoo wrote a small part of one before we hung up
     # (what was written is at most max_body_bytes plus socket buffers).

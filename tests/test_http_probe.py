@@ -159,13 +159,16 @@ async def test_dns_failure(ctx: ProbeContext, resolver: ZooResolver) -> None:
     assert result.detail.startswith("cannot resolve nonexistent.invalid: ")
     assert resolver.lookups == ["nonexistent.invalid"]
     assert result.phases[Phase.RESOLVE] >= LOOKUP
-    assert time.perf_counter() - started < 0.5
+    # Fails without waiting (no timeout is set: a wait would be a hang); 5 s cannot flake.
+    assert time.perf_counter() - started < 5
 
 
 async def test_hang_is_cut_by_the_callers_timeout(raw: RawZoo, ctx: ProbeContext) -> None:
     result, took = await run_probe(probe_http, spec(raw.url("/hang")), ctx, timeout=0.3)
     assert result.reason is Reason.TIMEOUT
-    assert 0.3 <= took < 0.4
+    # Not early (load only delays a timer) and cut (the session sets no timeout of its own:
+    # uncut is a hang), so neither bound can flake; the overrun is bench/blackbox_phases.py's.
+    assert 0.3 <= took < 0.3 + 5
 
 
 async def test_cookies_stay_within_one_run(zoo: TestServer, ctx: ProbeContext) -> None:

@@ -163,9 +163,12 @@ async def test_poll_deadline_bounds_the_step(ctx: ProbeContext) -> None:
     finally:
         await server.close()
     assert result.reason is Reason.ASSERTION, result.detail
-    # Polled every 100 ms for 600 ms (the last request at the deadline), and no longer.
+    # Polled every 100 ms for 600 ms (the last request at the deadline), and no longer. The
+    # step cannot end before its deadline, and 1.4 s past it is a hang, not load. Load slows
+    # each poll, so fewer fit in 600 ms: asserted is only that it polled again (>= 2) and
+    # never more often than every 100 ms (<= 8).
     assert 0.55 <= result.steps["status"] <= 2.0, result.steps
-    assert 4 <= app.hits["/applications/{id}"] <= 8, app.hits
+    assert 2 <= app.hits["/applications/{id}"] <= 8, app.hits
 
 
 def reply(text: str, headers: dict[str, str] | None = None, status: int = 200) -> HttpReply:
