@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.rules.model import Alert, Group
-from monitor.rules.promql import INFO_JOIN
-from monitor.rules.windows import DAY, Windows, duration
+from monitor.promql import DAY, Alert, Group, by, duration
+from monitor.rules.windows import Windows
 
+# Descriptive labels every service alert carries, joined from the catalog's info recording.
+ALERT_LABELS = ("curator", "region", "level")
+INFO_JOIN = f"* on (service) group_left ({by(ALERT_LABELS)}) dozor:service_info"
 SUPPRESSED = "unless on (service) dozor:service_maintenance_suppressed"
 # Fewer failed runs than this in the short window never alert, whatever the ratio says.
 MIN_FAILURES = 3

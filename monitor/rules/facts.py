@@ -6,7 +6,7 @@ Every daemon (one per location) exports the same info and objective gauges, each
 
 from __future__ import annotations
 
-from monitor.rules.model import Group, Record
+from monitor.promql import Group, Record
 
 INFO_LABELS = ("service", "name", "level", "region", "department", "curator", "mszu")
 
