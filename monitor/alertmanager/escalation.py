@@ -16,6 +16,7 @@ import yaml
 
 from monitor.alertmanager.options import AlertmanagerOptions
 from monitor.catalog import Catalog
+from monitor.metric_names import MAINTENANCE_ACTIVE, SERVICE_MAINTENANCE_COUNTS
 from monitor.promql import Alert, Group
 
 ESCALATION_ALERT = "DozorPageEscalated"
@@ -31,9 +32,9 @@ def escalation_group(options: AlertmanagerOptions) -> Group:
     pages = (f'ALERTS{{alertstate="firing",severity="page",{ESCALATION_LABEL}=""}}')
     escalate = ("max without (alertname, alertstate) ("
                 f'label_replace({pages}, "escalated_alertname", "$1", "alertname", "(.*)"))')
-    maintenance = ("(max by (service) (dozor_maintenance_active) == 1)"
+    maintenance = (f"(max by (service) ({MAINTENANCE_ACTIVE}) == 1)"
                    " unless on (service) "
-                   "(max by (service) (dozor_service_maintenance_counts) == 1)")
+                   f"(max by (service) ({SERVICE_MAINTENANCE_COUNTS}) == 1)")
     # No interval: the group runs at Prometheus' global evaluation interval.
     return Group(GROUP, "", (
         Alert(ESCALATION_ALERT, escalate, for_=options.escalate_after,

@@ -12,6 +12,12 @@ sample: ratios divide by ``events > 0``, never by zero.
 
 from __future__ import annotations
 
+from monitor.metric_names import (
+    PROBE_DURATION_SECONDS,
+    PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS,
+    PROBE_UP,
+    PROBES_TOTAL,
+)
 from monitor.promql import DAY, HOUR, Group, Record, braces, duration, quorum
 from monitor.rules.windows import Windows, chain
 
@@ -36,7 +42,7 @@ def _location_counts() -> list[Record]:
         for kind, matchers in (("events", match), ("failures", [*match, 'result="failure"'])):
             rules.append(Record(
                 f"dozor:location_probe_{kind}:increase5m",
-                f"sum by (service, location) (increase(dozor_probes_total{braces(*matchers)}[5m]))",
+                f"sum by (service, location) (increase({PROBES_TOTAL}{braces(*matchers)}[5m]))",
                 {"hours": hours}))
     rules.append(Record("dozor:location_probe_error_ratio:5m",
                         "dozor:location_probe_failures:increase5m\n"
@@ -84,7 +90,7 @@ def _outage_5m() -> list[Record]:
     return [
         Record("dozor:location_outage_seconds",
                "max by (service, location) (\n"
-               "  time() - (dozor_probe_last_success_timestamp_seconds > 0)\n)"),
+               f"  time() - ({PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS} > 0)\n)"),
         Record("dozor:service_outage_seconds",
                quorum("dozor:location_outage_seconds", ("service",))),
     ]
@@ -100,7 +106,7 @@ def _outage_window(window: int, base: int) -> Record:
 def _up_5m() -> list[Record]:
     # dozor_probe_up is the confirmed state (failure/success thresholds applied).
     return [
-        Record("dozor:location_down", "1 - min by (service, location) (dozor_probe_up)"),
+        Record("dozor:location_down", f"1 - min by (service, location) ({PROBE_UP})"),
         Record("dozor:service_down", quorum("dozor:location_down", ("service",))),
         Record("dozor:service_up", "1 - dozor:service_down"),
     ]
@@ -109,7 +115,7 @@ def _up_5m() -> list[Record]:
 def _latency_5m() -> Record:
     return Record("dozor:location_probe_duration_bucket:increase5m",
                   "sum by (service, location, le) (\n"
-                  "  increase(dozor_probe_duration_seconds_bucket[5m])\n)")
+                  f"  increase({PROBE_DURATION_SECONDS}_bucket[5m])\n)")
 
 
 def _latency_window(window: int, base: int, with_p95: bool) -> list[Record]:
