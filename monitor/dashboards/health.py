@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from monitor.dashboards.model import Dashboard, Panel, Query
 from monitor.dashboards.parts import GREEN, LEGEND, MERGE, ORANGE, RED, STAT, TABLE, UP, organize
+from monitor.metric_names import (
+    BUILD_INFO,
+    CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
+    CONFIG_LAST_RELOAD_SUCCESSFUL,
+    PROBE_SUCCESS,
+    PROBES_CONFIGURED,
+    PROBES_IN_FLIGHT,
+    PROBES_TOTAL,
+    SCHEDULER_LAG_SECONDS,
+    SCHEDULER_SKIPPED_RUNS_TOTAL,
+)
 
 RELOAD = ({"type": "value", "options": {"0": {"text": "FAILED", "color": RED, "index": 0},
                                         "1": {"text": "ok", "color": GREEN, "index": 1}}},)
@@ -12,34 +23,34 @@ RELOAD = ({"type": "value", "options": {"0": {"text": "FAILED", "color": RED, "i
 def health() -> Dashboard:
     rate = Panel(
         "Probe runs per second", "timeseries",
-        (Query("sum by (instance, location) (rate(dozor_probes_total[$__rate_interval]))",
+        (Query(f"sum by (instance, location) (rate({PROBES_TOTAL}[$__rate_interval]))",
                "{{location}} ({{instance}})"),),
         width=12, height=8, unit="ops", options=LEGEND)
     lag = Panel(
         "Scheduler lag", "timeseries",
         tuple(Query(f"histogram_quantile({q}, sum by (le, instance) "
-                    "(rate(dozor_scheduler_lag_seconds_bucket[$__rate_interval])))",
+                    f"(rate({SCHEDULER_LAG_SECONDS}_bucket[$__rate_interval])))",
                     f"p{round(q * 100)} {{{{instance}}}}") for q in (0.5, 0.95, 0.99)),
         width=12, height=8, unit="s", options=LEGEND,
         description="Delay from each probe's grid point to its start.")
     in_flight = Panel(
         "Probes in flight and configured", "timeseries",
-        (Query("dozor_probes_in_flight", "in flight {{instance}}"),
-         Query("dozor_probes_configured", "configured {{instance}}")),
+        (Query(PROBES_IN_FLIGHT, "in flight {{instance}}"),
+         Query(PROBES_CONFIGURED, "configured {{instance}}")),
         width=12, height=8, options=LEGEND)
     skipped = Panel(
         "Skipped runs (previous run still going)", "timeseries",
-        (Query("sum by (instance) (increase(dozor_scheduler_skipped_runs_total"
+        (Query(f"sum by (instance) (increase({SCHEDULER_SKIPPED_RUNS_TOTAL}"
                "[$__rate_interval]))", "{{instance}}"),),
         width=12, height=8, options=LEGEND)
     reload = Panel(
         "Last catalog reload", "stat",
-        (Query("dozor_config_last_reload_successful", "{{instance}}", instant=True),),
+        (Query(CONFIG_LAST_RELOAD_SUCCESSFUL, "{{instance}}", instant=True),),
         width=6, height=6, mappings=RELOAD, color_mode="thresholds",
         thresholds=UP, options=STAT)
     reload_age = Panel(
         "Since the last successful reload", "stat",
-        (Query("time() - dozor_config_last_reload_success_timestamp_seconds", "{{instance}}",
+        (Query(f"time() - {CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS}", "{{instance}}",
                instant=True),),
         width=6, height=6, unit="s", options={**STAT, "colorMode": "none"})
     scraped = Panel(
@@ -49,15 +60,15 @@ def health() -> Dashboard:
         thresholds=UP, options=STAT)
     build = Panel(
         "Versions", "table",
-        (Query("dozor_build_info", instant=True, table=True),),
+        (Query(BUILD_INFO, instant=True, table=True),),
         width=6, height=6, options=TABLE,
         transformations=(organize({}, hide=("Time", "Value", "__name__")),))
     coverage = Panel(
         "Per-location coverage", "table",
-        (Query("count by (location) (dozor_probe_success)", instant=True, table=True),
-         Query("count by (location) (count by (location, service) (dozor_probe_success))\n"
+        (Query(f"count by (location) ({PROBE_SUCCESS})", instant=True, table=True),
+         Query(f"count by (location) (count by (location, service) ({PROBE_SUCCESS}))\n"
                "/ scalar(count(dozor:service_info))", instant=True, table=True),
-         Query("count by (location) (dozor_probe_success == 0)", instant=True, table=True)),
+         Query(f"count by (location) ({PROBE_SUCCESS} == 0)", instant=True, table=True)),
         width=24, height=7, options=TABLE,
         description="Probes each vantage point runs, its share of the catalog's services, "
                     "and how many of its probes failed their last run.",

@@ -14,9 +14,10 @@ from monitor.dashboards.parts import (
     organize,
     service_link,
 )
+from monitor.metric_names import LIFE_SITUATION_INFO, LIFE_SITUATION_MEMBER
 
 LS = 'life_situation=~"$life_situation"'
-NAMES = "max by (life_situation, name) (dozor_life_situation_info)"
+NAMES = f"max by (life_situation, name) ({LIFE_SITUATION_INFO})"
 MEMBERS = f"dozor:life_situation_member{{{LS}}}"
 SERVICE_INFO = "* on (service) group_left (name, curator) dozor:service_info"
 
@@ -71,5 +72,5 @@ def life_situations() -> Dashboard:
         "Bundles of services a citizen needs together, and which member breaks each.",
         rows=((availability, up), (breakers, down), (members,)),
         variables=(Variable("life_situation", "Life situation",
-                            "label_values(dozor_life_situation_member, life_situation)",
+                            f"label_values({LIFE_SITUATION_MEMBER}, life_situation)",
                             multi=True),))

@@ -20,6 +20,7 @@ from monitor.dashboards.parts import (
     service_link,
     up_down_cells,
 )
+from monitor.metric_names import REGION_INFO
 
 BREAKING = ("(dozor:service_compliant:window == 0)\n"
             "or on (service) (dozor:service_up == 0)")
@@ -85,7 +86,7 @@ def overview() -> Dashboard:
     regions = Panel(
         "Region ranking: share of МСЗУ services meeting the standard", "table",
         (Query('dozor:region_compliance_share:window{region=~"$region"}\n'
-               "* on (region) group_left (name) max by (region, name) (dozor_region_info)",
+               f"* on (region) group_left (name) max by (region, name) ({REGION_INFO})",
                instant=True, table=True),),
         width=12, height=10, unit="percentunit", decimals=1, thresholds=GOAL,
         color_mode="thresholds", options={**TABLE, "sortBy": [{"displayName": "share"}]},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.dashboards.model import Threshold, Variable
+from monitor.metric_names import SERVICE_INFO
 
 SERVICE_DASHBOARD = "dozor-service"
 RED, ORANGE, YELLOW, GREEN = "red", "orange", "yellow", "green"
@@ -25,7 +26,7 @@ UP = (Threshold(RED), Threshold(GREEN, 1))
 def info_variable(name: str, label: str, *, multi: bool = True, filters: str = "") -> Variable:
     """A variable over a label of ``dozor_service_info``; ``filters`` chains it to others."""
     selector = f"{{{filters}}}" if filters else ""
-    return Variable(name, label, f"label_values(dozor_service_info{selector}, {name})",
+    return Variable(name, label, f"label_values({SERVICE_INFO}{selector}, {name})",
                     multi=multi)
 
 

@@ -24,6 +24,15 @@ from monitor.dashboards.parts import (
     organize,
     up_down_cells,
 )
+from monitor.metric_names import (
+    MAINTENANCE_ACTIVE,
+    PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS,
+    PROBE_PHASE_SECONDS,
+    PROBE_SUCCESS,
+    PROBE_UP,
+    PROBES_TOTAL,
+    TLS_CERT_EXPIRY_TIMESTAMP_SECONDS,
+)
 
 SVC = 'service="$service"'
 DAY = 86400
@@ -48,7 +57,7 @@ def hour_of_week(selector: str) -> str:
     """
     at = "vector(time() - 3600 + $tzoffset * 3600)"
     how = f"((day_of_week({at}) + 6) % 7 + 1) * 100 + hour({at})"
-    return (f"sum_over_time((\n  sum(increase(dozor_probes_total{{{selector}}}[1h]))\n"
+    return (f"sum_over_time((\n  sum(increase({PROBES_TOTAL}{{{selector}}}[1h]))\n"
             f'  * on () group_right ()\n  count_values("how", {how})\n)[$__range:1h])')
 
 
@@ -62,8 +71,9 @@ def hour_of_week_availability() -> str:
 
 def _hours_availability(hours: str) -> str:
     selector = f'{SVC},hours="{hours}"'
-    return (f'1 - sum(increase(dozor_probes_total{{{selector},result="failure"}}[$__range]))\n'
-            f"/ (sum(increase(dozor_probes_total{{{selector}}}[$__range])) > 0)")
+    runs = f"sum(increase({PROBES_TOTAL}{{{selector}}}[$__range]))"
+    failed = f'sum(increase({PROBES_TOTAL}{{{selector},result="failure"}}[$__range]))'
+    return f"1 - {failed}\n/ ({runs} > 0)"
 
 
 def _location(metric: str) -> str:
@@ -99,14 +109,14 @@ def service() -> Dashboard:
         description="Empty while the service has never succeeded (no outage start).")
     cert = Panel(
         "Certificate expires in", "stat",
-        (Query(f"min by (probe) (dozor_tls_cert_expiry_timestamp_seconds{{{SVC}}}) - time()",
+        (Query(f"min by (probe) ({TLS_CERT_EXPIRY_TIMESTAMP_SECONDS}{{{SVC}}}) - time()",
                "{{probe}}", instant=True),),
         width=4, height=6, unit="s", thresholds=CERT, options=STAT, may_be_empty=True,
         description="Red under 7 days, orange under 21. Empty for services without HTTPS.")
     timeline = Panel(
         "Outages: confirmed state and each run", "state-timeline",
-        (Query(f"dozor_probe_up{{{SVC}}}", "confirmed {{probe}} @ {{location}}"),
-         Query(f"dozor_probe_success{{{SVC}}}", "run {{probe}} @ {{location}}")),
+        (Query(f"{PROBE_UP}{{{SVC}}}", "confirmed {{probe}} @ {{location}}"),
+         Query(f"{PROBE_SUCCESS}{{{SVC}}}", "run {{probe}} @ {{location}}")),
         width=24, height=7, mappings=UP_DOWN, color_mode="thresholds",
         thresholds=UP, options=TIMELINE)
     trend = Panel(
@@ -123,7 +133,7 @@ def service() -> Dashboard:
         custom={"thresholdsStyle": {"mode": "area"}, "fillOpacity": 0})
     phases = Panel(
         "Phase timings of the last run (stacked)", "timeseries",
-        (Query(f"max by (phase) (dozor_probe_phase_seconds{{{SVC}}})", "{{phase}}"),),
+        (Query(f"max by (phase) ({PROBE_PHASE_SECONDS}{{{SVC}}})", "{{phase}}"),),
         width=12, height=8, unit="s", options=LEGEND,
         custom={"stacking": {"mode": "normal", "group": "A"}, "fillOpacity": 40},
         description="resolve, connect, tls, processing, transfer (blackbox_exporter's "
@@ -161,9 +171,9 @@ def service() -> Dashboard:
                     "over the dashboard's range, and off-hours over the standard's window.")
     locations = Panel(
         "Per-location results", "table",
-        (Query(_location("dozor_probe_success"), instant=True, table=True),
-         Query(_location("dozor_probe_up"), instant=True, table=True),
-         Query(f"time() - {_location('dozor_probe_last_success_timestamp_seconds')}",
+        (Query(_location(PROBE_SUCCESS), instant=True, table=True),
+         Query(_location(PROBE_UP), instant=True, table=True),
+         Query(f"time() - {_location(PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS)}",
                instant=True, table=True)),
         width=24, height=7, options=TABLE,
         transformations=(MERGE, organize({"Value #A": "last run", "Value #B": "confirmed",
@@ -178,6 +188,6 @@ def service() -> Dashboard:
               (trend, budget_trend), (phases, latency), (week, hours), (locations,)),
         variables=(*FILTERS, SERVICE, TZ_OFFSET),
         annotations=(Annotation("Maintenance",
-                                f"max by (service) (dozor_maintenance_active{{{SVC}}}) == 1",
+                                f"max by (service) ({MAINTENANCE_ACTIVE}{{{SVC}}}) == 1",
                                 "orange", "announced maintenance"),),
         time_from="now-7d")

@@ -15,6 +15,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.catalog import CatalogError, load_catalog
+from monitor.metric_names import (
+    CURATOR_INFO,
+    REGION_INFO,
+    SERVICE_AVAILABILITY_OBJECTIVE,
+    SERVICE_INFO,
+    SERVICE_LATENCY_P95_OBJECTIVE_SECONDS,
+    SERVICE_MAINTENANCE_COUNTS,
+    SERVICE_MAX_OUTAGE_OBJECTIVE_SECONDS,
+    SERVICE_OFFHOURS_AVAILABILITY_OBJECTIVE,
+)
 from monitor.report import queries as q
 from monitor.report.client import Prometheus, Series
 from monitor.report.errors import ReportError
@@ -34,11 +44,11 @@ from monitor.report.progress import Progress
 OUTAGE_STEP = 60
 HEAT_STEP = 3600
 OBJECTIVES = (
-    ("availability", "dozor_service_availability_objective"),
-    ("offhours_availability", "dozor_service_offhours_availability_objective"),
-    ("max_outage", "dozor_service_max_outage_objective_seconds"),
-    ("latency_p95", "dozor_service_latency_p95_objective_seconds"),
-    ("maintenance_counts", "dozor_service_maintenance_counts"),
+    ("availability", SERVICE_AVAILABILITY_OBJECTIVE),
+    ("offhours_availability", SERVICE_OFFHOURS_AVAILABILITY_OBJECTIVE),
+    ("max_outage", SERVICE_MAX_OUTAGE_OBJECTIVE_SECONDS),
+    ("latency_p95", SERVICE_LATENCY_P95_OBJECTIVE_SECONDS),
+    ("maintenance_counts", SERVICE_MAINTENANCE_COUNTS),
 )
 
 
@@ -104,9 +114,9 @@ async def _metric_facts(prom: Prometheus, period: Period) -> list[ServiceFacts]:
     """From the info metrics last exported in the month (one series per service)."""
     seconds, at = period.seconds, period.end
     services, regions, curators = await asyncio.gather(
-        prom.instant(q.info("dozor_service_info", seconds), at),
-        prom.instant(q.info("dozor_region_info", seconds), at),
-        prom.instant(q.info("dozor_curator_info", seconds), at))
+        prom.instant(q.info(SERVICE_INFO, seconds), at),
+        prom.instant(q.info(REGION_INFO, seconds), at),
+        prom.instant(q.info(CURATOR_INFO, seconds), at))
     zones = {m.get("region", ""): (m.get("name", ""), m.get("timezone", "")) for m, _ in regions}
     names = {m.get("curator", ""): m.get("name", "") for m, _ in curators}
     out: dict[str, ServiceFacts] = {}
@@ -120,7 +130,7 @@ async def _metric_facts(prom: Prometheus, period: Period) -> list[ServiceFacts]:
             level=m.get("level", ""), department=m.get("department", ""),
             mszu=m.get("mszu") == "true"))
     if not out:
-        raise ReportError(f"no dozor_service_info in Prometheus for {period.label}: "
+        raise ReportError(f"no {SERVICE_INFO} in Prometheus for {period.label}: "
                           "is it scraping the daemon, and was it then?")
     return list(out.values())
 

@@ -15,8 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from monitor.rules.promql import quorum
-from monitor.rules.windows import duration
+from monitor.metric_names import (
+    MAINTENANCE_ACTIVE,
+    PROBE_DURATION_SECONDS,
+    PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS,
+    PROBE_UP,
+    PROBES_TOTAL,
+)
+from monitor.promql import braces, duration, quorum
 
 SVC = ("service",)
 FIVE = "5m"
@@ -28,15 +34,10 @@ def service_matcher(services: Sequence[str]) -> str:
     return 'service=~"' + alternatives.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _braces(*matchers: str) -> str:
-    present = [m for m in matchers if m]
-    return "{" + ",".join(present) + "}" if present else ""
-
-
 def _location_runs(svc: str, hours: str, *matchers: str) -> str:
     """Runs per location in one 5m step: ``dozor:location_probe_events:increase5m``."""
-    sel = _braces(svc, 'hours="offhours"' if hours == "offhours" else "", *matchers)
-    return f"sum by (service, location) (increase(dozor_probes_total{sel}[{FIVE}]))"
+    sel = braces(svc, 'hours="offhours"' if hours == "offhours" else "", *matchers)
+    return f"sum by (service, location) (increase({PROBES_TOTAL}{sel}[{FIVE}]))"
 
 
 def step_events(svc: str, hours: str, excluded: bool) -> str:
@@ -58,7 +59,7 @@ def _maintenance(expr: str, svc: str, excluded: bool) -> str:
         return expr
     # Maintenance excluded: the 5m steps under announced maintenance are not events at all.
     return (f"({expr})\nunless on (service) "
-            f"(max by (service) (dozor_maintenance_active{_braces(svc)}) == 1)")
+            f"(max by (service) ({MAINTENANCE_ACTIVE}{braces(svc)}) == 1)")
 
 
 def over(expr: str, seconds: int, step: int = 300) -> str:
@@ -72,7 +73,7 @@ def latency_p95(svc: str, seconds: int) -> str:
     """``dozor:service_latency_p95_seconds``: quantile of the period's bucket increases per
     location (only where some run was observed), then the location quorum."""
     buckets = over(f"sum by (service, location, le) "
-                   f"(increase(dozor_probe_duration_seconds_bucket{_braces(svc)}[{FIVE}]))",
+                   f"(increase({PROBE_DURATION_SECONDS}_bucket{braces(svc)}[{FIVE}]))",
                    seconds)
     # Buckets are cumulative, so their sum is > 0 exactly when the +Inf bucket is.
     location = (f"histogram_quantile(0.95, {buckets})\n"
@@ -82,9 +83,9 @@ def latency_p95(svc: str, seconds: int) -> str:
 
 def outage_seconds(svc: str) -> str:
     """``dozor:service_outage_seconds``: quorum of time since the oldest last success."""
-    sel = _braces(svc)
+    sel = braces(svc)
     location = (f"max by (service, location) (\n"
-                f"  time() - (dozor_probe_last_success_timestamp_seconds{sel} > 0)\n)")
+                f"  time() - ({PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS}{sel} > 0)\n)")
     return quorum(f"({location})", SVC)
 
 
@@ -95,13 +96,13 @@ def longest_outage(svc: str, seconds: int) -> str:
 
 def service_down(svc: str) -> str:
     """``dozor:service_down`` (quorum of the confirmed state), only where down."""
-    location = f"1 - min by (service, location) (dozor_probe_up{_braces(svc)})"
+    location = f"1 - min by (service, location) ({PROBE_UP}{braces(svc)})"
     return f"{quorum(f'({location})', SVC)} == 1"
 
 
 def last_value(metric: str, svc: str, seconds: int, by: str = "service") -> str:
     """A catalog fact as last exported in the period (objectives may change mid-month)."""
-    return f"max by ({by}) (last_over_time({metric}{_braces(svc)}[{seconds}s]))"
+    return f"max by ({by}) (last_over_time({metric}{braces(svc)}[{seconds}s]))"
 
 
 def info(metric: str, seconds: int) -> str:

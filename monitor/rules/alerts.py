@@ -6,10 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.rules.model import Alert, Group
-from monitor.rules.promql import INFO_JOIN
-from monitor.rules.windows import DAY, Windows, duration
+from monitor.metric_names import (
+    CONFIG_LAST_RELOAD_SUCCESSFUL,
+    PROBES_TOTAL,
+    TLS_CERT_EXPIRY_TIMESTAMP_SECONDS,
+)
+from monitor.promql import DAY, Alert, Group, by, duration
+from monitor.rules.windows import Windows
 
+# Descriptive labels every service alert carries, joined from the catalog's info recording.
+ALERT_LABELS = ("curator", "region", "level")
+INFO_JOIN = f"* on (service) group_left ({by(ALERT_LABELS)}) dozor:service_info"
 SUPPRESSED = "unless on (service) dozor:service_maintenance_suppressed"
 # Fewer failed runs than this in the short window never alert, whatever the ratio says.
 MIN_FAILURES = 3
@@ -140,7 +147,7 @@ def _latency(t: Texts) -> Alert:
 
 
 def _certificates(t: Texts) -> list[Alert]:
-    left = "min by (service, probe) (dozor_tls_cert_expiry_timestamp_seconds) - time()"
+    left = f"min by (service, probe) ({TLS_CERT_EXPIRY_TIMESTAMP_SECONDS}) - time()"
     ticket, page = 21 * DAY, 7 * DAY
     ru = "сертификат пробы {{ $labels.probe }} истекает через {{ $value | humanizeDuration }}"
     en = "certificate of probe {{ $labels.probe }} expires in {{ $value | humanizeDuration }}"
@@ -159,9 +166,9 @@ def _stalled(t: Texts, windows: Windows) -> Alert:
     w = duration(windows.stall)
     keys = "service, probe, location"
     # The offset term skips probes younger than the window (just added, first run pending).
-    expr = (f"sum by ({keys}) (increase(dozor_probes_total[{w}])) == 0\n"
+    expr = (f"sum by ({keys}) (increase({PROBES_TOTAL}[{w}])) == 0\n"
             f"and on ({keys})\n"
-            f"sum by ({keys}) (dozor_probes_total offset {w})")
+            f"sum by ({keys}) ({PROBES_TOTAL} offset {w})")
     return Alert("DozorProbesStalled", _service(expr), {"severity": "ticket"}, t.service(
         f"проба {{{{ $labels.probe }}}} в {{{{ $labels.location }}}} не запускалась {w}",
         f"probe {{{{ $labels.probe }}}} at {{{{ $labels.location }}}} has not run for {w}",
@@ -176,7 +183,7 @@ def _monitor(t: Texts, job_regex: str) -> list[Alert]:
                   "Дозор не отвечает Prometheus: сервисы не проверяются",
                   "the Dozor monitor is down or not scraped: services are not being probed",
                   "up", "{{ with $labels.instance }}{{ . }} {{ end }}down"), for_="5m"),
-        Alert("DozorConfigReloadFailed", "dozor_config_last_reload_successful == 0",
+        Alert("DozorConfigReloadFailed", f"{CONFIG_LAST_RELOAD_SUCCESSFUL} == 0",
               {"severity": "ticket", "component": "monitor"}, t.monitor(
                   "каталог {{ $labels.instance }} не загрузился, работает прежний",
                   "catalog reload failed on {{ $labels.instance }}; the previous one still runs",

@@ -6,20 +6,28 @@ Every daemon (one per location) exports the same info and objective gauges, each
 
 from __future__ import annotations
 
-from monitor.rules.model import Group, Record
+from monitor.metric_names import (
+    LIFE_SITUATION_MEMBER,
+    MAINTENANCE_ACTIVE,
+    SERVICE_AVAILABILITY_OBJECTIVE,
+    SERVICE_INFO,
+    SERVICE_LATENCY_P95_OBJECTIVE_SECONDS,
+    SERVICE_MAINTENANCE_COUNTS,
+    SERVICE_MAX_OUTAGE_OBJECTIVE_SECONDS,
+    SERVICE_OFFHOURS_AVAILABILITY_OBJECTIVE,
+)
+from monitor.promql import Group, Record
 
 INFO_LABELS = ("service", "name", "level", "region", "department", "curator", "mszu")
 
 # (recorded name, source metric): the service's effective standard.
 OBJECTIVES = (
-    ("dozor:service_availability_objective", "dozor_service_availability_objective"),
-    ("dozor:service_offhours_availability_objective",
-     "dozor_service_offhours_availability_objective"),
-    ("dozor:service_max_outage_objective_seconds", "dozor_service_max_outage_objective_seconds"),
-    ("dozor:service_latency_p95_objective_seconds",
-     "dozor_service_latency_p95_objective_seconds"),
-    ("dozor:service_maintenance_counts", "dozor_service_maintenance_counts"),
-    ("dozor:service_maintenance_active", "dozor_maintenance_active"),
+    ("dozor:service_availability_objective", SERVICE_AVAILABILITY_OBJECTIVE),
+    ("dozor:service_offhours_availability_objective", SERVICE_OFFHOURS_AVAILABILITY_OBJECTIVE),
+    ("dozor:service_max_outage_objective_seconds", SERVICE_MAX_OUTAGE_OBJECTIVE_SECONDS),
+    ("dozor:service_latency_p95_objective_seconds", SERVICE_LATENCY_P95_OBJECTIVE_SECONDS),
+    ("dozor:service_maintenance_counts", SERVICE_MAINTENANCE_COUNTS),
+    ("dozor:service_maintenance_active", MAINTENANCE_ACTIVE),
 )
 
 
@@ -28,7 +36,7 @@ def facts_group() -> Group:
         # topk keeps exactly one info series per service even while locations disagree
         # mid-reload (a curator just changed), so group_left joins never see duplicates.
         Record("dozor:service_info",
-               f"topk by (service) (1, max by ({', '.join(INFO_LABELS)}) (dozor_service_info))"),
+               f"topk by (service) (1, max by ({', '.join(INFO_LABELS)}) ({SERVICE_INFO}))"),
         *(Record(name, f"max by (service) ({source})") for name, source in OBJECTIVES),
         Record("dozor:service_error_budget", "1 - dozor:service_availability_objective"),
         Record("dozor:service_offhours_error_budget",
@@ -39,6 +47,6 @@ def facts_group() -> Group:
                "and on (service)\n"
                "dozor:service_maintenance_counts == 0"),
         Record("dozor:life_situation_member",
-               "max by (life_situation, service) (dozor_life_situation_member)"),
+               f"max by (life_situation, service) ({LIFE_SITUATION_MEMBER})"),
     ]
     return Group("dozor.facts", "1m", tuple(rules))

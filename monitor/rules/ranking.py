@@ -3,8 +3,8 @@ compliance with every part of the standard, life situations and the regional ran
 
 from __future__ import annotations
 
-from monitor.rules.model import Group, Record
-from monitor.rules.windows import Windows, duration
+from monitor.promql import Group, Record, duration
+from monitor.rules.windows import Windows
 
 
 def _parts() -> tuple[tuple[str, str], ...]:

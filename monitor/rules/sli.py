@@ -3,7 +3,7 @@ maintenance counted and excluded), current and longest outage, latency p95, up/d
 
 Event-based: every scheduled probe run is one event. Per location, the 5m error ratio is
 failed runs over all runs of the service's probes; the service's ratio is the location
-quorum of those (``promql.quorum``), and its failures are that ratio times the quorum's run
+quorum of those (``monitor.promql.quorum``), and its failures are that ratio times the quorum's run
 count. A longer window averages a shorter recording and scales counts by the length ratio
 (``windows.chain``); since the overlapping 5m windows count every event equally often, the
 ratio of the averaged counts is still the event ratio over the window. No events give no
@@ -12,9 +12,14 @@ sample: ratios divide by ``events > 0``, never by zero.
 
 from __future__ import annotations
 
-from monitor.rules.model import Group, Record
-from monitor.rules.promql import quorum
-from monitor.rules.windows import DAY, HOUR, Windows, chain, duration
+from monitor.metric_names import (
+    PROBE_DURATION_SECONDS,
+    PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS,
+    PROBE_UP,
+    PROBES_TOTAL,
+)
+from monitor.promql import DAY, HOUR, Group, Record, braces, duration, quorum
+from monitor.rules.windows import Windows, chain
 
 SVC = ("service", "hours")
 
@@ -31,17 +36,13 @@ def effective(name: str) -> str:
             f')')
 
 
-def _braces(matchers: list[str]) -> str:
-    return "{" + ",".join(matchers) + "}" if matchers else ""
-
-
 def _location_counts() -> list[Record]:
     rules = []
     for hours, match in (("all", []), ("offhours", ['hours="offhours"'])):
         for kind, matchers in (("events", match), ("failures", [*match, 'result="failure"'])):
             rules.append(Record(
                 f"dozor:location_probe_{kind}:increase5m",
-                f"sum by (service, location) (increase(dozor_probes_total{_braces(matchers)}[5m]))",
+                f"sum by (service, location) (increase({PROBES_TOTAL}{braces(*matchers)}[5m]))",
                 {"hours": hours}))
     rules.append(Record("dozor:location_probe_error_ratio:5m",
                         "dozor:location_probe_failures:increase5m\n"
@@ -67,7 +68,7 @@ def _service_5m() -> list[Record]:
 
 def _service_window(window: int, base: int, offhours: bool) -> list[Record]:
     w, b = duration(window), duration(base)
-    sel = "" if offhours else _braces(['hours="all"'])
+    sel = "" if offhours else braces('hours="all"')
     factor = window // base
     rules = [
         Record(f"dozor:service_probe_{kind}:increase{w}",
@@ -89,7 +90,7 @@ def _outage_5m() -> list[Record]:
     return [
         Record("dozor:location_outage_seconds",
                "max by (service, location) (\n"
-               "  time() - (dozor_probe_last_success_timestamp_seconds > 0)\n)"),
+               f"  time() - ({PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS} > 0)\n)"),
         Record("dozor:service_outage_seconds",
                quorum("dozor:location_outage_seconds", ("service",))),
     ]
@@ -105,7 +106,7 @@ def _outage_window(window: int, base: int) -> Record:
 def _up_5m() -> list[Record]:
     # dozor_probe_up is the confirmed state (failure/success thresholds applied).
     return [
-        Record("dozor:location_down", "1 - min by (service, location) (dozor_probe_up)"),
+        Record("dozor:location_down", f"1 - min by (service, location) ({PROBE_UP})"),
         Record("dozor:service_down", quorum("dozor:location_down", ("service",))),
         Record("dozor:service_up", "1 - dozor:service_down"),
     ]
@@ -114,7 +115,7 @@ def _up_5m() -> list[Record]:
 def _latency_5m() -> Record:
     return Record("dozor:location_probe_duration_bucket:increase5m",
                   "sum by (service, location, le) (\n"
-                  "  increase(dozor_probe_duration_seconds_bucket[5m])\n)")
+                  f"  increase({PROBE_DURATION_SECONDS}_bucket[5m])\n)")
 
 
 def _latency_window(window: int, base: int, with_p95: bool) -> list[Record]:

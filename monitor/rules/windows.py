@@ -1,13 +1,11 @@
-"""The windows the rules use, and Prometheus duration strings for them."""
+"""The windows the rules use (their Prometheus duration strings: ``monitor.promql.duration``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from monitor.catalog import Catalog
-
-MINUTE, HOUR, DAY = 60, 3600, 86400
-_UNITS = (("d", DAY), ("h", HOUR), ("m", MINUTE), ("s", 1))
+from monitor.promql import DAY, HOUR, MINUTE
 
 # Burn-rate windows of the SRE workbook (page: 1h/5m, 6h/30m; ticket: 1d/2h, 3d/6h).
 BURN_WINDOWS = (5 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 6 * HOUR, DAY, 3 * DAY)
@@ -17,16 +15,6 @@ BASES = (5 * MINUTE, HOUR, DAY)
 # The off-hours SLI only needs what its compliance and alert read.
 OFFHOURS_WINDOWS = (5 * MINUTE, HOUR, DAY)
 
-
-def duration(seconds: float) -> str:
-    """``1h``, ``30d``, ``90s``: the largest unit that divides exactly, as Prometheus writes."""
-    whole = round(seconds)
-    if whole <= 0:
-        raise ValueError(f"not a positive duration: {seconds}")
-    for unit, size in _UNITS:
-        if whole % size == 0:
-            return f"{whole // size}{unit}"
-    raise AssertionError(whole)
 
 
 def base_for(window: int) -> int:

@@ -56,14 +56,21 @@ def _fmt(value: float) -> str:
     return repr(float(value)) if math.isfinite(value) else _go_float(value)
 
 
+def _family_name(name: str, kind: str) -> str:
+    """As prometheus_client's Metric names it: a counter without ``_total``. A counter may be
+    declared by its exported name (``monitor.metric_names``), as prometheus_client's Counter
+    allows too."""
+    return name.removesuffix("_total") if kind == "counter" else name
+
+
 class Family:
     """A counter or gauge family. ``cell(*labels)`` is the series' mutable ``[text, value]``."""
 
     __slots__ = ("help", "kind", "labelnames", "name", "rows", "sample")
 
     def __init__(self, name: str, help_text: str, kind: str, labelnames: Sequence[str]) -> None:
-        self.name = name  # as prometheus_client's Metric: counters without _total
-        self.sample = f"{name}_total" if kind == "counter" else name
+        self.name = _family_name(name, kind)
+        self.sample = f"{self.name}_total" if kind == "counter" else name
         self.help = help_text
         self.kind = kind
         self.labelnames = tuple(labelnames)
@@ -154,8 +161,8 @@ class Columns:
     def __init__(self, table: ProbeTable, name: str, help_text: str, kind: str,
                  extra: tuple[str, ...], values: tuple[tuple[str, ...], ...], first: int) -> None:
         self.table = table
-        self.name = name
-        self.sample = f"{name}_total" if kind == "counter" else name
+        self.name = _family_name(name, kind)
+        self.sample = f"{self.name}_total" if kind == "counter" else name
         self.help = help_text
         self.kind = kind
         self.extra = extra

@@ -1,4 +1,5 @@
-"""The metrics contract of DESIGN.md, on the daemon's own registry.
+"""The metrics contract of DESIGN.md, on the daemon's own registry, under the names of
+``monitor.metric_names``.
 
 Probe series are bound once per (service, probe) in ``ProbeSeries`` so the hot path is a
 handful of in-place cell updates, with no label lookups per run. Descriptive labels live
@@ -26,6 +27,7 @@ from prometheus_client import (
 )
 from prometheus_client.metrics_core import Metric
 
+from monitor import metric_names as n
 from monitor.catalog import Catalog
 from monitor.localtime.hours import BUSINESS, OFFHOURS
 from monitor.serving.exposition import Families, Family, ProbeTable
@@ -140,29 +142,29 @@ class Metrics:
         runs = [(result, hours) for result in ("success", "failure")
                 for hours in (BUSINESS, OFFHOURS)]
         self.probes_total = t.columns(
-            "dozor_probes", "Probe runs by result and by business/off-hours in the service's "
+            n.PROBES_TOTAL, "Probe runs by result and by business/off-hours in the service's "
             "local time.", "counter", ("result", "hours"), runs)
         self.probe_failures = t.columns(
-            "dozor_probe_failures", "Failed probe runs by reason.", "counter", ("reason",),
+            n.PROBE_FAILURES_TOTAL, "Failed probe runs by reason.", "counter", ("reason",),
             [(r.value,) for r in Reason])
         self.probe_success = t.columns(
-            "dozor_probe_success", "Result of the last probe run (1 success, 0 failure).",
+            n.PROBE_SUCCESS, "Result of the last probe run (1 success, 0 failure).",
             "gauge")
         self.attempts = t.columns(
-            "dozor_probe_attempts", "Every probe attempt, immediate retries included.",
+            n.PROBE_ATTEMPTS_TOTAL, "Every probe attempt, immediate retries included.",
             "counter", ("result",), [("success",), ("failure",)])
         self.probe_up = t.columns(
-            "dozor_probe_up", "Confirmed state after failure/success thresholds (1 up, 0 down); "
+            n.PROBE_UP, "Confirmed state after failure/success thresholds (1 up, 0 down); "
             "absent until the first confirmation.", "gauge", absent=True)
         self.probe_phase = t.columns(
-            "dozor_probe_phase_seconds", "Last run's phase durations (blackbox_exporter's "
+            n.PROBE_PHASE_SECONDS, "Last run's phase durations (blackbox_exporter's "
             "meanings).", "gauge", ("phase",), [(p.value,) for p in Phase])
         self.last_success = t.columns(
-            "dozor_probe_last_success_timestamp_seconds", "Unix time of the last successful run.",
+            n.PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS, "Unix time of the last successful run.",
             "gauge", absent=True)
         self.buckets = tuple(buckets)
         self.probe_duration = t.histogram(  # last: new edges only resize the rows' tails
-            "dozor_probe_duration_seconds", "Whole-probe duration, including failures.",
+            n.PROBE_DURATION_SECONDS, "Whole-probe duration, including failures.",
             self.buckets)
         for family in (self.probes_total, self.probe_failures, self.probe_success,
                        self.attempts, self.probe_up, self.probe_phase, self.last_success,
@@ -178,74 +180,74 @@ class Metrics:
             up=self.probe_up.col(),
             last_success=self.last_success.col())
         self.journey_step = Gauge(
-            "dozor_journey_step_duration_seconds", "Last run's duration of each journey step.",
+            n.JOURNEY_STEP_DURATION_SECONDS, "Last run's duration of each journey step.",
             [*PROBE_LABELS, "step"], registry=r)
         self.time_to_result = Gauge(
-            "dozor_journey_time_to_result_seconds", "Last journey's time from submitting an "
+            n.JOURNEY_TIME_TO_RESULT_SECONDS, "Last journey's time from submitting an "
             "application until its result was ready.", PROBE_LABELS, registry=r)
         self.cert_expiry = Gauge(
-            "dozor_tls_cert_expiry_timestamp_seconds", "Earliest certificate expiry seen in the "
+            n.TLS_CERT_EXPIRY_TIMESTAMP_SECONDS, "Earliest certificate expiry seen in the "
             "served chain.", ["service", "probe"], registry=r)
         self.service_info = f(
-            "dozor_service_info", "Catalog facts about a service (always 1).", "gauge",
+            n.SERVICE_INFO, "Catalog facts about a service (always 1).", "gauge",
             ["service", "name", "level", "region", "department", "curator", "mszu"])
         self.life_situation_member = f(
-            "dozor_life_situation_member", "Service membership of a life situation (always 1).",
+            n.LIFE_SITUATION_MEMBER, "Service membership of a life situation (always 1).",
             "gauge", ["life_situation", "service"])
         self.life_situation_info = f(
-            "dozor_life_situation_info", "Life situation names (always 1).", "gauge",
+            n.LIFE_SITUATION_INFO, "Life situation names (always 1).", "gauge",
             ["life_situation", "name"])
         self.region_info = f(
-            "dozor_region_info", "Region names and time zones (always 1).", "gauge",
+            n.REGION_INFO, "Region names and time zones (always 1).", "gauge",
             ["region", "name", "timezone"])
         self.curator_info = f(
-            "dozor_curator_info", "Curators and their deputies (always 1).", "gauge",
+            n.CURATOR_INFO, "Curators and their deputies (always 1).", "gauge",
             ["curator", "name", "deputy"])
         self.objectives = {
             "availability": f(
-                "dozor_service_availability_objective",
+                n.SERVICE_AVAILABILITY_OBJECTIVE,
                 "Share of successful probe events required over the window (ratio).",
                 "gauge", ["service"]),
             "offhours_availability": f(
-                "dozor_service_offhours_availability_objective",
+                n.SERVICE_OFFHOURS_AVAILABILITY_OBJECTIVE,
                 "Share of successful off-hours probe events required (ratio).",
                 "gauge", ["service"]),
             "max_outage": f(
-                "dozor_service_max_outage_objective_seconds",
+                n.SERVICE_MAX_OUTAGE_OBJECTIVE_SECONDS,
                 "Longest single outage allowed in the window.", "gauge", ["service"]),
             "latency_p95": f(
-                "dozor_service_latency_p95_objective_seconds",
+                n.SERVICE_LATENCY_P95_OBJECTIVE_SECONDS,
                 "95th percentile probe duration allowed.", "gauge", ["service"]),
             "window": f(
-                "dozor_service_window_seconds", "Window over which the standard is judged.",
+                n.SERVICE_WINDOW_SECONDS, "Window over which the standard is judged.",
                 "gauge", ["service"]),
             "maintenance_counts": f(
-                "dozor_service_maintenance_counts",
+                n.SERVICE_MAINTENANCE_COUNTS,
                 "1 when announced maintenance still counts against the 24/7 standard.",
                 "gauge", ["service"]),
         }
         self.maintenance_active = f(
-            "dozor_maintenance_active", "1 while announced maintenance is in progress.",
+            n.MAINTENANCE_ACTIVE, "1 while announced maintenance is in progress.",
             "gauge", ["service"])
         self.scheduler_lag = Histogram(
-            "dozor_scheduler_lag_seconds", "Delay from a probe's scheduled time to its start.",
+            n.SCHEDULER_LAG_SECONDS, "Delay from a probe's scheduled time to its start.",
             buckets=LAG_BUCKETS, registry=r)
         self.skipped_runs = Counter(
-            "dozor_scheduler_skipped_runs", "Runs skipped because the previous run of the same "
+            n.SCHEDULER_SKIPPED_RUNS_TOTAL, "Runs skipped because the previous run of the same "
             "probe was still going.", registry=r)
         self.in_flight = Gauge(
-            "dozor_probes_in_flight", "Probe runs in progress.", registry=r)
+            n.PROBES_IN_FLIGHT, "Probe runs in progress.", registry=r)
         self.configured = Gauge(
-            "dozor_probes_configured", "Probes scheduled from the running catalog.", registry=r)
+            n.PROBES_CONFIGURED, "Probes scheduled from the running catalog.", registry=r)
         self.reload_ok = Gauge(
-            "dozor_config_last_reload_successful", "1 if the last catalog load succeeded.",
+            n.CONFIG_LAST_RELOAD_SUCCESSFUL, "1 if the last catalog load succeeded.",
             registry=r)
         self.reload_time = Gauge(
-            "dozor_config_last_reload_success_timestamp_seconds",
+            n.CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
             "Unix time of the last successful catalog load.", registry=r)
-        Gauge("dozor_build_info", "Build facts (always 1).", ["version", "python"],
+        Gauge(n.BUILD_INFO, "Build facts (always 1).", ["version", "python"],
               registry=r).labels(version, platform.python_version()).set(1)
-        Gauge("dozor_shard_info", "This replica's shard as INDEX/COUNT (always 1).", ["shard"],
+        Gauge(n.SHARD_INFO, "This replica's shard as INDEX/COUNT (always 1).", ["shard"],
               registry=r).labels(shard).set(1)
 
     def _family(self, name: str, help_text: str, kind: str, labels: Sequence[str]) -> Family:

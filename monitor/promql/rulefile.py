@@ -1,4 +1,6 @@
-"""Rule groups as plain typed values, turned into the dicts Prometheus' rule file expects."""
+"""A Prometheus rule file as plain typed values: groups of recording and alerting rules, turned
+into the dicts the rule file expects (``to_dict``). Optional fields are left out when empty, and
+keys come in the order Prometheus' documentation writes them, for writers that keep order."""
 
 from __future__ import annotations
 
@@ -29,11 +31,11 @@ class Alert:
     for_: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"alert": self.alert, "expr": self.expr,
-                               "labels": dict(self.labels),
-                               "annotations": dict(self.annotations)}
+        out: dict[str, Any] = {"alert": self.alert, "expr": self.expr}
         if self.for_:
             out["for"] = self.for_
+        out["labels"] = dict(self.labels)
+        out["annotations"] = dict(self.annotations)
         return out
 
 
@@ -43,9 +45,12 @@ class Group:
     the same evaluation."""
 
     name: str
-    interval: str
+    interval: str  # "": Prometheus' global evaluation interval
     rules: tuple[Record | Alert, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "interval": self.interval,
-                "rules": [r.to_dict() for r in self.rules]}
+        out: dict[str, Any] = {"name": self.name}
+        if self.interval:
+            out["interval"] = self.interval
+        out["rules"] = [r.to_dict() for r in self.rules]
+        return out

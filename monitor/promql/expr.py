@@ -1,12 +1,21 @@
-"""PromQL building blocks shared by the rule modules."""
+"""PromQL building blocks: label lists, selectors, the location quorum, durations."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+MINUTE, HOUR, DAY = 60, 3600, 86400
+_UNITS = (("d", DAY), ("h", HOUR), ("m", MINUTE), ("s", 1))
+
 
 def by(labels: Sequence[str]) -> str:
     return ", ".join(labels)
+
+
+def braces(*matchers: str) -> str:
+    """``{a="1",b="2"}`` from the non-empty matchers; nothing at all when there are none."""
+    present = [m for m in matchers if m]
+    return "{" + ",".join(present) + "}" if present else ""
 
 
 def quorum(series: str, labels: Sequence[str]) -> str:
@@ -23,6 +32,12 @@ def quorum(series: str, labels: Sequence[str]) -> str:
             f"  quantile by ({keys}) (0.5, {series})\n)")
 
 
-# Descriptive labels every service alert carries, joined from the catalog's info metric.
-ALERT_LABELS = ("curator", "region", "level")
-INFO_JOIN = f"* on (service) group_left ({by(ALERT_LABELS)}) dozor:service_info"
+def duration(seconds: float) -> str:
+    """``1h``, ``30d``, ``90s``: the largest unit that divides exactly, as Prometheus writes."""
+    whole = round(seconds)
+    if whole <= 0:
+        raise ValueError(f"not a positive duration: {seconds}")
+    for unit, size in _UNITS:
+        if whole % size == 0:
+            return f"{whole // size}{unit}"
+    raise AssertionError(whole)

@@ -1,0 +1,52 @@
+"""Every metric the daemon exports, by the name it has on /metrics (a counter's with
+``_total``; a histogram's base name, its series adding ``_bucket``/``_count``/``_sum``).
+
+The one source of these names: ``monitor/serving/metrics.py`` declares its families with them
+and the generators (rules, escalation rules, dashboards, report) write their PromQL with them.
+A leaf that imports nothing, so generators can use it without importing the daemon
+(import-linter forbids that). ``tests/test_metric_names.py`` checks this list against what the
+daemon renders and every ``dozor_*`` name in the generated output against this list.
+Recording rules are named ``dozor:...``; they are Prometheus', not exported, and not here.
+"""
+
+from __future__ import annotations
+
+# Per probe and location (the daemon's compact probe table).
+PROBES_TOTAL = "dozor_probes_total"
+PROBE_FAILURES_TOTAL = "dozor_probe_failures_total"
+PROBE_SUCCESS = "dozor_probe_success"
+PROBE_ATTEMPTS_TOTAL = "dozor_probe_attempts_total"
+PROBE_UP = "dozor_probe_up"
+PROBE_PHASE_SECONDS = "dozor_probe_phase_seconds"
+PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS = "dozor_probe_last_success_timestamp_seconds"
+PROBE_DURATION_SECONDS = "dozor_probe_duration_seconds"  # histogram
+# Per probe, only for the kinds that have them.
+JOURNEY_STEP_DURATION_SECONDS = "dozor_journey_step_duration_seconds"
+JOURNEY_TIME_TO_RESULT_SECONDS = "dozor_journey_time_to_result_seconds"
+TLS_CERT_EXPIRY_TIMESTAMP_SECONDS = "dozor_tls_cert_expiry_timestamp_seconds"
+# Catalog facts (info metrics, always 1).
+SERVICE_INFO = "dozor_service_info"
+LIFE_SITUATION_MEMBER = "dozor_life_situation_member"
+LIFE_SITUATION_INFO = "dozor_life_situation_info"
+REGION_INFO = "dozor_region_info"
+CURATOR_INFO = "dozor_curator_info"
+# Each service's effective standard.
+SERVICE_AVAILABILITY_OBJECTIVE = "dozor_service_availability_objective"
+SERVICE_OFFHOURS_AVAILABILITY_OBJECTIVE = "dozor_service_offhours_availability_objective"
+SERVICE_MAX_OUTAGE_OBJECTIVE_SECONDS = "dozor_service_max_outage_objective_seconds"
+SERVICE_LATENCY_P95_OBJECTIVE_SECONDS = "dozor_service_latency_p95_objective_seconds"
+SERVICE_WINDOW_SECONDS = "dozor_service_window_seconds"
+SERVICE_MAINTENANCE_COUNTS = "dozor_service_maintenance_counts"
+MAINTENANCE_ACTIVE = "dozor_maintenance_active"
+# The daemon itself.
+SCHEDULER_LAG_SECONDS = "dozor_scheduler_lag_seconds"  # histogram
+SCHEDULER_SKIPPED_RUNS_TOTAL = "dozor_scheduler_skipped_runs_total"
+PROBES_IN_FLIGHT = "dozor_probes_in_flight"
+PROBES_CONFIGURED = "dozor_probes_configured"
+CONFIG_LAST_RELOAD_SUCCESSFUL = "dozor_config_last_reload_successful"
+CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS = "dozor_config_last_reload_success_timestamp_seconds"
+BUILD_INFO = "dozor_build_info"
+SHARD_INFO = "dozor_shard_info"
+
+EXPORTED: frozenset[str] = frozenset(value for key, value in dict(globals()).items()
+                                     if key.isupper() and isinstance(value, str))

@@ -1,0 +1,18 @@
+"""PromQL shared by the generators that write it: the rules (``monitor.rules``), the
+escalation rules (``monitor.alertmanager``) and the report's queries (``monitor.report``).
+
+- ``expr``: expression building blocks (label lists, selectors, the location quorum) and
+  Prometheus duration strings;
+- ``rulefile``: the typed model of a Prometheus rule file (``Group`` of ``Record``/``Alert``).
+
+A leaf of its own: it imports nothing else from ``monitor`` (import-linter checks it), so any
+generator may use it without reaching into another generator.
+"""
+
+from __future__ import annotations
+
+from monitor.promql.expr import DAY, HOUR, MINUTE, braces, by, duration, quorum
+from monitor.promql.rulefile import Alert, Group, Record
+
+__all__ = ["DAY", "HOUR", "MINUTE", "Alert", "Group", "Record", "braces", "by", "duration",
+           "quorum"]
