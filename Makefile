@@ -31,7 +31,7 @@ PIP_COMPILE_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
   --no-emit-index-url --no-emit-trusted-host --no-emit-find-links --all-build-deps
 
 .PHONY: run test deps debs lint typecheck bench bench-blackbox schema deploy-config \
-  lock
+  lock test-latest
 
 # A fresh venv whenever the lock or pyproject.toml changes, so a package dropped from the lock
 # is gone too. Only the lock's pinned, hashed files are installed (--no-deps: nothing
@@ -81,6 +81,16 @@ typecheck: deps
 
 test: deps debs lint typecheck
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Not CI: the test suite against the NEWEST versions pyproject.toml allows (the lock ignored),
+# in a throwaway venv, to find upstream breakage on purpose before `make lock` pulls it in.
+test-latest: debs
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PY) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/pip" install -q --upgrade pip; \
+	"$$tmp/venv/bin/pip" install -q --upgrade --upgrade-strategy eager -e '.[test,bench]'; \
+	"$$tmp/venv/bin/pip" freeze --exclude-editable; \
+	"$$tmp/venv/bin/python" -m pytest -q $(PYTEST_ARGS)
 
 schema: deps
 	$(BIN)/python -m monitor.catalog.schema
