@@ -31,7 +31,7 @@ PIP_COMPILE_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
   --no-emit-index-url --no-emit-trusted-host --no-emit-find-links --all-build-deps
 
 .PHONY: run test deps debs lint typecheck bench bench-blackbox schema deploy-config \
-  lock test-latest
+  lock test-latest fresh-check
 
 # A fresh venv whenever the lock or pyproject.toml changes, so a package dropped from the lock
 # is gone too. Only the lock's pinned, hashed files are installed (--no-deps: nothing
@@ -91,6 +91,16 @@ test-latest: debs
 	"$$tmp/venv/bin/pip" install -q --upgrade --upgrade-strategy eager -e '.[test,bench]'; \
 	"$$tmp/venv/bin/pip" freeze --exclude-editable; \
 	"$$tmp/venv/bin/python" -m pytest -q $(PYTEST_ARGS)
+
+# The README's test command on a clean clone of the committed HEAD in a temporary directory:
+# no work-tree changes, no shared .venv, nothing untracked. Exit status is make test's.
+fresh-check:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	head=$$(git -C "$(CURDIR)" rev-parse HEAD); \
+	git clone -q --no-checkout "$(CURDIR)" "$$tmp/dozor"; \
+	git -C "$$tmp/dozor" checkout -q --detach "$$head"; \
+	echo "fresh-check: make test on $$head in $$tmp/dozor"; \
+	$(MAKE) -C "$$tmp/dozor" test
 
 schema: deps
 	$(BIN)/python -m monitor.catalog.schema
