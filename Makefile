@@ -105,9 +105,9 @@ fresh-check:
 schema: deps
 	$(BIN)/python -m monitor.catalog.schema
 
-# deps installs the lock, which carries the bench extra (uvloop).
+# deps installs the lock, which carries the bench extra (uvloop). Flags: BENCH_ARGS="...".
 bench: deps debs
-	$(BIN)/python bench/scheduler_bench.py
+	$(BIN)/python bench/scheduler_bench.py $(BENCH_ARGS)
 
 # deploy/generated/ for deploy/docker-compose.yml, from the demo catalog (tests check it is fresh).
 deploy-config: deps
