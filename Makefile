@@ -50,7 +50,7 @@ deps: $(STAMP)
 lock:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(PY) -m venv "$$tmp/venv"; \
-	"$$tmp/venv/bin/pip" install -q $(LOCK_TOOLS); \
+	$(LOCK_ENV) "$$tmp/venv/bin/pip" install -q $(LOCK_TOOLS); \
 	$(LOCK_ENV) "$$tmp/venv/bin/pip-compile" $(PIP_COMPILE_FLAGS) $(LOCK_UPGRADE) \
 	  --extra test --extra bench -o $(LOCK) pyproject.toml; \
 	cp $(LOCK) "$$tmp/runtime.lock"; \
