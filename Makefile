@@ -1,5 +1,7 @@
 # The two commands the README opens with: `make run` and `make test`.
 # Both install everything they need on a fresh Debian machine with Python 3.11 (as root).
+# Python packages come only from requirements.lock (exact versions, sha256 hashes), so a
+# fresh machine gets exactly what CI got; `make lock` refreshes it.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,15 +12,52 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEB_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-exporter chromium
 PYTEST_ARGS ?=
 
-.PHONY: run test deps debs lint typecheck bench bench-blackbox schema deploy-config
+# requirements.lock: runtime + test + bench extras (make run/test/bench*).
+# requirements-runtime.lock: runtime only (deploy/Dockerfile), the same versions.
+LOCK := requirements.lock
+RUNTIME_LOCK := requirements-runtime.lock
+# pip-tools lives only in a throwaway venv made by `make lock`; pinned so the lock's format
+# does not drift with whoever runs it.
+LOCK_TOOLS := pip==25.3 pip-tools==7.6.2
+# `make lock` re-resolves to the newest allowed versions; `make lock LOCK_UPGRADE=` keeps the
+# current pins where pyproject.toml still allows them (a minimal diff after adding a dependency).
+LOCK_UPGRADE ?= --upgrade
+# Resolve and hash against the public index only, not this machine's extra indexes, wheel
+# directories and constraints (pip config files and PIP_* variables; empty values would be
+# ignored, hence unset), so every pin and hash is fetchable anywhere, docker build included.
+LOCK_ENV := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null \
+  CUSTOM_COMPILE_COMMAND='make lock'
+PIP_COMPILE_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
+  --no-emit-index-url --no-emit-trusted-host --no-emit-find-links --all-build-deps
 
-$(STAMP): pyproject.toml
+.PHONY: run test deps debs lint typecheck bench bench-blackbox schema deploy-config \
+  lock test-latest fresh-check
+
+# A fresh venv whenever the lock or pyproject.toml changes, so a package dropped from the lock
+# is gone too. Only the lock's pinned, hashed files are installed (--no-deps: nothing
+# unlisted); then Dozor itself, editable, built with the lock's setuptools (no isolation).
+$(STAMP): $(LOCK) pyproject.toml
+	rm -rf $(VENV)
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 deps: $(STAMP)
+
+# Refresh both locks from pyproject.toml, with pip-tools in a throwaway venv. The runtime lock
+# starts from the full one, so it pins the same versions.
+lock:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PY) -m venv "$$tmp/venv"; \
+	$(LOCK_ENV) "$$tmp/venv/bin/pip" install -q $(LOCK_TOOLS); \
+	$(LOCK_ENV) "$$tmp/venv/bin/pip-compile" $(PIP_COMPILE_FLAGS) $(LOCK_UPGRADE) \
+	  --extra test --extra bench -o $(LOCK) pyproject.toml; \
+	cp $(LOCK) "$$tmp/runtime.lock"; \
+	$(LOCK_ENV) "$$tmp/venv/bin/pip-compile" $(PIP_COMPILE_FLAGS) \
+	  -o "$$tmp/runtime.lock" pyproject.toml; \
+	mv "$$tmp/runtime.lock" $(RUNTIME_LOCK); \
+	echo "wrote $(LOCK) and $(RUNTIME_LOCK)"
 
 # apt-get update once, and only when something is missing, so a warm machine is fast.
 debs:
@@ -36,6 +75,7 @@ run: deps
 
 lint: deps
 	$(BIN)/ruff check monitor probes tests bench
+	$(BIN)/lint-imports
 
 typecheck: deps
 	$(BIN)/mypy
@@ -43,11 +83,32 @@ typecheck: deps
 test: deps debs lint typecheck
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# Not CI: the test suite against the NEWEST versions pyproject.toml allows (the lock ignored),
+# in a throwaway venv, to find upstream breakage on purpose before `make lock` pulls it in.
+test-latest: debs
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PY) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/pip" install -q --upgrade pip; \
+	"$$tmp/venv/bin/pip" install -q --upgrade --upgrade-strategy eager -e '.[test,bench]'; \
+	"$$tmp/venv/bin/pip" freeze --exclude-editable; \
+	"$$tmp/venv/bin/python" -m pytest -q $(PYTEST_ARGS)
+
+# The README's test command on a clean clone of the committed HEAD in a temporary directory:
+# no work-tree changes, no shared .venv, nothing untracked. Exit status is make test's.
+fresh-check:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	head=$$(git -C "$(CURDIR)" rev-parse HEAD); \
+	git clone -q --no-checkout "$(CURDIR)" "$$tmp/dozor"; \
+	git -C "$$tmp/dozor" checkout -q --detach "$$head"; \
+	echo "fresh-check: make test on $$head in $$tmp/dozor"; \
+	$(MAKE) -C "$$tmp/dozor" test
+
 schema: deps
 	$(BIN)/python -m monitor.catalog.schema
 
+# deps installs the lock, which carries the bench extra (uvloop). Flags: BENCH_ARGS="...".
 bench: deps debs
-	$(BIN)/python bench/scheduler_bench.py
+	$(BIN)/python bench/scheduler_bench.py $(BENCH_ARGS)
 
 # deploy/generated/ for deploy/docker-compose.yml, from the demo catalog (tests check it is fresh).
 deploy-config: deps

@@ -381,12 +381,12 @@ def machine() -> dict[str, Any]:
 
     model = next((line.split(":", 1)[1].strip() for line in out_all(["lscpu"])
                   if line.startswith("Model name")), platform.processor())
-    import aiohttp
-    import uvloop
+    from importlib.metadata import version
+
     return {
         "host": socket.gethostname(), "cpu_model": model, "cores": os.cpu_count(),
-        "python": platform.python_version(), "aiohttp": aiohttp.__version__,
-        "uvloop": uvloop.__version__, "blackbox_exporter": out([BLACKBOX, "--version"]),
+        "python": platform.python_version(), "aiohttp": version("aiohttp"),
+        "uvloop": version("uvloop"), "blackbox_exporter": out([BLACKBOX, "--version"]),
         "nginx": out(["nginx", "-v"]), "kernel": platform.release(),
     }
 
