@@ -37,7 +37,8 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.typedefs import LooseCookies
 from yarl import URL
 
-from probes._result import Phase
+from probes._result import Phase, PhaseRecord
+from probes._run import phase_record
 from probes._tls import earliest_expiry
 
 # RFC 8305's "Connection Attempt Delay", aiohttp's default too.
@@ -58,15 +59,25 @@ def _empty_jar() -> aiohttp.CookieJar:
 
 @dataclass(eq=False)
 class HttpExchange:
-    """What one probe run observes through the shared session."""
+    """What one probe run observes through the shared session. Phases go to the run's
+    :class:`PhaseRecord`, so a run cut off by its timeout keeps them: everything completed,
+    and a body's transfer up to the cut. Processing without a first byte is not counted
+    (blackbox_exporter reports none either: it ends at the first byte, which never came)."""
 
-    phases: dict[Phase, float] = field(default_factory=lambda: dict.fromkeys(Phase, 0.0))
+    record: PhaseRecord = field(default_factory=phase_record)
     # Earliest notAfter (unix seconds) in the chains served over every TLS connection of the run.
     cert_expiry: float | None = None
     # The run's own cookies: a login redirect may set one, no other probe or run sees it.
     cookies: aiohttp.CookieJar = field(default_factory=_empty_jar)
     _ready_at: float | None = None
-    _first_byte_at: float | None = None
+
+    def __post_init__(self) -> None:
+        for phase in Phase:  # every phase is reported, as blackbox_exporter does
+            self.record.phases.setdefault(phase, 0.0)
+
+    @property
+    def phases(self) -> dict[Phase, float]:
+        return self.record.phases
 
     @contextmanager
     def bound(self) -> Iterator[HttpExchange]:
@@ -78,22 +89,20 @@ class HttpExchange:
             _EXCHANGE.reset(token)
 
     def add(self, phase: Phase, seconds: float) -> None:
-        self.phases[phase] += seconds
+        self.record.add(phase, seconds)
 
     def connection_ready(self, at: float) -> None:
         self._ready_at = at
-        self._first_byte_at = None
+        self.record.drop()  # a redirect's body is never read: its transfer is not counted
 
     def response_started(self, at: float) -> None:
         if self._ready_at is not None:
             self.add(Phase.PROCESSING, at - self._ready_at)
             self._ready_at = None
-        self._first_byte_at = at
+        self.record.begin(Phase.TRANSFER, at)
 
     def body_read(self, at: float) -> None:
-        if self._first_byte_at is not None:
-            self.add(Phase.TRANSFER, at - self._first_byte_at)
-            self._first_byte_at = None
+        self.record.end(at)
 
     def saw_expiry(self, expiry: float | None) -> None:
         if expiry is not None:

@@ -30,6 +30,42 @@ class Phase(enum.StrEnum):
     TRANSFER = "transfer"
 
 
+@dataclass(eq=False, slots=True)
+class PhaseRecord:
+    """A run's phases as they are measured, readable by the caller even when the run is cut
+    off by its timeout (see ``probes._run``). A probe adds each phase as it completes; a phase
+    whose end is also the run's end (the transfer of a body) may be left open with
+    :meth:`begin`, so a cut-off run reports it up to the cut, as blackbox_exporter does."""
+
+    phases: dict[Phase, float] = field(default_factory=dict)
+    _open: tuple[Phase, float] | None = None
+
+    def add(self, phase: Phase, seconds: float) -> None:
+        self.phases[phase] = self.phases.get(phase, 0.0) + seconds
+
+    def begin(self, phase: Phase, at: float) -> None:
+        """``phase`` runs from ``at`` until :meth:`end` (or the cut)."""
+        self._open = (phase, at)
+
+    def end(self, at: float) -> None:
+        if self._open is not None:
+            phase, since = self._open
+            self.add(phase, at - since)
+            self._open = None
+
+    def drop(self) -> None:
+        """Forget the open phase without counting it."""
+        self._open = None
+
+    def cut(self, at: float) -> dict[Phase, float]:
+        """The phases of a run cut off at ``at``: the open phase counts until then."""
+        phases = dict(self.phases)
+        if self._open is not None:
+            phase, since = self._open
+            phases[phase] = phases.get(phase, 0.0) + max(0.0, at - since)
+        return phases
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
     success: bool

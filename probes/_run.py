@@ -1,27 +1,49 @@
 """The caller's side of a probe: apply the timeout and time the run. Probes themselves never
-time out or measure their own total duration."""
+time out or measure their own total duration.
+
+A run cut off by its timeout still reports the phases measured before the cut: ``run_probe``
+binds a :class:`PhaseRecord` for the run, a probe records into :func:`phase_record` (the
+bound one, or a fresh one when called outside ``run_probe``, as tests do), and the timeout's
+result is built from it. A ContextVar carries it because the probe function's signature is
+the kinds' shared contract, and the probe runs in the caller's task, so it sees the binding.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from probes._context import ProbeContext
-from probes._result import ProbeResult, Reason
+from probes._result import PhaseRecord, ProbeResult, Reason
 
 ProbeFn = Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
+
+_RECORD: ContextVar[PhaseRecord | None] = ContextVar("dozor_phase_record", default=None)
+
+
+def phase_record() -> PhaseRecord:
+    """Where the current run records its phases."""
+    record = _RECORD.get()
+    return PhaseRecord() if record is None else record
 
 
 async def run_probe(
     fn: ProbeFn, spec: Any, ctx: ProbeContext, timeout: float
 ) -> tuple[ProbeResult, float]:
     """Run one probe under ``timeout`` seconds; returns the result and the wall time taken."""
+    record = PhaseRecord()
+    token = _RECORD.set(record)
     start = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
             result = await fn(spec, ctx)
     except TimeoutError:
-        result = ProbeResult.fail(Reason.TIMEOUT, f"no result within {timeout:g}s")
+        # Cancellation has unwound the probe by now: phases it was in when cut are recorded.
+        phases = record.cut(time.perf_counter())
+        result = ProbeResult.fail(Reason.TIMEOUT, f"no result within {timeout:g}s", phases)
+    finally:
+        _RECORD.reset(token)
     return result, time.perf_counter() - start

@@ -3,7 +3,7 @@
 - :func:`zoo_app`: an aiohttp application with well-behaved and slow endpoints
   (serve it with ``aiohttp.test_utils.TestServer``, optionally with TLS);
 - :class:`RawZoo`: a raw asyncio server for misbehaviour aiohttp's server will not produce
-  (hanging, resetting mid-body, malformed status lines);
+  (hanging, trickling a chunked body, resetting mid-body, malformed status lines);
 - :class:`ZooResolver`: a name table standing in for DNS so no lookup ever leaves the machine;
 - :class:`Pki`: trustme certificates: valid, expired, and self-signed.
 """
@@ -132,6 +132,10 @@ async def start_zoo(ssl_context: ssl.SSLContext | None = None) -> TestServer:
 
 
 _HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n"
+_CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+TRICKLE_EVERY = 0.05  # seconds between the chunks of /trickle
+_TRICKLE_CHUNKS = 400  # bounded: 20 s of trickling, far past any test's timeout
+
 
 
 @dataclass
@@ -180,6 +184,12 @@ class RawZoo:
                 writer.write(b"HTTP/1.1 OK-ish\r\n\r\n")
             elif path == "/huge-header":
                 writer.write(b"HTTP/1.1 200 OK\r\nX-Big: " + b"h" * 20000 + b"\r\n\r\n")
+            elif path == "/trickle":  # headers at once, then a chunk now and then, forever
+                writer.write(_CHUNKED_HEAD)
+                for _ in range(_TRICKLE_CHUNKS):
+                    writer.write(b"1\r\nz\r\n")
+                    await writer.drain()
+                    await asyncio.sleep(TRICKLE_EVERY)
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass

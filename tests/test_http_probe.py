@@ -18,7 +18,14 @@ from aiohttp.test_utils import TestServer
 
 from probes import Phase, ProbeContext, Reason, run_probe
 from probes.http import HttpSpec, new_http_session, probe_http
-from tests.http_zoo import OK_TEXT, STEP, Pki, RawZoo, ZooResolver, start_zoo
+from tests.http_zoo import (
+    OK_TEXT,
+    STEP,
+    Pki,
+    RawZoo,
+    ZooResolver,
+    start_zoo,
+)
 
 UA = "Dozor/test (+24/7 e-service monitor)"
 LOOKUP = 0.05  # seconds every table lookup takes, so the resolve phase is measurable
@@ -169,6 +176,29 @@ async def test_hang_is_cut_by_the_callers_timeout(raw: RawZoo, ctx: ProbeContext
     # Not early (load only delays a timer) and cut (the session sets no timeout of its own:
     # uncut is a hang), so neither bound can flake; the overrun is bench/blackbox_phases.py's.
     assert 0.3 <= took < 0.3 + 5
+
+
+async def test_timeout_keeps_the_phases_before_a_hang(raw: RawZoo, ctx: ProbeContext) -> None:
+    """Accepted, never answered: resolved and connected, no first byte (so no processing,
+    as blackbox_exporter reports it)."""
+    probe = spec(f"http://zoo.test:{raw.port}/hang")
+    result, _ = await run_probe(probe_http, probe, ctx, timeout=0.3)
+    assert result.reason is Reason.TIMEOUT, result.detail
+    assert result.phases[Phase.RESOLVE] > 0, result.phases
+    assert result.phases[Phase.CONNECT] > 0, result.phases
+    assert result.phases.get(Phase.PROCESSING, 0) == 0, result.phases
+    assert result.phases.get(Phase.TRANSFER, 0) == 0, result.phases
+
+
+async def test_timeout_keeps_the_phases_of_a_trickled_body(
+    raw: RawZoo, ctx: ProbeContext
+) -> None:
+    """Headers at once, then a chunked body that never ends: the transfer so far counts."""
+    result, _ = await run_probe(probe_http, spec(raw.url("/trickle")), ctx, timeout=0.3)
+    assert result.reason is Reason.TIMEOUT, result.detail
+    assert result.phases[Phase.CONNECT] > 0, result.phases
+    assert result.phases[Phase.PROCESSING] > 0, result.phases
+    assert result.phases[Phase.TRANSFER] > 0, result.phases
 
 
 async def test_cookies_stay_within_one_run(zoo: TestServer, ctx: ProbeContext) -> None:

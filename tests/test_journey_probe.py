@@ -17,7 +17,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import ValidationError
 
 from monitor.catalog import CatalogError, load_catalog
-from probes import Phase, ProbeContext, Reason
+from probes import Phase, ProbeContext, Reason, run_probe
 from probes.http import HttpReply, new_http_session
 from probes.journey import JourneySpec, probe_journey
 from probes.journey.extract import Extract, PollUntil, extract_value, until_misses
@@ -353,3 +353,20 @@ async def test_journey_from_a_loaded_catalog_runs(
     result = await probe_journey(spec, ctx)
     assert result.success, result.detail
     assert result.time_to_result is not None
+
+
+async def test_timeout_keeps_the_phases_of_the_steps_before(ctx: ProbeContext) -> None:
+    """Cut off while polling a result that never comes: the requests already made (login,
+    submit, the polls so far) still report their phases."""
+    app = JourneyApp(password=PASSWORD, ready_after=math.inf)
+    server = await serve(app)
+    try:
+        base = str(server.make_url("")).rstrip("/")
+        spec = journey(steps(base, ready_within="30s"))
+        result, _ = await run_probe(probe_journey, spec, ctx, timeout=0.5)
+    finally:
+        await server.close()
+    assert result.reason is Reason.TIMEOUT, result.detail
+    assert app.users == ["ivanov"]  # the login step went through before the cut
+    assert result.phases[Phase.CONNECT] > 0, result.phases
+    assert result.phases[Phase.PROCESSING] > 0, result.phases
