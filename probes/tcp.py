@@ -25,7 +25,8 @@ from pydantic import Field, model_validator
 
 from probes._address import HostPort
 from probes._context import ProbeContext
-from probes._result import Phase, ProbeResult, Reason
+from probes._result import ProbeResult, Reason
+from probes._run import phase_record
 from probes._spec import Regex, StrictModel
 from probes._stream import (
     MAX_LINE_BYTES,
@@ -100,7 +101,7 @@ class TcpSpec(StrictModel):
 async def probe_tcp(spec: TcpSpec, ctx: ProbeContext) -> ProbeResult:
     """Connect to ``spec.address``, optionally handshake, then run ``query_response``."""
     options = spec.tls_config or _SYSTEM_TRUST
-    phases: dict[Phase, float] = {}
+    phases = phase_record().phases  # the caller's record: kept if the run is cut off
     opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
     if isinstance(opened, tuple):
         return stream_result(ctx, "tcp", opened, phases, None)

@@ -20,7 +20,8 @@ from pydantic import Field
 
 from probes._address import HostPort
 from probes._context import ProbeContext
-from probes._result import Phase, ProbeResult, Reason
+from probes._result import ProbeResult, Reason
+from probes._run import phase_record
 from probes._spec import StrictModel
 from probes._stream import Failure, open_stream, session_resolver, stream_result
 from probes._tls import TlsVersionName, below, stream_ssl_context
@@ -48,7 +49,7 @@ async def probe_tls(spec: TlsSpec, ctx: ProbeContext) -> ProbeResult:
         context = stream_ssl_context(spec.ca_file, spec.insecure_skip_verify, spec.min_version)
     except OSError as exc:  # ssl.SSLError included
         return ProbeResult.fail(Reason.ERROR, f"cannot load ca_file {spec.ca_file!r}: {exc}")
-    phases: dict[Phase, float] = {}
+    phases = phase_record().phases  # the caller's record: kept if the run is cut off
     opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
     if isinstance(opened, tuple):
         return stream_result(ctx, "tls", opened, phases, None)

@@ -129,6 +129,17 @@ async def test_silent_server_is_cut_off_by_the_callers_timeout(
     assert 0.4 < took < 5  # not early, and cut: only a hang reaches 10x the 0.5 s timeout
 
 
+async def test_timeout_keeps_the_phases_before_the_cut(zoo: Zoo, ctx: ProbeContext) -> None:
+    """Resolved and connected, then waiting for a banner that never comes."""
+    port = zoo.silent.address.rsplit(":", 1)[1]
+    spec = TcpSpec.model_validate(
+        {"address": f"{NAME}:{port}", "query_response": [{"expect": "^220"}]})
+    result, _ = await run_probe(probe_tcp, spec, ctx, timeout=0.3)
+    assert result.reason is Reason.TIMEOUT, result.detail
+    assert result.phases[Phase.RESOLVE] > 0, result.phases
+    assert result.phases[Phase.CONNECT] > 0, result.phases
+
+
 async def test_connect_and_dns_failures(ctx: ProbeContext, closed_port: int) -> None:
     refused = await probe_tcp(TcpSpec(address=f"127.0.0.1:{closed_port}"), ctx)
     assert refused.reason is Reason.CONNECT
