@@ -43,9 +43,15 @@ from probes._tls import earliest_expiry
 
 # RFC 8305's "Connection Attempt Delay", aiohttp's default too.
 _HAPPY_EYEBALLS_DELAY = 0.25
-# Response header limits: a hostile or broken target must not make us buffer without bound.
-MAX_LINE_SIZE = 8190
-MAX_FIELD_SIZE = 8190
+# Response header limits: a hostile or broken target must not make us buffer without bound,
+# but a page that browsers load must not fail here. aiohttp's default (8190 bytes per field)
+# fails real pages (a 12 KiB Content-Security-Policy). Chromium accepts a response header
+# block of up to 256 KiB in total, so no single field a browser accepts can be larger; Go's
+# client (blackbox_exporter) allows 10 MiB (http.Transport's MaxResponseHeaderBytes; the 1 MiB
+# DefaultMaxHeaderBytes is its server's). aiohttp limits each field and the count, not the
+# total: the worst a target can make one run buffer is MAX_HEADERS * MAX_FIELD_SIZE (32 MiB).
+MAX_FIELD_SIZE = 256 * 1024  # a header's name and value together
+MAX_LINE_SIZE = MAX_FIELD_SIZE  # the status line
 MAX_HEADERS = 128
 
 # A ContextVar is the documented way to carry per-task state; it holds no data itself.

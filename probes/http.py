@@ -10,8 +10,9 @@ How a run can end (first match wins):
 - ``error``: any other expected misbehaviour (too many redirects, a malformed response, the
   connection broken off mid-body, an unreadable ``tls.ca_file``).
 
-Anything else raises: it is a bug. Details never contain request headers or the URL's
-path and query (either may carry secrets); the host is named, it is in the catalog anyway.
+Anything else raises: it is a bug. Details never contain request headers, response header
+values or the URL's path and query (any may carry secrets); the host is named, it is in the
+catalog anyway.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.http_exceptions import InvalidHeader, LineTooLong
 from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import Field, field_validator
 
@@ -276,9 +278,27 @@ def _no_response(exc: aiohttp.ClientError, call: HttpCall) -> _Verdict:
     if isinstance(exc, aiohttp.InvalidURL):  # its str() is the URL, which may hold secrets
         return Reason.ERROR, f"URL cannot be requested: {exc.description or 'invalid'}"
     if isinstance(exc, aiohttp.ClientResponseError):
-        # Malformed responses (bad status line, oversized headers); message names the problem.
-        return Reason.ERROR, f"invalid response: {exc.message}"
+        # Malformed responses (bad status line, oversized or malformed headers).
+        return Reason.ERROR, f"invalid response: {_malformed(exc)}"
     return Reason.ERROR, _describe(exc)
+
+
+def _malformed(exc: aiohttp.ClientResponseError) -> str:
+    """What is wrong with a malformed response, without quoting it: aiohttp's parser errors
+    quote the offending bytes, which may be a header's value (a session's Set-Cookie), and
+    the daemon logs a failure's detail."""
+    cause = exc.__cause__
+    for _ in range(5):  # aiohttp chains its own copy of the parser's error before it
+        if cause is None or isinstance(cause, LineTooLong | InvalidHeader):
+            break
+        cause = cause.__cause__
+    if isinstance(cause, LineTooLong):
+        return f"a header field or the status line is over {cause.args[1]} bytes"
+    if isinstance(cause, InvalidHeader):
+        return "a malformed header"
+    # llhttp's messages read "<problem>:\n\n  <the bytes received>\n  <a pointer>".
+    problem = " ".join(exc.message.split(":\n\n", 1)[0].split())
+    return problem or "malformed"
 
 
 def _describe(exc: BaseException) -> str:

@@ -3,7 +3,8 @@
 - :func:`zoo_app`: an aiohttp application with well-behaved and slow endpoints
   (serve it with ``aiohttp.test_utils.TestServer``, optionally with TLS);
 - :class:`RawZoo`: a raw asyncio server for misbehaviour aiohttp's server will not produce
-  (hanging, trickling a chunked body, resetting mid-body, malformed status lines);
+  (hanging, trickling a chunked body, resetting mid-body, malformed status lines, oversized
+  headers);
 - :class:`ZooResolver`: a name table standing in for DNS so no lookup ever leaves the machine;
 - :class:`Pki`: trustme certificates: valid, expired, and self-signed.
 """
@@ -135,7 +136,16 @@ _HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\
 _CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
 TRICKLE_EVERY = 0.05  # seconds between the chunks of /trickle
 _TRICKLE_CHUNKS = 400  # bounded: 20 s of trickling, far past any test's timeout
+# A real-world-sized Content-Security-Policy (12 KiB): over aiohttp's default 8190-byte field.
+CSP_BYTES = 12 * 1024
+# In the value of /huge-cookie's Set-Cookie header: must never show up in a detail or a log.
+COOKIE_CANARY = "canary-c00kie-v4lue-d0-not-log"
+HUGE_COOKIE_BYTES = 300 * 1024  # over probes._http_client.MAX_FIELD_SIZE (256 KiB)
 
+
+def _csp_header() -> bytes:
+    sources = " ".join(f"https://cdn{i}.gosuslugi.example" for i in range(CSP_BYTES // 16))
+    return b"Content-Security-Policy: script-src 'self' " + sources.encode()[:CSP_BYTES] + b"\r\n"
 
 
 @dataclass
@@ -184,6 +194,13 @@ class RawZoo:
                 writer.write(b"HTTP/1.1 OK-ish\r\n\r\n")
             elif path == "/huge-header":
                 writer.write(b"HTTP/1.1 200 OK\r\nX-Big: " + b"h" * 20000 + b"\r\n\r\n")
+            elif path == "/csp-12k":
+                writer.write(b"HTTP/1.1 200 OK\r\n" + _csp_header()
+                             + b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+            elif path == "/huge-cookie":
+                value = (COOKIE_CANARY * HUGE_COOKIE_BYTES)[:HUGE_COOKIE_BYTES].encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nSet-Cookie: session=" + value
+                             + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
             elif path == "/trickle":  # headers at once, then a chunk now and then, forever
                 writer.write(_CHUNKED_HEAD)
                 for _ in range(_TRICKLE_CHUNKS):
