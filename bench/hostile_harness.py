@@ -27,10 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from structlog.testing import capture_logs
 
-from monitor.runtime.daemon import Daemon, DaemonOptions
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.hostile_zoo import Behaviour, ZooProcess, zoo_process
-from tests.vitals import (
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.hostile_zoo import Behaviour, ZooProcess, zoo_process
+from harness.vitals import (
     failures_by_reason,
     histogram,
     open_fds,
@@ -39,6 +38,7 @@ from tests.vitals import (
     runs_by_service,
     since,
 )
+from monitor.runtime.daemon import Daemon, DaemonOptions
 
 MiB = 1024 * 1024
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.stack import free_port
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

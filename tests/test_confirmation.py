@@ -11,14 +11,14 @@ import structlog
 from prometheus_client import generate_latest
 from structlog.testing import capture_logs
 
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.stack import until
+from harness.target import Target
+from harness.tools import promtool_check_metrics, samples
 from monitor.runtime.confirmation import ProbeState, Thresholds, record
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.serving.metrics import Metrics
 from probes import ProbeResult, Reason
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.stack import until
-from tests.target import Target
-from tests.tools import promtool_check_metrics, samples
 
 KEY = {"service": "svc-00000", "probe": "portal", "location": "loc"}
 

@@ -1,4 +1,4 @@
-"""The DNS probe against a real authoritative server on 127.0.0.1/::1 (tests/dns_zoo.py):
+"""The DNS probe against a real authoritative server on 127.0.0.1/::1 (harness/dns_zoo.py):
 outcomes and failure reasons over UDP and TCP, the query actually sent, timeouts, and the
 spec's validation errors as the catalog loader reports them."""
 
@@ -13,11 +13,8 @@ import pytest
 import structlog
 from aiohttp import ClientSession
 
-from monitor.catalog import CatalogError, load_catalog
-from probes import Phase, ProbeContext, Reason, run_probe
-from probes.dns import DnsSpec, answer_texts, probe_dns, split_server
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.dns_zoo import (
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.dns_zoo import (
     ALIAS_NAME,
     DROP_NAME,
     GARBAGE_NAME,
@@ -29,6 +26,9 @@ from tests.dns_zoo import (
     dns_zoo,
     dns_zoo_in_thread,
 )
+from monitor.catalog import CatalogError, load_catalog
+from probes import Phase, ProbeContext, Reason, run_probe
+from probes.dns import DnsSpec, answer_texts, probe_dns, split_server
 
 UA = "Dozor/test"
 

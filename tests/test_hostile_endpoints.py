@@ -23,12 +23,9 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from monitor.runtime.daemon import Daemon, DaemonOptions
-from probes import PROBES, ProbeContext, Reason, run_probe
-from probes.http import HttpSpec, new_http_session
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.hostile_zoo import HUGE_BYTES, Behaviour, ZooProcess, zoo_process
-from tests.vitals import (
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.hostile_zoo import HUGE_BYTES, Behaviour, ZooProcess, zoo_process
+from harness.vitals import (
     counter,
     failures_by_reason,
     histogram,
@@ -38,6 +35,9 @@ from tests.vitals import (
     runs_by_service,
     since,
 )
+from monitor.runtime.daemon import Daemon, DaemonOptions
+from probes import PROBES, ProbeContext, Reason, run_probe
+from probes.http import HttpSpec, new_http_session
 
 INTERVAL = 1.0
 TIMEOUT = 0.5

@@ -1,4 +1,4 @@
-"""The HTTP probe against real servers on 127.0.0.1 (see tests/http_zoo.py): outcomes,
+"""The HTTP probe against real servers on 127.0.0.1 (see harness/http_zoo.py): outcomes,
 failure reasons, TLS verification, phase timings. Names resolve through a table resolver, so
 no lookup leaves the machine."""
 
@@ -16,9 +16,9 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestServer
 
+from harness.http_zoo import OK_TEXT, STEP, Pki, RawZoo, ZooResolver, start_zoo
 from probes import Phase, ProbeContext, Reason, run_probe
 from probes.http import HttpSpec, new_http_session, probe_http
-from tests.http_zoo import OK_TEXT, STEP, Pki, RawZoo, ZooResolver, start_zoo
 
 UA = "Dozor/test (+24/7 e-service monitor)"
 LOOKUP = 0.05  # seconds every table lookup takes, so the resolve phase is measurable

@@ -1,4 +1,4 @@
-"""The journey probe against a real local e-service (tests/journey_app.py): steps in order
+"""The journey probe against a real local e-service (harness/journey_app.py): steps in order
 sharing cookies, extraction by JSON path, regex and header, polling until a result is ready,
 failures naming their step; and the spec's and the loader's rules for journeys."""
 
@@ -16,13 +16,13 @@ from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import ValidationError
 
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.journey_app import JourneyApp, start_journey_app
 from monitor.catalog import CatalogError, load_catalog
 from probes import Phase, ProbeContext, Reason
 from probes.http import HttpReply, new_http_session
 from probes.journey import JourneySpec, probe_journey
 from probes.journey.extract import Extract, PollUntil, extract_value, until_misses
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.journey_app import JourneyApp, start_journey_app
 
 UA = "Dozor/test (+24/7 e-service monitor)"
 PASSWORD = "correct horse battery"

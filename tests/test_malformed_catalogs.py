@@ -23,10 +23,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.catalog_factory import catalog_dict
 from monitor.catalog import Catalog, CatalogError, dump_catalog, load_catalog
 from monitor.catalog.yaml_source import MAX_BYTES
 from monitor.runtime.daemon import Daemon, DaemonOptions
-from tests.catalog_factory import catalog_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = settings(max_examples=150, deadline=None,

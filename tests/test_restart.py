@@ -15,11 +15,11 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.stack import until
+from harness.target import Target
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.state import SavedProbe, StateFileError, load_state, save_state
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.stack import until
-from tests.target import Target
 
 ROOT = Path(__file__).resolve().parent.parent
 

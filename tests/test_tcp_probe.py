@@ -1,4 +1,4 @@
-"""The TCP probe against real servers on 127.0.0.1 (tests/tls_zoo.py): connect, query_response
+"""The TCP probe against real servers on 127.0.0.1 (harness/tls_zoo.py): connect, query_response
 exchanges, TLS on connect and STARTTLS, byte caps, failure reasons. Names resolve through a
 table, never through DNS."""
 
@@ -14,11 +14,11 @@ import pytest
 import structlog
 import yaml
 
+from harness.http_zoo import ZooResolver
+from harness.tls_zoo import BANNER, NAME, Zoo, tls_zoo
 from probes import Phase, ProbeContext, Reason, run_probe
 from probes.http import new_http_session
 from probes.tcp import MAX_LINE_BYTES, MAX_READ_BYTES, TcpSpec, probe_tcp
-from tests.http_zoo import ZooResolver
-from tests.tls_zoo import BANNER, NAME, Zoo, tls_zoo
 
 UA = "Dozor/test"
 LOOKUP = 0.05

@@ -1,4 +1,4 @@
-"""The TLS probe against real TLS servers on 127.0.0.1 (tests/tls_zoo.py): certificate
+"""The TLS probe against real TLS servers on 127.0.0.1 (harness/tls_zoo.py): certificate
 verdicts, minimum versions, the earliest expiry in the served chain, phases; and the HTTP
 probe reporting the same chain expiry. Names resolve through a table, never through DNS."""
 
@@ -14,11 +14,11 @@ import pydantic
 import pytest
 import structlog
 
+from harness.http_zoo import ZooResolver, start_zoo
+from harness.tls_zoo import LONG, NAME, OTHER_NAME, Zoo, tls_zoo
 from probes import Phase, ProbeContext, Reason
 from probes.http import HttpSpec, new_http_session, probe_http
 from probes.tls import TlsSpec, probe_tls
-from tests.http_zoo import ZooResolver, start_zoo
-from tests.tls_zoo import LONG, NAME, OTHER_NAME, Zoo, tls_zoo
 
 UA = "Dozor/test"
 LOOKUP = 0.05  # seconds each table lookup takes, so the resolve phase is visible

@@ -1,5 +1,5 @@
-"""Dozor's verdicts side by side with the real blackbox_exporter's (tests/blackbox.py), against
-the same local endpoints (tests/http_zoo.py, tests/dns_zoo.py, tests/tls_zoo.py), with the
+"""Dozor's verdicts side by side with the real blackbox_exporter's (harness/blackbox.py), against
+the same local endpoints (harness/http_zoo.py, harness/dns_zoo.py, harness/tls_zoo.py), with the
 same timeout, table-driven: HTTP(S), DNS, TCP (blackbox's query_response) and TLS (blackbox's
 tcp prober with ``tls: true``). Dozor runs through ``run_probe`` with the real HTTP session.
 
@@ -27,13 +27,8 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestServer
 
-from probes import PROBES, Phase, ProbeContext, ProbeResult, Reason, run_probe
-from probes.dns import DnsSpec
-from probes.http import HttpSpec, new_http_session
-from probes.tcp import TcpSpec
-from probes.tls import TlsSpec
-from tests.blackbox import Blackbox, version
-from tests.dns_zoo import (
+from harness.blackbox import Blackbox, version
+from harness.dns_zoo import (
     ALIAS_NAME,
     DROP_NAME,
     GARBAGE_NAME,
@@ -43,9 +38,14 @@ from tests.dns_zoo import (
     DnsZoo,
     closed_udp_port,
 )
-from tests.http_zoo import OK_TEXT, Pki, RawZoo, ZooResolver, start_zoo
-from tests.tls_zoo import BANNER, Zoo, tls_zoo
-from tests.tls_zoo import Target as StreamTarget
+from harness.http_zoo import OK_TEXT, Pki, RawZoo, ZooResolver, start_zoo
+from harness.tls_zoo import BANNER, Zoo, tls_zoo
+from harness.tls_zoo import Target as StreamTarget
+from probes import PROBES, Phase, ProbeContext, ProbeResult, Reason, run_probe
+from probes.dns import DnsSpec
+from probes.http import HttpSpec, new_http_session
+from probes.tcp import TcpSpec
+from probes.tls import TlsSpec
 
 UA = "Dozor/test (+24/7 e-service monitor)"
 # Placeholders in the tables, replaced by real paths: http_zoo's CA, and tls_zoo's.
@@ -212,7 +212,7 @@ DNS_CASES = [
 ]
 
 
-# --- TCP and TLS: tests/tls_zoo.py's servers (ZOO_CA trusts them); blackbox's tcp prober
+# --- TCP and TLS: harness/tls_zoo.py's servers (ZOO_CA trusts them); blackbox's tcp prober
 
 GREETED = {"expect": f"^{BANNER}"}
 
