@@ -35,7 +35,7 @@ run: deps
 	$(BIN)/dozor demo
 
 lint: deps
-	$(BIN)/ruff check monitor probes tests bench
+	$(BIN)/ruff check monitor probes tests bench harness
 
 typecheck: deps
 	$(BIN)/mypy
