@@ -18,13 +18,12 @@ import pytest
 import structlog
 
 from harness.catalog_factory import catalog_dict, write_catalog
-from harness.journey_app import JourneyApp, start_journey_app
+from harness.journey_app import JourneyApp, start_journey_app, steps
 from monitor.catalog import CatalogError, load_catalog
 from monitor.runtime.logs import configure_logging, redact_secrets
 from probes import ProbeContext, Reason
 from probes.http import new_http_session
 from probes.journey import probe_journey
-from tests.test_journey_probe import steps
 
 REPO = Path(__file__).resolve().parent.parent
 UA = "Dozor/test"
