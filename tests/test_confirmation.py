@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -59,13 +58,6 @@ def test_thresholds_decide_the_confirmed_state(
     # Every run counted, whatever the confirmation says.
     assert _value(metrics, "dozor_probes_total", result="failure", hours="offhours") == \
         runs.count("F")
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = await Target().start()
-    yield t
-    await t.close()
 
 
 async def test_retries_count_every_attempt_and_last_attempt_decides(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,6 @@ from harness.target import Target
 from harness.tools import Samples, promtool_check_metrics, samples
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.serving.security import WebSecurity
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = await Target().start()
-    yield t
-    await t.close()
 
 
 async def _start(path: Path, **kw: Any) -> Daemon:

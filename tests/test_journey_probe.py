@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import ValidationError
@@ -20,20 +19,13 @@ from harness.catalog_factory import catalog_dict, write_catalog
 from harness.journey_app import PASSWORD, JourneyApp, start_journey_app, steps
 from monitor.catalog import CatalogError, load_catalog
 from probes import Phase, ProbeContext, Reason
-from probes.http import HttpReply, new_http_session
+from probes.http import HttpReply
 from probes.journey import JourneySpec, probe_journey
 from probes.journey.extract import Extract, PollUntil, extract_value, until_misses
 
-UA = "Dozor/test (+24/7 e-service monitor)"
+
 def journey(step_list: list[dict[str, Any]]) -> JourneySpec:
     return JourneySpec.model_validate({"steps": step_list})
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    session = new_http_session(user_agent=UA)
-    yield ProbeContext(http=session, log=structlog.get_logger("test"), user_agent=UA)
-    await session.close()
 
 
 async def serve(app: JourneyApp) -> TestServer:

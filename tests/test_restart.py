@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -77,13 +76,6 @@ def test_missing_state_file_is_a_fresh_start(tmp_path: Path) -> None:
     assert load_state(tmp_path / "none.json") == {}
     save_state(tmp_path / "sub" / "s.json", {"a/b": SavedProbe(None, None, 0.0, 0, 0)}, 1.0)
     assert load_state(tmp_path / "sub" / "s.json") == {"a/b": SavedProbe(None, None, 0.0, 0, 0)}
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = await Target().start()
-    yield t
-    await t.close()
 
 
 async def test_restart_restores_state_and_emits_no_false_transition(

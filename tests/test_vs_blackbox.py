@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from aiohttp.test_utils import TestServer
 
 from harness.blackbox import Blackbox, version
@@ -39,11 +38,11 @@ from harness.dns_zoo import (
     closed_udp_port,
 )
 from harness.http_zoo import OK_TEXT, Pki, RawZoo, ZooResolver, start_zoo
-from harness.tls_zoo import BANNER, Zoo, tls_zoo
+from harness.tls_zoo import BANNER, Zoo
 from harness.tls_zoo import Target as StreamTarget
 from probes import PROBES, Phase, ProbeContext, ProbeResult, Reason, run_probe
 from probes.dns import DnsSpec
-from probes.http import HttpSpec, new_http_session
+from probes.http import HttpSpec
 from probes.tcp import TcpSpec
 from probes.tls import TlsSpec
 
@@ -483,21 +482,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pki() -> Pki:
-    return Pki()
-
-
-@pytest.fixture(scope="module")
 def ca_file(pki: Pki, workdir: Path) -> str:
     return pki.ca_file(workdir)
-
-
-@pytest.fixture(scope="module")
-def streams(workdir: Path) -> Iterator[Zoo]:
-    directory = workdir / "tls-zoo"
-    directory.mkdir()
-    with tls_zoo(directory) as zoo:
-        yield zoo
 
 
 @pytest.fixture(scope="module")
@@ -531,11 +517,9 @@ def _print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> No
 
 
 @pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
+def resolver() -> ZooResolver:
     # IP literals never reach the resolver; a table one makes sure no name leaves the machine.
-    session = new_http_session(user_agent=UA, resolver=ZooResolver({HOST: "127.0.0.1"}))
-    yield ProbeContext(http=session, log=structlog.get_logger("vs-blackbox"), user_agent=UA)
-    await session.close()
+    return ZooResolver({HOST: "127.0.0.1"})
 
 
 @pytest.fixture
