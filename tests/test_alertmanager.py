@@ -260,6 +260,7 @@ def _alert(alertname: str, service: str, severity: str) -> dict[str, Any]:
                        "curator": "ivanova", "region": "RU-SMO", "level": "regional"}}
 
 
+@pytest.mark.e2e
 async def test_inhibition_in_a_real_alertmanager(tmp_path: Path, catalog: Catalog) -> None:
     posted = [
         _alert("TestDown", "s1", "page"), _alert("TestSlow", "s1", "ticket"),

@@ -39,6 +39,8 @@ from monitor.runtime.daemon import Daemon, DaemonOptions
 from probes import PROBES, ProbeContext, Reason, run_probe
 from probes.http import HttpSpec, new_http_session
 
+pytestmark = pytest.mark.e2e  # the hostile zoo in its own process, the daemon under load
+
 INTERVAL = 1.0
 TIMEOUT = 0.5
 WARMUP = 2.5  # every job has fired at least twice before counting starts

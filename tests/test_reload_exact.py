@@ -22,6 +22,8 @@ from harness.catalog_factory import catalog_dict, write_catalog
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.plan import start_offset
 
+pytestmark = pytest.mark.e2e  # a live reload of 1,000 services, every run checked
+
 SERVICES = 1000
 INTERVAL = 4.0  # 250 probes/s: quick, and far from this shared machine's limits
 KEEP, UPDATE, REMOVE, ADD = range(0, 600), range(600, 900), range(900, 1000), range(1000, 1100)

@@ -36,6 +36,8 @@ from monitor.localtime.hours import hours_label
 from monitor.report.command import add_arguments, run_report
 from monitor.report.csvout import OUTAGE_COLUMNS, REGION_COLUMNS, SERVICE_COLUMNS
 
+pytestmark = pytest.mark.e2e  # the real Prometheus (a month of data) and chromium
+
 MSK = ZoneInfo("Europe/Moscow")
 START = dt.datetime(2026, 9, 1, tzinfo=MSK).timestamp()
 END = dt.datetime(2026, 10, 1, tzinfo=MSK).timestamp()

@@ -20,6 +20,8 @@ from harness.target import Target
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.state import SavedProbe, StateFileError, load_state, save_state
 
+pytestmark = pytest.mark.e2e  # restarts the daemon, and kill -9s a state writer subprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Rewrites the state file as fast as it can; every generation g has all entries stamped g.

@@ -46,6 +46,8 @@ from probes.http import HttpSpec
 from probes.tcp import TcpSpec
 from probes.tls import TlsSpec
 
+pytestmark = pytest.mark.e2e  # starts the real blackbox_exporter
+
 UA = "Dozor/test (+24/7 e-service monitor)"
 # Placeholders in the tables, replaced by real paths: http_zoo's CA, and tls_zoo's.
 CA = "<http zoo CA file>"
