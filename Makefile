@@ -74,7 +74,7 @@ run: deps
 	$(BIN)/dozor demo
 
 lint: deps
-	$(BIN)/ruff check monitor probes tests bench
+	$(BIN)/ruff check monitor probes tests bench harness
 	$(BIN)/lint-imports
 
 typecheck: deps

@@ -30,13 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import structlog
 
+from harness.blackbox import Blackbox, version
+from harness.dns_zoo import DROP_NAME, DnsZoo
+from harness.http_zoo import OK_TEXT, RawZoo, start_zoo
 from probes import PROBES, Phase, ProbeContext, Reason, run_probe
 from probes.dns import DnsSpec
 from probes.http import HttpSpec, new_http_session
 from probes.tcp import TcpSpec
-from tests.blackbox import Blackbox, version
-from tests.dns_zoo import DROP_NAME, DnsZoo
-from tests.http_zoo import OK_TEXT, RawZoo, start_zoo
 
 PHASES = ("connect", "processing", "transfer")
 TIMEOUT = 0.5

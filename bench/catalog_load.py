@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness.catalog_factory import catalog_dict, write_catalog
 from monitor.catalog import load_catalog
 from monitor.runtime.plan import plan_jobs
-from tests.catalog_factory import catalog_dict, write_catalog
 
 
 def write(n: int, tmp: Path, files: int) -> Path:

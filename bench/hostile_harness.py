@@ -30,11 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import structlog
 from structlog.testing import capture_logs
 
-from monitor.runtime.daemon import Daemon, DaemonOptions
-from probes import PROBES, HttpSpec, ProbeContext, Reason, new_http_session, run_probe
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.hostile_zoo import Behaviour, ZooProcess, zoo_process
-from tests.vitals import (
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.hostile_zoo import Behaviour, ZooProcess, zoo_process
+from harness.vitals import (
     counter,
     failures_by_reason,
     histogram,
@@ -44,6 +42,8 @@ from tests.vitals import (
     runs_by_service,
     since,
 )
+from monitor.runtime.daemon import Daemon, DaemonOptions
+from probes import PROBES, HttpSpec, ProbeContext, Reason, new_http_session, run_probe
 
 MiB = 1024 * 1024
 

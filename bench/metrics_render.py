@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prometheus_client import generate_latest
 
+from harness.catalog_factory import catalog_dict, write_catalog
 from monitor.catalog import load_catalog
 from monitor.serving.metrics import Metrics
 from probes import Phase, ProbeResult, Reason
-from tests.catalog_factory import catalog_dict, write_catalog
 
 
 def filled_metrics(services: int, tmp: Path) -> Metrics:

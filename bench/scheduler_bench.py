@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.stack import free_port
+from harness.vitals import histogram, quantile, since
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.logs import configure_logging
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.stack import free_port
-from tests.vitals import histogram, quantile, since
 
 TARGET = """
 import sys

@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hostile_harness import hostile_plan  # bench/ is on sys.path when run as a script
 
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.hostile_zoo import zoo_process
+from harness.vitals import histogram, open_fds, quantile, rss_bytes, runs_by_service, since
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.logs import configure_logging
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.hostile_zoo import zoo_process
-from tests.vitals import histogram, open_fds, quantile, rss_bytes, runs_by_service, since
 
 MiB = 1024 * 1024
 

@@ -54,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.catalog_factory import catalog_dict, write_catalog
+from harness.catalog_factory import catalog_dict, write_catalog
 
 BENCH = ROOT / "bench"
 BLACKBOX = "prometheus-blackbox-exporter"

@@ -21,17 +21,8 @@ import pytest
 import yaml
 from aiohttp import web
 
-from monitor.alertmanager import (
-    AlertmanagerOptions,
-    Timing,
-    render_alertmanager,
-    render_escalation_rules,
-)
-from monitor.catalog import load_catalog
-from monitor.rules import render_rules
-from monitor.runtime.daemon import Daemon, DaemonOptions
-from tests.catalog_factory import write_catalog
-from tests.stack import (
+from harness.catalog_factory import write_catalog
+from harness.stack import (
     Delivery,
     WebhookSink,
     alertmanager,
@@ -41,6 +32,15 @@ from tests.stack import (
     prometheus,
     webhook_sink,
 )
+from monitor.alertmanager import (
+    AlertmanagerOptions,
+    Timing,
+    render_alertmanager,
+    render_escalation_rules,
+)
+from monitor.catalog import load_catalog
+from monitor.rules import render_rules
+from monitor.runtime.daemon import Daemon, DaemonOptions
 
 pytestmark = pytest.mark.e2e
 

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.catalog_factory import write_catalog
+from harness.stack import alertmanager, get_json, poll, post_json
+from harness.tools import require
 from monitor.alertmanager import (
     AlertmanagerOptions,
     render_alertmanager,
     render_escalation_rules,
 )
 from monitor.catalog import Catalog, load_catalog
-from tests.catalog_factory import write_catalog
-from tests.stack import alertmanager, get_json, poll, post_json
-from tests.tools import require
 
 ROOT = Path(__file__).resolve().parent.parent
 SINK = "http://127.0.0.1:9/"  # discard port: never delivered to in these tests
@@ -260,6 +260,7 @@ def _alert(alertname: str, service: str, severity: str) -> dict[str, Any]:
                        "curator": "ivanova", "region": "RU-SMO", "level": "regional"}}
 
 
+@pytest.mark.e2e
 async def test_inhibition_in_a_real_alertmanager(tmp_path: Path, catalog: Catalog) -> None:
     posted = [
         _alert("TestDown", "s1", "page"), _alert("TestSlow", "s1", "ticket"),

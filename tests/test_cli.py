@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.stack import free_port
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,6 +57,7 @@ def _get(url: str) -> str:
         return str(r.read().decode())
 
 
+@pytest.mark.e2e
 def test_run_reloads_on_sighup_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(["http://127.0.0.1:1/a"]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,14 +9,14 @@ import structlog
 from prometheus_client import generate_latest
 from structlog.testing import capture_logs
 
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.stack import until
+from harness.target import Target
+from harness.tools import promtool_check_metrics, samples
 from monitor.runtime.confirmation import ProbeState, Thresholds, record
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.serving.metrics import Metrics
 from probes import ProbeResult, Reason
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.stack import until
-from tests.target import Target
-from tests.tools import promtool_check_metrics, samples
 
 KEY = {"service": "svc-00000", "probe": "portal", "location": "loc"}
 
@@ -58,13 +57,6 @@ def test_thresholds_decide_the_confirmed_state(
     # Every run counted, whatever the confirmation says.
     assert _value(metrics, "dozor_probes_total", result="failure", hours="offhours") == \
         runs.count("F")
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = await Target().start()
-    yield t
-    await t.close()
 
 
 async def test_retries_count_every_attempt_and_last_attempt_decides(

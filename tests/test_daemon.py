@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +10,12 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.stack import until
+from harness.target import Target
+from harness.tools import Samples, promtool_check_metrics, samples
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.serving.security import WebSecurity
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.stack import until
-from tests.target import Target
-from tests.tools import Samples, promtool_check_metrics, samples
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = await Target().start()
-    yield t
-    await t.close()
 
 
 async def _start(path: Path, **kw: Any) -> Daemon:

@@ -40,6 +40,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from harness.stack import get_json, poll, prometheus
+from harness.tools import require
 from monitor.catalog import load_catalog
 from monitor.dashboards import dashboards, render_dashboards
 from monitor.demo import demo_env, start_world
@@ -47,8 +49,6 @@ from monitor.demo.faults import decide
 from monitor.localtime.hours import hours_label
 from monitor.rules import render_rules
 from monitor.runtime.daemon import Daemon, DaemonOptions
-from tests.stack import get_json, poll, prometheus
-from tests.tools import require
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.tools import require
 from monitor.cli import main
-from tests.tools import require
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

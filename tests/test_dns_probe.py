@@ -1,4 +1,4 @@
-"""The DNS probe against a real authoritative server on 127.0.0.1/::1 (tests/dns_zoo.py):
+"""The DNS probe against a real authoritative server on 127.0.0.1/::1 (harness/dns_zoo.py):
 outcomes and failure reasons over UDP and TCP, the query actually sent, timeouts, and the
 spec's validation errors as the catalog loader reports them."""
 
@@ -10,14 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
-from aiohttp import ClientSession
 
-from monitor.catalog import CatalogError, load_catalog
-from probes import Phase, ProbeContext, Reason, run_probe
-from probes.dns import DnsSpec, answer_texts, probe_dns, split_server
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.dns_zoo import (
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.dns_zoo import (
     ALIAS_NAME,
     DROP_NAME,
     GARBAGE_NAME,
@@ -29,14 +24,9 @@ from tests.dns_zoo import (
     dns_zoo,
     dns_zoo_in_thread,
 )
-
-UA = "Dozor/test"
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    async with ClientSession() as session:  # unused by DNS probes, but part of the context
-        yield ProbeContext(http=session, log=structlog.get_logger("test"), user_agent=UA)
+from monitor.catalog import CatalogError, load_catalog
+from probes import Phase, ProbeContext, Reason, run_probe
+from probes.dns import DnsSpec, answer_texts, probe_dns, split_server
 
 
 @pytest.fixture
@@ -180,8 +170,9 @@ async def test_dropped_query_times_out_promptly(
     assert len(zoo.queries) == 1  # asked once, never retried
 
 
-@pytest.fixture
-def closed_port() -> Iterator[int]:
+@pytest.fixture(name="closed_udp_port")
+def _closed_udp_port() -> Iterator[int]:
+    """A UDP port of 127.0.0.1 bound but not answering (the TCP one is ``closed_port``)."""
     sock, port = closed_udp_port()
     with sock:
         yield port
@@ -189,13 +180,13 @@ def closed_port() -> Iterator[int]:
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_refused_port_is_a_connect_failure_not_a_timeout(
-    ctx: ProbeContext, closed_port: int, transport: str
+    ctx: ProbeContext, closed_udp_port: int, transport: str
 ) -> None:
-    probe_spec = DnsSpec(server=f"127.0.0.1:{closed_port}", query_name=GOOD_NAME,
+    probe_spec = DnsSpec(server=f"127.0.0.1:{closed_udp_port}", query_name=GOOD_NAME,
                          transport=transport)
     result, elapsed = await run_probe(probe_dns, probe_spec, ctx, timeout=5)
     assert (result.success, result.reason) == (False, Reason.CONNECT), result.detail
-    assert f"cannot query 127.0.0.1:{closed_port} over {transport}: " in result.detail
+    assert f"cannot query 127.0.0.1:{closed_udp_port} over {transport}: " in result.detail
     assert result.detail.endswith("connection refused")
     assert elapsed < 2.5  # refused at once (ms), far inside the 5 s timeout: only a hang fails
 

@@ -10,11 +10,11 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.catalog_factory import catalog_dict
+from harness.tools import promtool_check_metrics
 from monitor.catalog.model import Catalog
 from monitor.serving.metrics import Metrics, duration_buckets
 from probes import Phase, ProbeResult, Reason
-from tests.catalog_factory import catalog_dict
-from tests.tools import promtool_check_metrics
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

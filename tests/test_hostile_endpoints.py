@@ -24,18 +24,20 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from monitor.runtime.daemon import Daemon, DaemonOptions
-from probes import PROBES, ProbeContext, Reason, run_probe
-from probes.http import HttpSpec, new_http_session
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.hostile_zoo import HUGE_BYTES, Behaviour, ZooProcess, zoo_process
-from tests.vitals import (
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.hostile_zoo import HUGE_BYTES, Behaviour, ZooProcess, zoo_process
+from harness.vitals import (
     counter,
     failures_by_reason,
     open_fds,
     rss_bytes,
     runs_by_service,
 )
+from monitor.runtime.daemon import Daemon, DaemonOptions
+from probes import PROBES, ProbeContext, Reason, run_probe
+from probes.http import HttpSpec, new_http_session
+
+pytestmark = pytest.mark.e2e  # the hostile zoo in its own process, the daemon under load
 
 INTERVAL = 1.0
 TIMEOUT = 0.5

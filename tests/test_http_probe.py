@@ -1,4 +1,4 @@
-"""The HTTP probe against real servers on 127.0.0.1 (see tests/http_zoo.py): outcomes,
+"""The HTTP probe against real servers on 127.0.0.1 (see harness/http_zoo.py): outcomes,
 failure reasons, TLS verification, phase timings. Names resolve through a table resolver, so
 no lookup leaves the machine."""
 
@@ -6,30 +6,28 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
-from probes import Phase, ProbeContext, Reason, run_probe
-from probes.http import HttpSpec, new_http_session, probe_http
-from tests.http_zoo import (
+from harness.http_zoo import (
     COOKIE_CANARY,
     OK_TEXT,
     STEP,
+    UA,
     Pki,
     RawZoo,
     ZooResolver,
     start_zoo,
 )
+from probes import Phase, ProbeContext, Reason, run_probe
+from probes.http import HttpSpec, probe_http
 
-UA = "Dozor/test (+24/7 e-service monitor)"
 LOOKUP = 0.05  # seconds every table lookup takes, so the resolve phase is measurable
 
 
@@ -40,13 +38,6 @@ def spec(url: str, **fields: Any) -> HttpSpec:
 @pytest.fixture
 def resolver() -> ZooResolver:
     return ZooResolver({"zoo.test": "127.0.0.1", "portal.dozor.test": "127.0.0.1"}, LOOKUP)
-
-
-@pytest.fixture
-async def ctx(resolver: ZooResolver) -> AsyncIterator[ProbeContext]:
-    session = new_http_session(user_agent=UA, resolver=resolver)
-    yield ProbeContext(http=session, log=structlog.get_logger("test"), user_agent=UA)
-    await session.close()
 
 
 @pytest.fixture
@@ -61,14 +52,6 @@ async def raw() -> AsyncIterator[RawZoo]:
     server = await RawZoo().start()
     yield server
     await server.close()
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port bound but not listening: connecting is refused, and nobody else can take it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
 
 
 # (id, path, spec fields, expected reason or None, regex the detail must match)
@@ -276,11 +259,6 @@ async def test_transfer_phase_covers_a_slow_body(zoo: TestServer, ctx: ProbeCont
 
 NOT_AFTER = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=90)
 PAST = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
-
-
-@pytest.fixture(scope="module")
-def pki() -> Pki:
-    return Pki()
 
 
 class TlsZoo:

@@ -1,4 +1,4 @@
-"""The journey probe against a real local e-service (tests/journey_app.py): steps in order
+"""The journey probe against a real local e-service (harness/journey_app.py): steps in order
 sharing cookies, extraction by JSON path, regex and header, polling until a result is ready,
 failures naming their step; and the spec's and the loader's rules for journeys."""
 
@@ -11,56 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import ValidationError
 
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.journey_app import PASSWORD, JourneyApp, start_journey_app, steps
 from monitor.catalog import CatalogError, load_catalog
 from probes import Phase, ProbeContext, Reason, run_probe
-from probes.http import HttpReply, new_http_session
+from probes.http import HttpReply
 from probes.journey import JourneySpec, probe_journey
 from probes.journey.extract import Extract, PollUntil, extract_value, until_misses
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.journey_app import JourneyApp, start_journey_app
-
-UA = "Dozor/test (+24/7 e-service monitor)"
-PASSWORD = "correct horse battery"
-
-
-def steps(base: str, *, password: str = PASSWORD, ready_within: str = "3s",
-          app_id_path: str = "$.application.id", csrf_regex: str = r'name="csrf" content="(\w+)"',
-          ref_header: str = "X-Session-Ref") -> list[dict[str, Any]]:
-    """Log in, submit, poll: every extraction kind is needed for the next step to pass."""
-    return [
-        {"name": "login",
-         "request": {"method": "POST", "url": base + "/login",
-                     "form": {"user": "ivanov", "password": password}},
-         "expect": {"status": [200], "body_contains": "Личный кабинет"},
-         "extract": {"csrf": {"regex": csrf_regex}, "ref": {"header": ref_header}}},
-        {"name": "submit", "submit": True,
-         "request": {"method": "POST", "url": base + "/applications",
-                     "headers": {"X-CSRF-Token": "${csrf}"}, "json": {"service": "kindergarten"}},
-         "expect": {"status": [201]},
-         "extract": {"app_id": {"json": app_id_path}}},
-        {"name": "status",
-         "request": {"url": base + "/applications/${app_id}",
-                     "headers": {"X-Session-Ref": "${ref}"}},
-         "expect": {"status": [200]},
-         "poll": {"every": "100ms", "deadline": ready_within,
-                  "until": {"json": {"$.status": "ready"}}}},
-    ]
 
 
 def journey(step_list: list[dict[str, Any]]) -> JourneySpec:
     return JourneySpec.model_validate({"steps": step_list})
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    session = new_http_session(user_agent=UA)
-    yield ProbeContext(http=session, log=structlog.get_logger("test"), user_agent=UA)
-    await session.close()
 
 
 async def serve(app: JourneyApp) -> TestServer:

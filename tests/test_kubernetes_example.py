@@ -10,11 +10,11 @@ from typing import Any
 
 import yaml
 
+from harness.tools import require
 from monitor.alertmanager import render_escalation_rules
 from monitor.catalog import load_catalog
 from monitor.rules import render_rules
 from monitor.runtime.shard import Shard
-from tests.tools import require
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "kubernetes"

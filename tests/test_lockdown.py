@@ -14,13 +14,13 @@ import structlog
 import trustme
 import yaml
 
+from harness.catalog_factory import catalog_dict, write_catalog
 from monitor.cli import _parser
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.shard import Shard
 from monitor.serving.security import WebConfigError, WebSecurity, load_web_security
 from probes import ProbeContext, Reason, run_probe
 from probes.http import HttpSpec, new_http_session, probe_http
-from tests.catalog_factory import catalog_dict, write_catalog
 
 TOKEN = "0123456789abcdef-reload"
 

@@ -11,11 +11,11 @@ import pytest
 from prometheus_client import generate_latest
 from structlog.testing import capture_logs
 
+from harness.catalog_factory import catalog_dict, write_catalog
 from monitor.catalog import CatalogError, load_catalog
 from monitor.catalog.model import Maintenance
 from monitor.localtime.maintenance import is_active
 from monitor.runtime.daemon import Daemon, DaemonOptions
-from tests.catalog_factory import catalog_dict, write_catalog
 
 UTC = dt.UTC
 VLAD = "Asia/Vladivostok"  # UTC+10

@@ -23,10 +23,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.catalog_factory import catalog_dict
 from monitor.catalog import Catalog, CatalogError, dump_catalog, load_catalog
 from monitor.catalog.yaml_source import MAX_BYTES
 from monitor.runtime.daemon import Daemon, DaemonOptions
-from tests.catalog_factory import catalog_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = settings(max_examples=150, deadline=None,
@@ -92,6 +92,7 @@ def scratch() -> Iterator[Path]:
 
 # --- generated -----------------------------------------------------------------------------
 
+@pytest.mark.e2e
 @SETTINGS
 @given(data=yamlish)
 def test_any_yaml_structure_loads_or_is_reported(scratch: Path, data: Any) -> None:
@@ -151,6 +152,7 @@ def mutated_catalogs(draw: st.DrawFn) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.e2e
 @SETTINGS
 @given(data=mutated_catalogs())
 def test_mutated_catalog_loads_or_is_reported(scratch: Path, data: dict[str, Any]) -> None:
@@ -251,6 +253,7 @@ CLI_CASES = ["unclosed-quote", "nul-byte", "tagged-int", "billion-laughs", "huge
              "include-cycle", "endless-int"]
 
 
+@pytest.mark.e2e
 def test_cli_check_exits_1_without_traceback(tmp_path: Path) -> None:
     for name in CLI_CASES:
         case = tmp_path / name
@@ -338,6 +341,7 @@ def valid_catalogs(draw: st.DrawFn) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.e2e
 @SETTINGS
 @given(data=valid_catalogs())
 def test_dumped_catalog_loads_back_equal(scratch: Path, data: dict[str, Any]) -> None:

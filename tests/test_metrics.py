@@ -2,11 +2,11 @@ import time
 
 from prometheus_client import generate_latest
 
+from harness.catalog_factory import catalog_dict
+from harness.tools import Samples, promtool_check_metrics, samples
 from monitor.catalog.model import Catalog
 from monitor.serving.metrics import Metrics, duration_buckets
 from probes import Phase, ProbeResult, Reason
-from tests.catalog_factory import catalog_dict
-from tests.tools import Samples, promtool_check_metrics, samples
 
 
 def _samples(metrics: Metrics) -> Samples:

@@ -2,10 +2,10 @@ import collections
 
 import pytest
 
+from harness.catalog_factory import catalog_dict
 from monitor.catalog.model import Catalog
 from monitor.runtime.plan import diff_plans, plan_jobs, start_offset
 from monitor.runtime.scheduler import scheduled_time
-from tests.catalog_factory import catalog_dict
 
 
 def test_offsets_are_stable_and_inside_the_interval() -> None:

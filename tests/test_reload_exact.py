@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from harness.catalog_factory import catalog_dict, write_catalog
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.plan import start_offset
-from tests.catalog_factory import catalog_dict, write_catalog
+
+pytestmark = pytest.mark.e2e  # a live reload of 1,000 services, every run checked
 
 SERVICES = 1000
 INTERVAL = 4.0  # 250 probes/s: quick, and far from this shared machine's limits

@@ -30,11 +30,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from harness.stack import free_port
+from harness.tools import require
 from monitor.localtime.hours import hours_label
 from monitor.report.command import add_arguments, run_report
 from monitor.report.csvout import OUTAGE_COLUMNS, REGION_COLUMNS, SERVICE_COLUMNS
-from tests.stack import free_port
-from tests.tools import require
+
+pytestmark = pytest.mark.e2e  # the real Prometheus (a month of data) and chromium
 
 MSK = ZoneInfo("Europe/Moscow")
 START = dt.datetime(2026, 9, 1, tzinfo=MSK).timestamp()

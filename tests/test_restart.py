@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,11 +14,13 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.stack import until
+from harness.target import Target
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.state import SavedProbe, StateFileError, load_state, save_state
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.stack import until
-from tests.target import Target
+
+pytestmark = pytest.mark.e2e  # restarts the daemon, and kill -9s a state writer subprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,13 +78,6 @@ def test_missing_state_file_is_a_fresh_start(tmp_path: Path) -> None:
     assert load_state(tmp_path / "none.json") == {}
     save_state(tmp_path / "sub" / "s.json", {"a/b": SavedProbe(None, None, 0.0, 0, 0)}, 1.0)
     assert load_state(tmp_path / "sub" / "s.json") == {"a/b": SavedProbe(None, None, 0.0, 0, 0)}
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = await Target().start()
-    yield t
-    await t.close()
 
 
 async def test_restart_restores_state_and_emits_no_false_transition(

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.tools import require
 from monitor.catalog import Catalog, load_catalog
 from monitor.cli import main
 from monitor.rules import RulesOptions, render_rules
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.tools import require
 
 FIXTURES = Path(__file__).parent / "rules_fixtures"
 DASH = "http://grafana.test/d/dozor-service?var-service="

@@ -10,24 +10,21 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
 
+from harness.catalog_factory import catalog_dict, write_catalog
+from harness.journey_app import JourneyApp, start_journey_app, steps
 from monitor.catalog import CatalogError, load_catalog
 from monitor.runtime.logs import configure_logging, redact_secrets
 from probes import ProbeContext, Reason
-from probes.http import new_http_session
 from probes.journey import probe_journey
-from tests.catalog_factory import catalog_dict, write_catalog
-from tests.journey_app import JourneyApp, start_journey_app
-from tests.test_journey_probe import steps
 
 REPO = Path(__file__).resolve().parent.parent
-UA = "Dozor/test"
 
 
 def catalog_with_header(tmp_path: Path, value: str) -> Path:
@@ -204,13 +201,6 @@ def test_configure_logging_redacts_structlog_and_stdlib_lines(
 
 CANARY = "canary-" + secrets.token_hex(6)  # lower-case: it also fits an id
 PASSWORD = "pw-" + secrets.token_hex(8)
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    session = new_http_session(user_agent=UA)
-    yield ProbeContext(http=session, log=structlog.get_logger("journey"), user_agent=UA)
-    await session.close()
 
 
 def canary_catalog(tmp_path: Path, base: str, *, broken: bool = False) -> Path:

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.catalog_factory import catalog_dict, write_catalog
 from monitor.catalog.model import Catalog
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.shard import Shard, owner
-from tests.catalog_factory import catalog_dict, write_catalog
 
 IDS = [f"svc-{i:05d}" for i in range(10_000)]
 

@@ -1,47 +1,27 @@
-"""The TCP probe against real servers on 127.0.0.1 (tests/tls_zoo.py): connect, query_response
+"""The TCP probe against real servers on 127.0.0.1 (harness/tls_zoo.py): connect, query_response
 exchanges, TLS on connect and STARTTLS, byte caps, failure reasons. Names resolve through a
 table, never through DNS."""
 
 from __future__ import annotations
 
 import re
-import socket
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pydantic
 import pytest
-import structlog
 import yaml
 
+from harness.http_zoo import ZooResolver
+from harness.tls_zoo import BANNER, NAME, Zoo
 from probes import Phase, ProbeContext, Reason, run_probe
-from probes.http import new_http_session
 from probes.tcp import MAX_LINE_BYTES, MAX_READ_BYTES, TcpSpec, probe_tcp
-from tests.http_zoo import ZooResolver
-from tests.tls_zoo import BANNER, NAME, Zoo, tls_zoo
 
-UA = "Dozor/test"
 LOOKUP = 0.05
 
 
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zoo]:
-    with tls_zoo(tmp_path_factory.mktemp("tls-zoo")) as running:
-        yield running
-
-
 @pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    session = new_http_session(user_agent=UA, resolver=ZooResolver({NAME: "127.0.0.1"}, LOOKUP))
-    yield ProbeContext(http=session, log=structlog.get_logger("test"), user_agent=UA)
-    await session.close()
-
-
-@pytest.fixture(scope="module")
-def closed_port() -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
+def resolver() -> ZooResolver:
+    return ZooResolver({NAME: "127.0.0.1"}, LOOKUP)
 
 
 CA = object()  # stands for the zoo's ca_file in the table
@@ -98,19 +78,19 @@ CASES: list[tuple[str, str, str | None, dict[str, Any], Reason | None, str, bool
     [c[1:] for c in CASES], ids=[c[0] for c in CASES],
 )
 async def test_tcp(
-    zoo: Zoo, ctx: ProbeContext, target: str, host: str | None, fields: dict[str, Any],
+    streams: Zoo, ctx: ProbeContext, target: str, host: str | None, fields: dict[str, Any],
     reason: Reason | None, detail: str, tls: bool,
 ) -> None:
     if fields.get("tls_config", {}).get("ca_file") is CA:
-        fields = {**fields, "tls_config": {"ca_file": zoo.ca_file}}
-    address = f"{host or '127.0.0.1'}:{getattr(zoo, target).port}"
+        fields = {**fields, "tls_config": {"ca_file": streams.ca_file}}
+    address = f"{host or '127.0.0.1'}:{getattr(streams, target).port}"
     result = await probe_tcp(TcpSpec.model_validate({"address": address, **fields}), ctx)
     assert (result.reason, result.success) == (reason, reason is None), result.detail
     assert re.search(detail, result.detail), result.detail
     assert result.phases[Phase.CONNECT] > 0
     assert (Phase.TLS in result.phases) == tls
     if tls and reason is None:
-        assert result.cert_expiry == zoo.not_after[target if target != "banner" else "valid"]\
+        assert result.cert_expiry == streams.not_after[target if target != "banner" else "valid"]\
             .timestamp()
         assert result.phases[Phase.TLS] > 0
     else:
@@ -120,18 +100,18 @@ async def test_tcp(
 
 
 async def test_silent_server_is_cut_off_by_the_callers_timeout(
-    zoo: Zoo, ctx: ProbeContext
+    streams: Zoo, ctx: ProbeContext
 ) -> None:
     spec = TcpSpec.model_validate(
-        {"address": zoo.silent.address, "query_response": [{"expect": "^220"}]})
+        {"address": streams.silent.address, "query_response": [{"expect": "^220"}]})
     result, took = await run_probe(probe_tcp, spec, ctx, timeout=0.5)
     assert result.reason is Reason.TIMEOUT, result.detail
     assert 0.4 < took < 5  # not early, and cut: only a hang reaches 10x the 0.5 s timeout
 
 
-async def test_timeout_keeps_the_phases_before_the_cut(zoo: Zoo, ctx: ProbeContext) -> None:
+async def test_timeout_keeps_the_phases_before_the_cut(streams: Zoo, ctx: ProbeContext) -> None:
     """Resolved and connected, then waiting for a banner that never comes."""
-    port = zoo.silent.address.rsplit(":", 1)[1]
+    port = streams.silent.address.rsplit(":", 1)[1]
     spec = TcpSpec.model_validate(
         {"address": f"{NAME}:{port}", "query_response": [{"expect": "^220"}]})
     result, _ = await run_probe(probe_tcp, spec, ctx, timeout=0.3)
@@ -151,11 +131,11 @@ async def test_connect_and_dns_failures(ctx: ProbeContext, closed_port: int) -> 
     assert Phase.CONNECT not in unknown.phases
 
 
-async def test_send_escapes_as_written_in_yaml(zoo: Zoo, ctx: ProbeContext) -> None:
+async def test_send_escapes_as_written_in_yaml(streams: Zoo, ctx: ProbeContext) -> None:
     """A double-quoted YAML "\\r\\n" is CR LF on the wire: the server answers QUIT only once
     it has a whole line."""
     text = f"""
-address: "{zoo.banner.address}"
+address: "{streams.banner.address}"
 query_response:
   - expect: "^{BANNER}$"
   - send: "QUIT\\r\\n"

@@ -1,55 +1,34 @@
-"""The TLS probe against real TLS servers on 127.0.0.1 (tests/tls_zoo.py): certificate
+"""The TLS probe against real TLS servers on 127.0.0.1 (harness/tls_zoo.py): certificate
 verdicts, minimum versions, the earliest expiry in the served chain, phases; and the HTTP
 probe reporting the same chain expiry. Names resolve through a table, never through DNS."""
 
 from __future__ import annotations
 
 import re
-import socket
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pydantic
 import pytest
-import structlog
 
+from harness.http_zoo import ZooResolver, start_zoo
+from harness.tls_zoo import LONG, NAME, OTHER_NAME, Zoo
 from probes import Phase, ProbeContext, Reason
-from probes.http import HttpSpec, new_http_session, probe_http
+from probes.http import HttpSpec, probe_http
 from probes.tls import TlsSpec, probe_tls
-from tests.http_zoo import ZooResolver, start_zoo
-from tests.tls_zoo import LONG, NAME, OTHER_NAME, Zoo, tls_zoo
 
-UA = "Dozor/test"
 LOOKUP = 0.05  # seconds each table lookup takes, so the resolve phase is visible
 
 
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zoo]:
-    with tls_zoo(tmp_path_factory.mktemp("tls-zoo")) as running:
-        yield running
-
-
 @pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    resolver = ZooResolver({NAME: "127.0.0.1", OTHER_NAME: "127.0.0.1"}, LOOKUP)
-    session = new_http_session(user_agent=UA, resolver=resolver)
-    yield ProbeContext(http=session, log=structlog.get_logger("test"), user_agent=UA)
-    await session.close()
-
-
-@pytest.fixture(scope="module")
-def closed_port() -> Iterator[int]:
-    """Bound, not listening: connecting is refused and nobody else can take the port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
+def resolver() -> ZooResolver:
+    return ZooResolver({NAME: "127.0.0.1", OTHER_NAME: "127.0.0.1"}, LOOKUP)
 
 
 CA = object()  # stands for the zoo's ca_file in the table
 
 # (id, target, host to dial (None: 127.0.0.1), spec fields, reason, detail regex,
-#  expected cert_expiry: a zoo.not_after key, or None for "not reported")
+#  expected cert_expiry: a streams.not_after key, or None for "not reported")
 CASES: list[tuple[str, str, str | None, dict[str, Any], Reason | None, str, str | None]] = [
     ("valid", "valid", None, {"ca_file": CA}, None, r"^TLS1\.3 TLS_", "valid"),
     ("valid, by name", "valid", NAME, {"ca_file": CA}, None, r"^TLS1\.3 ", "valid"),
@@ -105,15 +84,15 @@ CASES: list[tuple[str, str, str | None, dict[str, Any], Reason | None, str, str 
     [c[1:] for c in CASES], ids=[c[0] for c in CASES],
 )
 async def test_tls(
-    zoo: Zoo, ctx: ProbeContext, target: str, host: str | None, fields: dict[str, Any],
+    streams: Zoo, ctx: ProbeContext, target: str, host: str | None, fields: dict[str, Any],
     reason: Reason | None, detail: str, expiry: str | None,
 ) -> None:
-    fields = {k: zoo.ca_file if v is CA else v for k, v in fields.items()}
-    address = f"{host or '127.0.0.1'}:{getattr(zoo, target).port}"
+    fields = {k: streams.ca_file if v is CA else v for k, v in fields.items()}
+    address = f"{host or '127.0.0.1'}:{getattr(streams, target).port}"
     result = await probe_tls(TlsSpec.model_validate({"address": address, **fields}), ctx)
     assert (result.reason, result.success) == (reason, reason is None), result.detail
     assert re.search(detail, result.detail), result.detail
-    expected = zoo.not_after[expiry].timestamp() if expiry is not None else None
+    expected = streams.not_after[expiry].timestamp() if expiry is not None else None
     assert result.cert_expiry == expected
     if reason is not Reason.ERROR:  # an unreadable ca_file stops before connecting
         assert result.phases[Phase.CONNECT] > 0
@@ -124,28 +103,28 @@ async def test_tls(
         assert result.phases.get(Phase.RESOLVE, 0.0) < LOOKUP  # IP literal: no lookup
 
 
-async def test_chain_expiry_is_the_intermediates(zoo: Zoo, ctx: ProbeContext) -> None:
+async def test_chain_expiry_is_the_intermediates(streams: Zoo, ctx: ProbeContext) -> None:
     """The leaf lives LONG; the intermediate expires first, and that is what is reported."""
-    spec = TlsSpec(address=zoo.short_intermediate.address, ca_file=zoo.ca_file)
+    spec = TlsSpec(address=streams.short_intermediate.address, ca_file=streams.ca_file)
     result = await probe_tls(spec, ctx)
     assert result.success, result.detail
-    leaf_expiry = zoo.not_after["valid"].timestamp()  # issued the same second, LONG validity
+    leaf_expiry = streams.not_after["valid"].timestamp()  # issued the same second, LONG validity
     assert result.cert_expiry is not None
     assert result.cert_expiry < leaf_expiry - (LONG.total_seconds() / 2)
 
 
 async def test_http_probe_reports_the_chains_earliest_expiry(
-    zoo: Zoo, ctx: ProbeContext
+    streams: Zoo, ctx: ProbeContext
 ) -> None:
-    server = await start_zoo(zoo.contexts["short_intermediate"])
+    server = await start_zoo(streams.contexts["short_intermediate"])
     try:
         spec = HttpSpec.model_validate(
-            {"url": f"https://127.0.0.1:{server.port}/ok", "tls": {"ca_file": zoo.ca_file}})
+            {"url": f"https://127.0.0.1:{server.port}/ok", "tls": {"ca_file": streams.ca_file}})
         result = await probe_http(spec, ctx)
     finally:
         await server.close()
     assert result.success, result.detail
-    assert result.cert_expiry == zoo.not_after["short_intermediate"].timestamp()
+    assert result.cert_expiry == streams.not_after["short_intermediate"].timestamp()
 
 
 async def test_connect_and_dns_failures(ctx: ProbeContext, closed_port: int) -> None:
@@ -187,6 +166,6 @@ def test_spec_validation(fields: dict[str, Any], error: str | None) -> None:
         TlsSpec.model_validate(fields)
 
 
-def test_zoo_ca_file_holds_both_roots(zoo: Zoo) -> None:
+def test_zoo_ca_file_holds_both_roots(streams: Zoo) -> None:
     """The side-by-side suite points blackbox_exporter at this one file."""
-    assert Path(zoo.ca_file).read_text().count("BEGIN CERTIFICATE") == 2
+    assert Path(streams.ca_file).read_text().count("BEGIN CERTIFICATE") == 2

@@ -1,5 +1,5 @@
-"""Dozor's verdicts side by side with the real blackbox_exporter's (tests/blackbox.py), against
-the same local endpoints (tests/http_zoo.py, tests/dns_zoo.py, tests/tls_zoo.py), with the
+"""Dozor's verdicts side by side with the real blackbox_exporter's (harness/blackbox.py), against
+the same local endpoints (harness/http_zoo.py, harness/dns_zoo.py, harness/tls_zoo.py), with the
 same timeout, table-driven: HTTP(S), DNS, TCP (blackbox's query_response) and TLS (blackbox's
 tcp prober with ``tls: true``). Dozor runs through ``run_probe`` with the real HTTP session.
 
@@ -25,16 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from aiohttp.test_utils import TestServer
 
-from probes import PROBES, Phase, ProbeContext, ProbeResult, Reason, run_probe
-from probes.dns import DnsSpec
-from probes.http import HttpSpec, new_http_session
-from probes.tcp import TcpSpec
-from probes.tls import TlsSpec
-from tests.blackbox import Blackbox, version
-from tests.dns_zoo import (
+from harness.blackbox import Blackbox, version
+from harness.dns_zoo import (
     ALIAS_NAME,
     DROP_NAME,
     GARBAGE_NAME,
@@ -44,9 +38,16 @@ from tests.dns_zoo import (
     DnsZoo,
     closed_udp_port,
 )
-from tests.http_zoo import OK_TEXT, Pki, RawZoo, ZooResolver, start_zoo
-from tests.tls_zoo import BANNER, Zoo, tls_zoo
-from tests.tls_zoo import Target as StreamTarget
+from harness.http_zoo import OK_TEXT, Pki, RawZoo, ZooResolver, start_zoo
+from harness.tls_zoo import BANNER, Zoo
+from harness.tls_zoo import Target as StreamTarget
+from probes import PROBES, Phase, ProbeContext, ProbeResult, Reason, run_probe
+from probes.dns import DnsSpec
+from probes.http import HttpSpec
+from probes.tcp import TcpSpec
+from probes.tls import TlsSpec
+
+pytestmark = pytest.mark.e2e  # starts the real blackbox_exporter
 
 UA = "Dozor/test (+24/7 e-service monitor)"
 # Placeholders in the tables, replaced by real paths: http_zoo's CA, and tls_zoo's.
@@ -215,7 +216,7 @@ DNS_CASES = [
 ]
 
 
-# --- TCP and TLS: tests/tls_zoo.py's servers (ZOO_CA trusts them); blackbox's tcp prober
+# --- TCP and TLS: harness/tls_zoo.py's servers (ZOO_CA trusts them); blackbox's tcp prober
 
 GREETED = {"expect": f"^{BANNER}"}
 
@@ -486,21 +487,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pki() -> Pki:
-    return Pki()
-
-
-@pytest.fixture(scope="module")
 def ca_file(pki: Pki, workdir: Path) -> str:
     return pki.ca_file(workdir)
-
-
-@pytest.fixture(scope="module")
-def streams(workdir: Path) -> Iterator[Zoo]:
-    directory = workdir / "tls-zoo"
-    directory.mkdir()
-    with tls_zoo(directory) as zoo:
-        yield zoo
 
 
 @pytest.fixture(scope="module")
@@ -536,11 +524,9 @@ def _print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> No
 
 
 @pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
+def resolver() -> ZooResolver:
     # IP literals never reach the resolver; a table one makes sure no name leaves the machine.
-    session = new_http_session(user_agent=UA, resolver=ZooResolver({HOST: "127.0.0.1"}))
-    yield ProbeContext(http=session, log=structlog.get_logger("vs-blackbox"), user_agent=UA)
-    await session.close()
+    return ZooResolver({HOST: "127.0.0.1"})
 
 
 @pytest.fixture

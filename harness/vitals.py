@@ -1,7 +1,7 @@
 """The daemon's vital signs, read honestly: RSS and open descriptors from /proc, run counts
 and scheduler lag from the daemon's own Prometheus registry (what a scrape would show).
 
-Shared by tests/test_hostile_endpoints.py, bench/hostile_harness.py and bench/soak.py.
+Shared by tests/test_hostile_endpoints.py and bench/ (hostile_harness, soak, scheduler_bench).
 """
 
 from __future__ import annotations

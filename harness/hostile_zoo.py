@@ -14,7 +14,7 @@ Huge bodies come from a generator over one shared 64 KiB block, so the zoo never
 than that in memory; the largest number of bytes written on one connection is kept in
 ``stats`` (and served as JSON on the ``stats`` port), which shows how early the client hung up.
 
-Run it in its own process (``python -m tests.hostile_zoo``) so its CPU and file descriptors
+Run it in its own process (``python -m harness.hostile_zoo``) so its CPU and file descriptors
 are not counted against the daemon under test: it prints one JSON line ``{behaviour: port}``
 and serves until its stdin closes.
 """
@@ -186,7 +186,7 @@ def _reset(writer: asyncio.StreamWriter) -> None:
 
 @dataclass(frozen=True)
 class ZooProcess:
-    """A running ``python -m tests.hostile_zoo``, from :func:`zoo_process`."""
+    """A running ``python -m harness.hostile_zoo``, from :func:`zoo_process`."""
 
     process: subprocess.Popen[str]
     ports: dict[Behaviour, int]
@@ -204,7 +204,7 @@ class ZooProcess:
 def zoo_process() -> Iterator[ZooProcess]:
     """Start the zoo in its own process; it is stopped (stdin closed, then killed) on exit."""
     root = Path(__file__).resolve().parent.parent
-    process = subprocess.Popen([sys.executable, "-m", "tests.hostile_zoo"], cwd=root,
+    process = subprocess.Popen([sys.executable, "-m", "harness.hostile_zoo"], cwd=root,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

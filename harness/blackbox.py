@@ -26,8 +26,8 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.stack import free_port
-from tests.tools import require
+from harness.stack import free_port
+from harness.tools import require
 
 BINARY = "prometheus-blackbox-exporter"
 TIMEOUT_OFFSET = 0.5  # blackbox's --timeout-offset default, passed explicitly anyway

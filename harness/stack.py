@@ -22,7 +22,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from tests.tools import require
+from harness.tools import require
 
 T = TypeVar("T")
 

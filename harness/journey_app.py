@@ -20,9 +20,37 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+PASSWORD = "correct horse battery"  # the default app secret the steps log in with
+
+
+def steps(base: str, *, password: str = PASSWORD, ready_within: str = "3s",
+          app_id_path: str = "$.application.id", csrf_regex: str = r'name="csrf" content="(\w+)"',
+          ref_header: str = "X-Session-Ref") -> list[dict[str, Any]]:
+    """The journey steps (spec fields) for a :class:`JourneyApp` at ``base``: log in, submit,
+    poll; every extraction kind is needed for the next step to pass."""
+    return [
+        {"name": "login",
+         "request": {"method": "POST", "url": base + "/login",
+                     "form": {"user": "ivanov", "password": password}},
+         "expect": {"status": [200], "body_contains": "Личный кабинет"},
+         "extract": {"csrf": {"regex": csrf_regex}, "ref": {"header": ref_header}}},
+        {"name": "submit", "submit": True,
+         "request": {"method": "POST", "url": base + "/applications",
+                     "headers": {"X-CSRF-Token": "${csrf}"}, "json": {"service": "kindergarten"}},
+         "expect": {"status": [201]},
+         "extract": {"app_id": {"json": app_id_path}}},
+        {"name": "status",
+         "request": {"url": base + "/applications/${app_id}",
+                     "headers": {"X-Session-Ref": "${ref}"}},
+         "expect": {"status": [200]},
+         "poll": {"every": "100ms", "deadline": ready_within,
+                  "until": {"json": {"$.status": "ready"}}}},
+    ]
 
 
 @dataclass

@@ -26,6 +26,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
 
+UA = "Dozor/test (+24/7 e-service monitor)"  # what test sessions send; /ua echoes it
 OK_TEXT = "Запись в детский сад открыта"
 STEP = 0.1  # seconds each /slowhop hop waits before answering
 
