@@ -174,3 +174,28 @@ async def test_shutdown_with_probe_in_flight(
     assert took < grace + 1.5
     if cancelled == 0:  # the in-flight run finished and was recorded
         assert daemon.scheduler.state("svc-00000/portal").up is True
+
+
+async def _post_reload(daemon: Daemon, token: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as s, s.post(
+            f"{daemon.url}/-/reload", headers={"Authorization": f"Bearer {token}"}) as r:
+        return r.status, await r.text()
+
+
+TOKEN = "a-reload-token-of-some-length"
+
+
+async def test_reload_onto_a_dns_only_catalog_applies(tmp_path: Path, target: Target) -> None:
+    data = catalog_dict([f"{target.url}/a"], interval="1s", timeout="500ms")
+    cfg = write_catalog(tmp_path / "c.yaml", data)
+    daemon = await _start(cfg, security=WebSecurity(reload_token=TOKEN))
+    try:
+        data["services"][0]["probes"] = [
+            {"name": "dns", "dns": {"server": "127.0.0.1:1", "query_name": "example.org"}}]
+        write_catalog(cfg, data)
+        assert await _post_reload(daemon, TOKEN) == (200, "reloaded\n")
+        assert set(daemon.scheduler.jobs) == {"svc-00000/dns"}
+        _, samples = await _scrape(daemon)
+        assert samples["dozor_config_last_reload_successful", frozenset()] == 1
+    finally:
+        await daemon.stop()

@@ -46,9 +46,9 @@ def duration_buckets(catalog: Catalog) -> tuple[float, ...]:
     for service in catalog.services:
         edges.add(catalog.standard_for(service).latency_p95)
         for probe in service.probes:
-            max_latency = getattr(probe.spec, "expect", None)
-            if max_latency is not None and max_latency.max_latency is not None:
-                edges.add(max_latency.max_latency)
+            objective = probe.spec.latency_objective()
+            if objective is not None:
+                edges.add(objective)
     return tuple(sorted(edges))
 
 
