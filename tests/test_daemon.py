@@ -11,8 +11,10 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
+from monitor.runtime import scheduler as scheduler_module
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.serving.security import WebSecurity
+from probes import PROBES, HttpSpec, ProbeContext, ProbeResult
 from tests.catalog_factory import catalog_dict, write_catalog
 from tests.stack import until
 from tests.target import Target
@@ -176,6 +178,11 @@ async def test_shutdown_with_probe_in_flight(
         assert daemon.scheduler.state("svc-00000/portal").up is True
 
 
+def _series(samples: Samples, name: str, service: str, **extra: str) -> float:
+    labels = {"service": service, "probe": "portal", "location": "test-loc", **extra}
+    return samples[name, frozenset(labels.items())]
+
+
 async def _post_reload(daemon: Daemon, token: str) -> tuple[int, str]:
     async with aiohttp.ClientSession() as s, s.post(
             f"{daemon.url}/-/reload", headers={"Authorization": f"Bearer {token}"}) as r:
@@ -199,3 +206,45 @@ async def test_reload_onto_a_dns_only_catalog_applies(tmp_path: Path, target: Ta
         assert samples["dozor_config_last_reload_successful", frozenset()] == 1
     finally:
         await daemon.stop()
+
+
+async def test_probe_that_raises_is_a_failed_run_logged_once(
+        tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    raising = True
+
+    async def broken(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:
+        if raising:
+            raise RuntimeError("probe bug")
+        return ProbeResult.ok()
+
+    monkeypatch.setattr(scheduler_module, "PROBES", {**PROBES, HttpSpec: broken})
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        [f"{target.url}/a"], interval="1s", timeout="500ms"))
+    with capture_logs() as logs:
+        daemon = await _start(cfg)
+        try:
+            def failures() -> float:
+                return daemon.metrics.registry.get_sample_value(
+                    "dozor_probe_failures_total", {"service": "svc-00000", "probe": "portal",
+                                                   "location": "test-loc",
+                                                   "reason": "error"}) or 0.0
+
+            await until(lambda: failures() >= 3, what="three failed runs")
+            _, samples = await _scrape(daemon)
+            assert _total(samples, "svc-00000", "failure") >= 3
+            assert _total(samples, "svc-00000", "success") == 0
+            assert _series(samples, "dozor_probe_success", "svc-00000") == 0
+            assert daemon.scheduler.state("svc-00000/portal").up is False
+            raised = [e for e in logs if e["event"] == "probe raised"]
+            assert len(raised) == 1  # once, not once per run
+            assert raised[0]["log_level"] == "error"
+            assert isinstance(raised[0]["exc_info"], RuntimeError)
+            assert raised[0]["service"] == "svc-00000" and raised[0]["probe"] == "portal"
+            raising = False  # it stops raising ...
+            await until(lambda: daemon.scheduler.state("svc-00000/portal").up is True)
+            raising = True  # ... and starts again: logged again, once
+            seen = failures()
+            await until(lambda: failures() >= seen + 2, what="two more failed runs")
+        finally:
+            await daemon.stop()
+    assert len([e for e in logs if e["event"] == "probe raised"]) == 2
