@@ -190,3 +190,46 @@ def test_run_serves_every_probe_kind_and_reloads_onto_dns_only(tmp_path: Path) -
             proc.wait()
     assert [e for e in events if e["event"] == "catalog applied"][-1]["removed"] == 4
     assert not [e for e in events if e["level"] == "error"]
+
+
+# Applying any catalog with a service "svc-00001" raises, as a bug in the apply path would;
+# rolling back to the running catalog (which has none) still works.
+_BREAK_APPLY = """
+from monitor.runtime.scheduler import ProbeScheduler
+_apply = ProbeScheduler.apply
+def _broken(self, plan):
+    if any(key.startswith("svc-00001/") for key in plan):
+        raise RuntimeError("apply broke")
+    return _apply(self, plan)
+ProbeScheduler.apply = _broken
+"""
+
+
+def test_sighup_reload_that_raises_is_a_failed_reload(tmp_path: Path) -> None:
+    port = free_port()
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        ["http://127.0.0.1:1/a"], interval="1s", timeout="500ms"))
+    proc = _spawn_run(cfg, port, _BREAK_APPLY)
+    try:
+        _wait_for_metrics(proc, port, lambda b: "dozor_probes_configured 1.0" in b, "start")
+        write_catalog(cfg, catalog_dict(["http://127.0.0.1:1/a", "http://127.0.0.1:1/b"],
+                                        interval="1s", timeout="500ms"))
+        proc.send_signal(signal.SIGHUP)
+        body = _wait_for_metrics(
+            proc, port, lambda b: "dozor_config_last_reload_successful 0.0" in b,
+            "the reload to be reported failed")
+        assert "dozor_probes_configured 1.0" in body
+        assert 'service="svc-00001"' not in body
+        runs = _runs(body, "portal")
+        _wait_for_metrics(proc, port, lambda b: _runs(b, "portal") >= runs + 1,
+                          "the running catalog's probe to keep running")
+        events = _stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    errors = [e for e in events if e["level"] == "error"]
+    assert [e["event"] for e in errors] == ["reload failed; running catalog kept"]
+    assert errors[0]["error"] == "RuntimeError: apply broke"
+    assert errors[0]["exception"].startswith("Traceback")  # a bug: where it is, in that line
+    assert "running catalog restored" in [e["event"] for e in events]

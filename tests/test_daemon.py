@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 
 from monitor.runtime import scheduler as scheduler_module
 from monitor.runtime.daemon import Daemon, DaemonOptions
+from monitor.runtime.plan import JobSpec, PlanDiff
 from monitor.serving.security import WebSecurity
 from probes import PROBES, HttpSpec, ProbeContext, ProbeResult
 from tests.catalog_factory import catalog_dict, write_catalog
@@ -248,3 +249,41 @@ async def test_probe_that_raises_is_a_failed_run_logged_once(
         finally:
             await daemon.stop()
     assert len([e for e in logs if e["event"] == "probe raised"]) == 2
+
+
+async def test_reload_that_raises_is_a_failed_reload(
+        tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = catalog_dict([f"{target.url}/a"], interval="1s", timeout="500ms")
+    cfg = write_catalog(tmp_path / "c.yaml", data)
+    daemon = await _start(cfg, security=WebSecurity(reload_token=TOKEN))
+    real_apply = daemon.scheduler.apply
+
+    def half_then_raise(plan: dict[str, JobSpec]) -> PlanDiff:
+        diff = real_apply(plan)  # the new jobs are in: a rollback has to take them out
+        if "svc-00001/portal" in plan:
+            raise RuntimeError("apply broke")
+        return diff
+
+    monkeypatch.setattr(daemon.scheduler, "apply", half_then_raise)
+    try:
+        await until(lambda: target.hits >= 1)
+        write_catalog(cfg, catalog_dict([f"{target.url}/a", f"{target.url}/b"],
+                                        interval="1s", timeout="500ms"))
+        with capture_logs() as logs:
+            status, body = await _post_reload(daemon, TOKEN)
+        assert status == 400
+        assert body == "reload failed; running catalog kept (see log)\n"
+        errors = [e for e in logs if e["log_level"] == "error"]
+        assert [e["event"] for e in errors] == ["reload failed; running catalog kept"]
+        assert errors[0]["error"] == "RuntimeError: apply broke"
+        assert set(daemon.scheduler.jobs) == {"svc-00000/portal"}
+        assert daemon.catalog is not None and len(daemon.catalog.services) == 1
+        _, samples = await _scrape(daemon)
+        assert samples["dozor_config_last_reload_successful", frozenset()] == 0
+        assert samples["dozor_probes_configured", frozenset()] == 1
+        assert not [k for k in samples if dict(k[1]).get("service") == "svc-00001"]
+        hits = len([p for p in target.paths if p == "/a"])
+        await until(lambda: len([p for p in target.paths if p == "/a"]) >= hits + 2)
+        assert "/b" not in target.paths
+    finally:
+        await daemon.stop()
