@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from monitor.runtime.plan import JobSpec, PlanDiff
 from monitor.serving.security import WebSecurity
 from probes import PROBES, HttpSpec, ProbeContext, ProbeResult
 from tests.catalog_factory import catalog_dict, write_catalog
-from tests.stack import until
+from tests.stack import poll, until
 from tests.target import Target
 from tests.tools import Samples, promtool_check_metrics, samples
 
@@ -179,6 +180,10 @@ async def test_shutdown_with_probe_in_flight(
         assert daemon.scheduler.state("svc-00000/portal").up is True
 
 
+def _has(samples: Samples, name: str, service: str) -> bool:
+    return any(n == name and dict(labels)["service"] == service for n, labels in samples)
+
+
 def _series(samples: Samples, name: str, service: str, **extra: str) -> float:
     labels = {"service": service, "probe": "portal", "location": "test-loc", **extra}
     return samples[name, frozenset(labels.items())]
@@ -286,4 +291,56 @@ async def test_reload_that_raises_is_a_failed_reload(
         await until(lambda: len([p for p in target.paths if p == "/a"]) >= hits + 2)
         assert "/b" not in target.paths
     finally:
+        await daemon.stop()
+
+
+async def test_probe_success_is_absent_until_the_first_run(
+        tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Runs wait here: none completes until the test opens the gate, or before the 9 s
+    # timeout, far longer than a scrape right after a start or a reload.
+    gate = asyncio.Event()
+
+    async def gated(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:
+        await gate.wait()
+        return ProbeResult.ok()
+
+    monkeypatch.setattr(scheduler_module, "PROBES", {**PROBES, HttpSpec: gated})
+    data = catalog_dict([f"{target.url}/a", f"{target.url}/b"], interval="10s",
+                        timeout="9s")
+    cfg = write_catalog(tmp_path / "c.yaml", data)
+    daemon = await _start(cfg, security=WebSecurity(reload_token=TOKEN))
+    try:
+        body, samples = await _scrape(daemon)
+        for service in ("svc-00000", "svc-00001"):
+            assert _total(samples, service, "failure") == 0  # its series are there ...
+            assert not _has(samples, "dozor_probe_success", service)  # ... but no verdict
+            assert not _has(samples, "dozor_probe_up", service)
+        checked = promtool_check_metrics(body)
+        assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
+
+        gate.set()
+
+        async def both_ran() -> bool | None:
+            _, s = await _scrape(daemon)
+            return True if all(_has(s, "dozor_probe_success", f"svc-0000{i}")
+                               for i in (0, 1)) else None
+
+        await poll(both_ran, 20, "both probes' first runs")  # within one interval
+        gate.clear()
+        write_catalog(cfg, catalog_dict([f"{target.url}/{p}" for p in "abc"], interval="10s",
+                                        timeout="9s"))
+        assert (await _post_reload(daemon, TOKEN))[0] == 200
+        body, samples = await _scrape(daemon)
+        assert _series(samples, "dozor_probe_success", "svc-00000") == 1
+        assert _total(samples, "svc-00002", "failure") == 0
+        assert not _has(samples, "dozor_probe_success", "svc-00002")  # added, not run yet
+        checked = promtool_check_metrics(body)
+        assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
+
+        write_catalog(cfg, data)  # and removal still drops every series
+        assert (await _post_reload(daemon, TOKEN))[0] == 200
+        _, samples = await _scrape(daemon)
+        assert not [k for k in samples if dict(k[1]).get("service") == "svc-00002"]
+    finally:
+        gate.set()
         await daemon.stop()

@@ -148,8 +148,8 @@ class Metrics:
             n.PROBE_FAILURES_TOTAL, "Failed probe runs by reason.", "counter", ("reason",),
             [(r.value,) for r in Reason])
         self.probe_success = t.columns(
-            n.PROBE_SUCCESS, "Result of the last probe run (1 success, 0 failure).",
-            "gauge")
+            n.PROBE_SUCCESS, "Result of the last probe run (1 success, 0 failure); absent "
+            "until the first run.", "gauge", absent=True)
         self.attempts = t.columns(
             n.PROBE_ATTEMPTS_TOTAL, "Every probe attempt, immediate retries included.",
             "counter", ("result",), [("success",), ("failure",)])
