@@ -116,6 +116,10 @@ class DnsSpec(StrictModel):
         """The server as (IP address, port)."""
         return split_server(self.server)
 
+    def latency_objective(self) -> float | None:
+        """None: a DNS probe has no latency objective of its own."""
+        return None
+
 
 def split_server(server: str) -> tuple[str, int]:
     """``'192.0.2.1:53'``, ``'[2001:db8::1]:53'``, ``'192.0.2.1'`` or ``'2001:db8::1'`` ->

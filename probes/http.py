@@ -86,6 +86,10 @@ class HttpSpec(StrictModel):
             )
         return value
 
+    def latency_objective(self) -> float | None:
+        """The longest a run may take to count as a success, if the spec sets one."""
+        return self.expect.max_latency
+
 
 async def probe_http(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:
     """One request (and its redirects) against ``spec.url``, judged by ``spec.expect``."""

@@ -97,6 +97,10 @@ class TcpSpec(StrictModel):
             )
         return self
 
+    def latency_objective(self) -> float | None:
+        """None: a TCP probe has no latency objective of its own."""
+        return None
+
 
 async def probe_tcp(spec: TcpSpec, ctx: ProbeContext) -> ProbeResult:
     """Connect to ``spec.address``, optionally handshake, then run ``query_response``."""

@@ -42,6 +42,10 @@ class TlsSpec(StrictModel):
         "(TLS1.2 and newer). TLS1.0/TLS1.1 also let the client speak them",
     )
 
+    def latency_objective(self) -> float | None:
+        """None: a TLS probe has no latency objective of its own."""
+        return None
+
 
 async def probe_tls(spec: TlsSpec, ctx: ProbeContext) -> ProbeResult:
     """One handshake with ``spec.address``, judged by certificate and version."""

@@ -22,6 +22,16 @@ from probes import ProbeContext
 from probes.http import new_http_session
 
 
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """Every test starts from structlog's defaults: the daemon's ``configure_logging`` (run by
+    in-process daemons and CLI tests) filters debug lines and caches loggers, which would
+    otherwise decide what a later test's ``capture_logs`` sees, by test order."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+
+
 @pytest.fixture
 def resolver() -> AbstractResolver | None:
     """The HTTP session's resolver; None is aiohttp's default (probes of IP literals)."""

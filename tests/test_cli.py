@@ -9,12 +9,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.catalog_factory import catalog_dict, write_catalog
 from harness.stack import free_port
+from harness.tools import samples
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,3 +99,138 @@ def test_run_reloads_on_sighup_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     assert "dozor started" in names and "dozor stopped" in names
     applied = [e for e in events if e["event"] == "catalog applied"]
     assert applied[-1]["added"] == 1 and applied[-1]["unchanged"] == 1
+
+
+# One probe of every kind against closed 127.0.0.1 ports: verdicts do not matter here, only
+# that the daemon runs each kind through its generic code (buckets, scheduling, metrics).
+_EVERY_KIND: dict[str, dict[str, Any]] = {
+    "http": {"url": "http://127.0.0.1:1/a", "expect": {"max_latency": "300ms"}},
+    "tcp": {"address": "127.0.0.1:1"},
+    "tls": {"address": "127.0.0.1:1"},
+    "dns": {"server": "127.0.0.1:1", "query_name": "example.org"},
+    "journey": {"steps": [{"name": "home", "request": {"url": "http://127.0.0.1:1/j"}}]},
+}
+
+
+def _kinds_catalog(kinds: list[str]) -> dict[str, Any]:
+    data = catalog_dict(["http://127.0.0.1:1/a"], interval="1s", timeout="500ms")
+    data["services"][0]["probes"] = [{"name": kind, kind: _EVERY_KIND[kind]} for kind in kinds]
+    return data
+
+
+def _spawn_run(cfg: Path, port: int, prelude: str = "") -> subprocess.Popen[str]:
+    """``dozor run`` in a subprocess, JSON logs on stderr; ``prelude`` is Python run first
+    (to break something on purpose)."""
+    code = f"import sys\n{prelude}\nfrom monitor.cli import main\nsys.exit(main())\n"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, "--log-format", "json", "run", "--config", str(cfg),
+         "--listen", f"127.0.0.1:{port}", "--location", "msk"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def _wait_for_metrics(proc: subprocess.Popen[str], port: int, ready: Callable[[str], bool],
+                      what: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            body = _get(f"http://127.0.0.1:{port}/metrics")
+            if ready(body):
+                return body
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            err = proc.stderr.read() if proc.stderr else ""
+            pytest.fail(f"timed out waiting for {what}: {err}")
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
+    """SIGTERM; asserts a clean exit 0 and returns the JSON log events."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    lines = err.splitlines()
+    assert all(line.startswith("{") for line in lines), err  # nothing but JSON log lines
+    events = [json.loads(line) for line in lines]
+    assert not [e for e in events if "never retrieved" in e["event"]], err
+    return events
+
+
+def _runs(body: str, probe: str) -> float:
+    found = samples(body.encode())
+    return sum(v for (name, labels), v in found.items()
+               if name == "dozor_probes_total" and dict(labels)["probe"] == probe)
+
+
+def test_run_serves_every_probe_kind_and_reloads_onto_dns_only(tmp_path: Path) -> None:
+    port = free_port()
+    kinds = list(_EVERY_KIND)
+    cfg = write_catalog(tmp_path / "c.yaml", _kinds_catalog(kinds))
+    proc = _spawn_run(cfg, port)
+    try:
+        # Every kind has run at least once and has its series.
+        body = _wait_for_metrics(proc, port, lambda b: all(_runs(b, k) >= 1 for k in kinds),
+                                 "a run of every kind")
+        assert "dozor_probes_configured 5.0" in body
+        # 0.3 (the HTTP probe's max_latency) became a bucket edge; nothing else needed one.
+        assert 'dozor_probe_duration_seconds_bucket{service="svc-00000",probe="http",' \
+               'location="msk",le="0.3"}' in body
+        write_catalog(cfg, _kinds_catalog(["dns"]))
+        proc.send_signal(signal.SIGHUP)
+        body = _wait_for_metrics(proc, port, lambda b: "dozor_probes_configured 1.0" in b,
+                                 "the DNS-only catalog to apply")
+        assert "dozor_config_last_reload_successful 1.0" in body
+        assert 'probe="http"' not in body and 'probe="dns"' in body
+        events = _stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert [e for e in events if e["event"] == "catalog applied"][-1]["removed"] == 4
+    assert not [e for e in events if e["level"] == "error"]
+
+
+# Applying any catalog with a service "svc-00001" raises, as a bug in the apply path would;
+# rolling back to the running catalog (which has none) still works.
+_BREAK_APPLY = """
+from monitor.runtime.scheduler import ProbeScheduler
+_apply = ProbeScheduler.apply
+def _broken(self, plan):
+    if any(key.startswith("svc-00001/") for key in plan):
+        raise RuntimeError("apply broke")
+    return _apply(self, plan)
+ProbeScheduler.apply = _broken
+"""
+
+
+def test_sighup_reload_that_raises_is_a_failed_reload(tmp_path: Path) -> None:
+    port = free_port()
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        ["http://127.0.0.1:1/a"], interval="1s", timeout="500ms"))
+    proc = _spawn_run(cfg, port, _BREAK_APPLY)
+    try:
+        _wait_for_metrics(proc, port, lambda b: "dozor_probes_configured 1.0" in b, "start")
+        write_catalog(cfg, catalog_dict(["http://127.0.0.1:1/a", "http://127.0.0.1:1/b"],
+                                        interval="1s", timeout="500ms"))
+        proc.send_signal(signal.SIGHUP)
+        body = _wait_for_metrics(
+            proc, port, lambda b: "dozor_config_last_reload_successful 0.0" in b,
+            "the reload to be reported failed")
+        assert "dozor_probes_configured 1.0" in body
+        assert 'service="svc-00001"' not in body
+        runs = _runs(body, "portal")
+        _wait_for_metrics(proc, port, lambda b: _runs(b, "portal") >= runs + 1,
+                          "the running catalog's probe to keep running")
+        events = _stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    errors = [e for e in events if e["level"] == "error"]
+    assert [e["event"] for e in errors] == ["reload failed; running catalog kept"]
+    assert errors[0]["error"] == "RuntimeError: apply broke"
+    assert errors[0]["exception"].startswith("Traceback")  # a bug: where it is, in that line
+    assert "running catalog restored" in [e["event"] for e in events]

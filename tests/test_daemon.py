@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,14 @@ import pytest
 from structlog.testing import capture_logs
 
 from harness.catalog_factory import catalog_dict, write_catalog
-from harness.stack import until
+from harness.stack import poll, until
 from harness.target import Target
 from harness.tools import Samples, promtool_check_metrics, samples
+from monitor.runtime import scheduler as scheduler_module
 from monitor.runtime.daemon import Daemon, DaemonOptions
+from monitor.runtime.plan import JobSpec, PlanDiff
 from monitor.serving.security import WebSecurity
+from probes import PROBES, HttpSpec, ProbeContext, ProbeResult
 
 
 async def _start(path: Path, **kw: Any) -> Daemon:
@@ -166,3 +170,169 @@ async def test_shutdown_with_probe_in_flight(
     assert took < grace + 1.5
     if cancelled == 0:  # the in-flight run finished and was recorded
         assert daemon.scheduler.state("svc-00000/portal").up is True
+
+
+def _has(samples: Samples, name: str, service: str) -> bool:
+    return any(n == name and dict(labels)["service"] == service for n, labels in samples)
+
+
+def _series(samples: Samples, name: str, service: str, **extra: str) -> float:
+    labels = {"service": service, "probe": "portal", "location": "test-loc", **extra}
+    return samples[name, frozenset(labels.items())]
+
+
+async def _post_reload(daemon: Daemon, token: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as s, s.post(
+            f"{daemon.url}/-/reload", headers={"Authorization": f"Bearer {token}"}) as r:
+        return r.status, await r.text()
+
+
+TOKEN = "a-reload-token-of-some-length"
+
+
+async def test_reload_onto_a_dns_only_catalog_applies(tmp_path: Path, target: Target) -> None:
+    data = catalog_dict([f"{target.url}/a"], interval="1s", timeout="500ms")
+    cfg = write_catalog(tmp_path / "c.yaml", data)
+    daemon = await _start(cfg, security=WebSecurity(reload_token=TOKEN))
+    try:
+        data["services"][0]["probes"] = [
+            {"name": "dns", "dns": {"server": "127.0.0.1:1", "query_name": "example.org"}}]
+        write_catalog(cfg, data)
+        assert await _post_reload(daemon, TOKEN) == (200, "reloaded\n")
+        assert set(daemon.scheduler.jobs) == {"svc-00000/dns"}
+        _, samples = await _scrape(daemon)
+        assert samples["dozor_config_last_reload_successful", frozenset()] == 1
+    finally:
+        await daemon.stop()
+
+
+async def test_probe_that_raises_is_a_failed_run_logged_once(
+        tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    raising = True
+
+    async def broken(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:
+        if raising:
+            raise RuntimeError("probe bug")
+        return ProbeResult.ok()
+
+    monkeypatch.setattr(scheduler_module, "PROBES", {**PROBES, HttpSpec: broken})
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        [f"{target.url}/a"], interval="1s", timeout="500ms"))
+    with capture_logs() as logs:
+        daemon = await _start(cfg)
+        try:
+            def failures() -> float:
+                return daemon.metrics.registry.get_sample_value(
+                    "dozor_probe_failures_total", {"service": "svc-00000", "probe": "portal",
+                                                   "location": "test-loc",
+                                                   "reason": "error"}) or 0.0
+
+            await until(lambda: failures() >= 3, what="three failed runs")
+            _, samples = await _scrape(daemon)
+            assert _total(samples, "svc-00000", "failure") >= 3
+            assert _total(samples, "svc-00000", "success") == 0
+            assert _series(samples, "dozor_probe_success", "svc-00000") == 0
+            assert daemon.scheduler.state("svc-00000/portal").up is False
+            raised = [e for e in logs if e["event"] == "probe raised"]
+            assert len(raised) == 1  # once, not once per run
+            assert raised[0]["log_level"] == "error"
+            assert isinstance(raised[0]["exc_info"], RuntimeError)
+            assert raised[0]["service"] == "svc-00000" and raised[0]["probe"] == "portal"
+            raising = False  # it stops raising ...
+            await until(lambda: daemon.scheduler.state("svc-00000/portal").up is True)
+            raising = True  # ... and starts again: logged again, once
+            seen = failures()
+            await until(lambda: failures() >= seen + 2, what="two more failed runs")
+        finally:
+            await daemon.stop()
+    assert len([e for e in logs if e["event"] == "probe raised"]) == 2
+
+
+async def test_reload_that_raises_is_a_failed_reload(
+        tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = catalog_dict([f"{target.url}/a"], interval="1s", timeout="500ms")
+    cfg = write_catalog(tmp_path / "c.yaml", data)
+    daemon = await _start(cfg, security=WebSecurity(reload_token=TOKEN))
+    real_apply = daemon.scheduler.apply
+
+    def half_then_raise(plan: dict[str, JobSpec]) -> PlanDiff:
+        diff = real_apply(plan)  # the new jobs are in: a rollback has to take them out
+        if "svc-00001/portal" in plan:
+            raise RuntimeError("apply broke")
+        return diff
+
+    monkeypatch.setattr(daemon.scheduler, "apply", half_then_raise)
+    try:
+        await until(lambda: target.hits >= 1)
+        write_catalog(cfg, catalog_dict([f"{target.url}/a", f"{target.url}/b"],
+                                        interval="1s", timeout="500ms"))
+        with capture_logs() as logs:
+            status, body = await _post_reload(daemon, TOKEN)
+        assert status == 400
+        assert body == "reload failed; running catalog kept (see log)\n"
+        errors = [e for e in logs if e["log_level"] == "error"]
+        assert [e["event"] for e in errors] == ["reload failed; running catalog kept"]
+        assert errors[0]["error"] == "RuntimeError: apply broke"
+        assert set(daemon.scheduler.jobs) == {"svc-00000/portal"}
+        assert daemon.catalog is not None and len(daemon.catalog.services) == 1
+        _, samples = await _scrape(daemon)
+        assert samples["dozor_config_last_reload_successful", frozenset()] == 0
+        assert samples["dozor_probes_configured", frozenset()] == 1
+        assert not [k for k in samples if dict(k[1]).get("service") == "svc-00001"]
+        hits = len([p for p in target.paths if p == "/a"])
+        await until(lambda: len([p for p in target.paths if p == "/a"]) >= hits + 2)
+        assert "/b" not in target.paths
+    finally:
+        await daemon.stop()
+
+
+async def test_probe_success_is_absent_until_the_first_run(
+        tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Runs wait here: none completes until the test opens the gate, or before the 9 s
+    # timeout, far longer than a scrape right after a start or a reload.
+    gate = asyncio.Event()
+
+    async def gated(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:
+        await gate.wait()
+        return ProbeResult.ok()
+
+    monkeypatch.setattr(scheduler_module, "PROBES", {**PROBES, HttpSpec: gated})
+    data = catalog_dict([f"{target.url}/a", f"{target.url}/b"], interval="10s",
+                        timeout="9s")
+    cfg = write_catalog(tmp_path / "c.yaml", data)
+    daemon = await _start(cfg, security=WebSecurity(reload_token=TOKEN))
+    try:
+        body, samples = await _scrape(daemon)
+        for service in ("svc-00000", "svc-00001"):
+            assert _total(samples, service, "failure") == 0  # its series are there ...
+            assert not _has(samples, "dozor_probe_success", service)  # ... but no verdict
+            assert not _has(samples, "dozor_probe_up", service)
+        checked = promtool_check_metrics(body)
+        assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
+
+        gate.set()
+
+        async def both_ran() -> bool | None:
+            _, s = await _scrape(daemon)
+            return True if all(_has(s, "dozor_probe_success", f"svc-0000{i}")
+                               for i in (0, 1)) else None
+
+        await poll(both_ran, 20, "both probes' first runs")  # within one interval
+        gate.clear()
+        write_catalog(cfg, catalog_dict([f"{target.url}/{p}" for p in "abc"], interval="10s",
+                                        timeout="9s"))
+        assert (await _post_reload(daemon, TOKEN))[0] == 200
+        body, samples = await _scrape(daemon)
+        assert _series(samples, "dozor_probe_success", "svc-00000") == 1
+        assert _total(samples, "svc-00002", "failure") == 0
+        assert not _has(samples, "dozor_probe_success", "svc-00002")  # added, not run yet
+        checked = promtool_check_metrics(body)
+        assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
+
+        write_catalog(cfg, data)  # and removal still drops every series
+        assert (await _post_reload(daemon, TOKEN))[0] == 200
+        _, samples = await _scrape(daemon)
+        assert not [k for k in samples if dict(k[1]).get("service") == "svc-00002"]
+    finally:
+        gate.set()
+        await daemon.stop()

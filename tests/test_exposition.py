@@ -107,3 +107,19 @@ def test_histogram_buckets_are_cumulative_and_match_count() -> None:
     names = {dict(labels).get("name") for (name, labels), _ in samples.items()
              if name == "dozor_service_info"}
     assert 'a "quoted" back\\slash\nand newline' in names
+
+
+@pytest.mark.parametrize("swap_after", range(1, 41))  # a render here is 41 chunks
+async def test_bucket_swap_during_a_streamed_render_keeps_it_whole(swap_after: int) -> None:
+    """A reload changing the bucket edges while /metrics streams (between any two chunks)
+    must not cut the body short: the rest renders with the new edges."""
+    m, catalog = _metrics()
+    _runs(m, catalog)
+    chunks: list[bytes] = []
+    async for chunk in m.stream():
+        chunks.append(chunk)
+        if len(chunks) == swap_after:
+            assert m.use_buckets((0.1, 0.2))
+    assert len(chunks) > swap_after  # the swap came between two chunks
+    checked = promtool_check_metrics(b"".join(chunks))
+    assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")

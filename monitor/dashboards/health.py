@@ -65,8 +65,11 @@ def health() -> Dashboard:
         transformations=(organize({}, hide=("Time", "Value", "__name__")),))
     coverage = Panel(
         "Per-location coverage", "table",
-        (Query(f"count by (location) ({PROBE_SUCCESS})", instant=True, table=True),
-         Query(f"count by (location) (count by (location, service) ({PROBE_SUCCESS}))\n"
+        # Counted from the run counters, pre-set per probe: dozor_probe_success is absent
+        # until a probe's first run, which would undercount right after a start or reload.
+        (Query(f"count by (location) (group by (location, service, probe) ({PROBES_TOTAL}))",
+               instant=True, table=True),
+         Query(f"count by (location) (group by (location, service) ({PROBES_TOTAL}))\n"
                "/ scalar(count(dozor:service_info))", instant=True, table=True),
          Query(f"count by (location) ({PROBE_SUCCESS} == 0)", instant=True, table=True)),
         width=24, height=7, options=TABLE,

@@ -84,6 +84,7 @@ class Daemon:
     async def start(self) -> None:
         catalog = load_catalog(self.options.config, env=self.options.env)
         self._apply(catalog)
+        self.metrics.reload_result(True)
         self._restore_state()
         self.scheduler.every(MAINTENANCE_REFRESH, self._refresh_maintenance, "maintenance")
         if self.options.state_file is not None:
@@ -102,7 +103,7 @@ class Daemon:
         self._log.info("dozor started", url=self.url, location=self.options.location,
                        services=len(catalog.services), probes=len(self.scheduler.jobs))
 
-    def _apply(self, catalog: Catalog) -> None:
+    def _apply(self, catalog: Catalog, event: str = "catalog applied") -> None:
         catalog = self.options.shard.select(catalog)
         if self.metrics.use_buckets(duration_buckets(catalog)):
             self._log.info("duration buckets changed for new latency objectives")
@@ -110,12 +111,11 @@ class Daemon:
         diff = self.scheduler.apply(plan_jobs(catalog))
         self.catalog = catalog
         self._refresh_maintenance()
-        self.metrics.reload_result(True)
         # The catalog, jobs and metric children live as long as the process: move them out of
         # the collector's sight so full collections do not pause probes at 10,000 services.
         gc.collect()
         gc.freeze()
-        self._log.info("catalog applied", added=len(diff.added), removed=len(diff.removed),
+        self._log.info(event, added=len(diff.added), removed=len(diff.removed),
                        rescheduled=len(diff.rescheduled), updated=len(diff.updated),
                        unchanged=diff.unchanged)
 
@@ -138,7 +138,8 @@ class Daemon:
         self._in_maintenance = set(active)
 
     async def reload(self) -> bool:
-        """Re-read the catalog; on any error keep the running one. Returns success."""
+        """Re-read the catalog; on any error keep the running one. Returns success and never
+        raises: SIGHUP and ``POST /-/reload`` both come here."""
         async with self._reload_lock:
             try:
                 # Loading reads files and globs: keep that off the event loop.
@@ -149,8 +150,33 @@ class Daemon:
                 self._log.error("reload rejected; running catalog kept",
                                 errors=[str(i) for i in exc.issues])
                 return False
-            self._apply(catalog)
+            except Exception as exc:  # a bug: still a failed reload
+                return self._reload_failed(exc)
+            running = self.catalog
+            try:
+                self._apply(catalog)
+            except Exception as exc:  # a bug: still a failed reload
+                self._roll_back(running)
+                return self._reload_failed(exc)
+            self.metrics.reload_result(True)
             return True
+
+    def _reload_failed(self, exc: Exception) -> bool:
+        self.metrics.reload_result(False)
+        self._log.error("reload failed; running catalog kept",
+                        error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+        return False
+
+    def _roll_back(self, running: Catalog | None) -> None:
+        """Re-apply the running catalog after applying a new one failed part way: the jobs,
+        buckets and info metrics it may have changed match the running catalog again."""
+        if running is None:
+            return
+        try:
+            self._apply(running, "running catalog restored")
+        except Exception as exc:  # nothing more to fall back to
+            self._log.error("rolling back to the running catalog failed",
+                            error=f"{type(exc).__name__}: {exc}", exc_info=exc)
 
     def _restore_state(self) -> None:
         if self.options.state_file is None:

@@ -25,7 +25,7 @@ from monitor.runtime.confirmation import ProbeState, Thresholds, record
 from monitor.runtime.plan import JobSpec, PlanDiff, diff_plans
 from monitor.runtime.state import SavedProbe
 from monitor.serving.metrics import Metrics, ProbeSeries
-from probes import PROBES, ProbeContext, run_probe
+from probes import PROBES, ProbeContext, ProbeFn, ProbeResult, Reason, run_probe
 
 
 @dataclass(slots=True)
@@ -38,6 +38,7 @@ class _Entry:
     ctx: ProbeContext
     thresholds: Thresholds
     state: ProbeState = field(default_factory=ProbeState)
+    raising: bool = False  # the last attempt raised: its traceback is logged already
 
 
 def _trigger(job: JobSpec) -> IntervalTrigger:
@@ -141,7 +142,7 @@ class ProbeScheduler:
         try:
             # Immediate retries (Datadog's fast retry): the last attempt decides the verdict.
             for attempt in range(job.retries + 1):
-                result, duration = await run_probe(fn, job.spec, ctx, job.timeout)
+                result, duration = await self._attempt(entry, fn)
                 entry.series.attempt(result.success)
                 if result.success or attempt == job.retries:
                     break
@@ -151,6 +152,23 @@ class ProbeScheduler:
             self._metrics.in_flight.dec()
         record(entry.series, entry.state, ctx.log, result, duration, started, job.timezone,
                entry.thresholds)
+
+    async def _attempt(self, entry: _Entry, fn: ProbeFn) -> tuple[ProbeResult, float]:
+        """One attempt. A probe that raises has a bug, and its run is a failure with reason
+        ``error``; the traceback is logged when it starts raising, not on every run."""
+        job = entry.job
+        started = time.perf_counter()
+        try:
+            found = await run_probe(fn, job.spec, entry.ctx, job.timeout)
+        except Exception as exc:  # any bug in a probe is a failed run
+            if not entry.raising:
+                entry.raising = True
+                entry.ctx.log.error("probe raised", error=f"{type(exc).__name__}: {exc}",
+                                    exc_info=exc)
+            return (ProbeResult.fail(Reason.ERROR, f"probe raised {type(exc).__name__}: {exc}"),
+                    time.perf_counter() - started)
+        entry.raising = False
+        return found
 
     def snapshot(self) -> dict[str, SavedProbe]:
         return {

@@ -140,6 +140,7 @@ class ProbeTable:
         fresh = self.defaults[old.first:]
         for _, values in list(self.rows.values()):
             values[old.first:] = fresh
+        old.successor = new  # a render still holding ``old`` renders the rows with ``new``
         return new
 
     def row(self, labels: tuple[str, ...]) -> list[Any]:
@@ -200,7 +201,7 @@ class HistogramColumns:
     cumulative; the last for +Inf) then the sum. Its count is the sum of the bucket counts,
     so +Inf and _count always agree."""
 
-    __slots__ = ("_le", "buckets", "first", "help", "kind", "name", "table")
+    __slots__ = ("_le", "buckets", "first", "help", "kind", "name", "successor", "table")
 
     def __init__(self, table: ProbeTable, name: str, help_text: str, buckets: Iterable[float],
                  first: int) -> None:
@@ -211,6 +212,7 @@ class HistogramColumns:
         self.buckets = (*sorted(buckets), math.inf)
         self._le = [_go_float(b) for b in self.buckets]
         self.first = first
+        self.successor: HistogramColumns | None = None  # set when swapped for new buckets
 
     def observe(self, values: list[Any], value: float) -> None:
         # The first edge >= value: Prometheus' le semantics.
@@ -226,7 +228,13 @@ class HistogramColumns:
         rows = list(self.table.rows.values())
         step = max(1, _ROWS_PER_CHUNK // (len(self.buckets) + 2))
         for at in range(0, len(rows), step):
-            yield "".join([self._row(head, *self._counts(v)) for head, v in rows[at:at + step]])
+            # A reload may swap the buckets between chunks, re-laying every row in place:
+            # each chunk renders with the family the rows are laid out for now.
+            family = self
+            while family.successor is not None:
+                family = family.successor
+            yield "".join([family._row(head, *family._counts(v))
+                           for head, v in rows[at:at + step]])
 
     def _row(self, text: str, counts: list[int], total: float) -> str:
         name = self.name

@@ -46,9 +46,9 @@ def duration_buckets(catalog: Catalog) -> tuple[float, ...]:
     for service in catalog.services:
         edges.add(catalog.standard_for(service).latency_p95)
         for probe in service.probes:
-            max_latency = getattr(probe.spec, "expect", None)
-            if max_latency is not None and max_latency.max_latency is not None:
-                edges.add(max_latency.max_latency)
+            objective = probe.spec.latency_objective()
+            if objective is not None:
+                edges.add(objective)
     return tuple(sorted(edges))
 
 
@@ -148,8 +148,8 @@ class Metrics:
             n.PROBE_FAILURES_TOTAL, "Failed probe runs by reason.", "counter", ("reason",),
             [(r.value,) for r in Reason])
         self.probe_success = t.columns(
-            n.PROBE_SUCCESS, "Result of the last probe run (1 success, 0 failure).",
-            "gauge")
+            n.PROBE_SUCCESS, "Result of the last probe run (1 success, 0 failure); absent "
+            "until the first run.", "gauge", absent=True)
         self.attempts = t.columns(
             n.PROBE_ATTEMPTS_TOTAL, "Every probe attempt, immediate retries included.",
             "counter", ("result",), [("success",), ("failure",)])

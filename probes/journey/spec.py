@@ -164,3 +164,8 @@ class JourneySpec(StrictModel):
         if errors:
             raise ValidationError.from_exception_data("steps", errors)
         return steps
+
+    def latency_objective(self) -> float | None:
+        """None: a step's ``expect.max_latency`` bounds that step, not the whole journey's
+        duration, and the journey has no objective of its own."""
+        return None
