@@ -13,7 +13,7 @@ INVALID = Path(__file__).parent / "fixtures" / "catalog" / "invalid"
 SVC = "services[kindergarten-smo]"
 
 # fixture -> every expected issue as (file name, line, field, message fragment), in report order.
-CASES: dict[str, list[tuple[str, int | None, str, str]]] = {
+CASES: dict[str, list[tuple[str, int, str, str]]] = {
     "unknown-key-top": [
         ("unknown-key-top.yaml", 2, "servces", "unknown key 'servces'; allowed keys: standard"),
     ],
@@ -134,11 +134,11 @@ CASES: dict[str, list[tuple[str, int | None, str, str]]] = {
         ("probe-two-kinds.yaml", 15, f"{SVC}.probes[portal]", "exactly one kind key"),
     ],
     "yaml-syntax": [
-        ("yaml-syntax.yaml", 7, "", "YAML syntax error: found unexpected end of stream "
+        ("yaml-syntax.yaml", 7, "(file)", "YAML syntax error: found unexpected end of stream "
          "(while scanning a quoted scalar started at line 5)"),
     ],
     "top-level-list": [
-        ("top-level-list.yaml", 1, "", "the top level must be a mapping"),
+        ("top-level-list.yaml", 1, "(file)", "the top level must be a mapping"),
     ],
     "include-cycle": [
         ("back.yaml", 3, "include[0]",
@@ -155,13 +155,14 @@ CASES: dict[str, list[tuple[str, int | None, str, str]]] = {
          "environment variable DOZOR_TEST_UNSET_TOKEN is not set"),
     ],
     "alias-bomb": [
-        ("alias-bomb.yaml", 7, "", "aliases expand to more than"),
+        ("alias-bomb.yaml", 7, "(file)", "aliases expand to more than"),
     ],
     "alias-recursive": [
-        ("alias-recursive.yaml", 1, "", "recursive alias"),
+        ("alias-recursive.yaml", 1, "(file)", "recursive alias"),
     ],
     "unsafe-tag": [
-        ("unsafe-tag.yaml", 2, "", "unsupported YAML tag tag:yaml.org,2002:python/object/apply"),
+        ("unsafe-tag.yaml", 2, "(file)",
+         "unsupported YAML tag tag:yaml.org,2002:python/object/apply"),
     ],
     "collects-everything": [
         ("collects-everything.yaml", 11, "services[one].level",

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor.catalog.errors import Issue
+from monitor.catalog.errors import FILE_FIELD, WHOLE_FILE_LINE, Issue
 from monitor.catalog.interpolation import interpolate
 from monitor.catalog.source import Document
 from monitor.catalog.yaml_source import read_yaml
@@ -27,11 +27,14 @@ def collect_documents(path: Path, env: Mapping[str, str]) -> tuple[list[Document
     if path.is_dir():
         roots = sorted(p for p in path.iterdir() if p.suffix in ROOT_SUFFIXES and p.is_file())
         if not roots:
-            walk.issues.append(Issue(str(path), None, "", "no *.yaml or *.yml files in directory"))
+            walk.issues.append(Issue(str(path), WHOLE_FILE_LINE, FILE_FIELD,
+                                     "no *.yaml or *.yml files in directory"))
     elif path.exists():
         roots = [path]
     else:
-        walk.issues.append(Issue(str(path), None, "", "no such file or directory"))
+        walk.issues.append(
+            Issue(str(path), WHOLE_FILE_LINE, FILE_FIELD, "no such file or directory")
+        )
         roots = []
     for root in roots:
         if root.resolve() not in walk.loaded:

@@ -45,7 +45,7 @@ class Located(Generic[M]):
         line = self.doc.line((*self.path, *sub))
         if seen_from is self.doc:
             return f"line {line}"
-        return f"{self.doc.file}:{line}" if line else self.doc.file
+        return f"{self.doc.file}:{line}"
 
 
 @dataclass

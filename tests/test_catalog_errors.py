@@ -1,0 +1,102 @@
+"""How catalog errors look: every one is ``file:line: field: message``, on one line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.catalog import CatalogError, load_catalog
+from monitor.catalog.yaml_source import MAX_BYTES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# file:line: field: message, on one line. The line is a positive number; the field is a key
+# path or "(file)" for a problem with the file as a whole (README, "The catalog").
+SHAPE = re.compile(r"^(?P<file>[^\n]+?):(?P<line>[1-9][0-9]*): (?P<field>[^\s:][^\n]*?): "
+                   r"(?P<message>\S[^\n]*)$")
+
+_LAUGHS = "\n".join(
+    ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 12)]
+) + "\nservices: *a11\n"
+
+# name -> (files to write, the file to load, (line, field) expected, message fragment)
+WHOLE_FILE: dict[str, tuple[dict[str, str | bytes], str, tuple[int, str], str]] = {
+    "oversized": ({"c.yaml": b"#" * (MAX_BYTES + 1)}, "c.yaml", (1, "(file)"),
+                  "larger than 10 MiB"),
+    "alias-bomb": ({"c.yaml": _LAUGHS}, "c.yaml", (6, "(file)"), "alias bomb"),
+    "recursive-alias": ({"c.yaml": "services: []\nx-a: &a [*a]\n"}, "c.yaml", (2, "(file)"),
+                        "recursive alias"),
+    "missing-file": ({}, "c.yaml", (1, "(file)"), "no such file or directory"),
+    "empty-directory": ({"d/readme.txt": "hi\n"}, "d", (1, "(file)"), "no *.yaml or *.yml"),
+    "non-utf8": ({"c.yaml": b"services: []\nname: \xff\n"}, "c.yaml", (2, "(file)"),
+                 "not valid UTF-8"),
+    "unknown-tag": ({"c.yaml": "services: []\nx-a: !custom 1\n"}, "c.yaml", (2, "(file)"),
+                    "unsupported YAML tag !custom"),
+    "python-tag": ({"c.yaml": "x-a: !!python/object/apply:os.system [id]\n"}, "c.yaml",
+                   (1, "(file)"), "unsupported YAML tag"),
+    "top-level-list": ({"c.yaml": "- a\n- b\n"}, "c.yaml", (1, "(file)"),
+                       "the top level must be a mapping"),
+    "top-level-scalar": ({"c.yaml": "just text\n"}, "c.yaml", (1, "(file)"),
+                         "the top level must be a mapping"),
+    "syntax": ({"c.yaml": 'services:\n  - id: "a\n'}, "c.yaml", (3, "(file)"),
+               "YAML syntax error"),
+    "nul-byte": ({"c.yaml": 'services: []\nx-a: "a\x00"\n'}, "c.yaml", (2, "(file)"),
+                 "not allowed in YAML"),
+}
+
+
+def _write(base: Path, files: dict[str, str | bytes]) -> None:
+    for rel, content in files.items():
+        target = base / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", list(WHOLE_FILE))
+def test_every_error_has_the_shape_file_line_field_message(tmp_path: Path, name: str) -> None:
+    files, load, (line, field), fragment = WHOLE_FILE[name]
+    _write(tmp_path, files)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path / load, env={})
+    [issue] = caught.value.issues
+    rendered = str(issue)
+    match = SHAPE.match(rendered)
+    assert match is not None, rendered
+    assert (match["file"], int(match["line"]), match["field"]) == (str(tmp_path / load), line,
+                                                                   field), rendered
+    assert (issue.line, issue.field) == (line, field)
+    assert fragment in match["message"], rendered
+
+
+def test_a_key_with_a_line_break_stays_on_one_line(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text('services: []\n"bad\\nkey\\u001b[31m": 1\n',
+                                     encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path / "c.yaml", env={})
+    [issue] = caught.value.issues
+    assert SHAPE.match(str(issue)), str(issue)
+    assert "\x1b" not in str(issue)
+
+
+def _dozor(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT, check=False)
+
+
+def test_check_output_lines_all_have_the_shape(tmp_path: Path) -> None:
+    for name in ("oversized", "missing-file", "non-utf8", "top-level-list"):
+        files, load, _, _ = WHOLE_FILE[name]
+        _write(tmp_path / name, files)
+        done = _dozor("check", str(tmp_path / name / load))
+        assert done.returncode == 1, (name, done.stderr)
+        *errors, summary = done.stderr.splitlines()
+        assert errors and all(SHAPE.match(line) for line in errors), (name, done.stderr)
+        assert summary == f"{tmp_path / name / load}: {len(errors)} error(s)"
