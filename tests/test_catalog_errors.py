@@ -1,4 +1,5 @@
-"""How catalog errors look: every one is ``file:line: field: message``, on one line."""
+"""How catalog errors look and what they may say: every one is ``file:line: field: message``,
+and none echoes a file that is not a catalog (``dozor check`` run as a real process)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from monitor.catalog import CatalogError, load_catalog
 from monitor.catalog.yaml_source import MAX_BYTES
+from tests.catalog_factory import catalog_dict, write_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,3 +102,45 @@ def test_check_output_lines_all_have_the_shape(tmp_path: Path) -> None:
         *errors, summary = done.stderr.splitlines()
         assert errors and all(SHAPE.match(line) for line in errors), (name, done.stderr)
         assert summary == f"{tmp_path / name / load}: {len(errors)} error(s)"
+
+
+# --- a file that is not a catalog is named, never echoed ----------------------------------
+
+CANARY = "DOZOR-CANARY-7f3a9c-sk_live_0123456789abcdef"
+NOT_A_CATALOG = {
+    "plain-text": f"API_TOKEN={CANARY}\nexport OTHER={CANARY}\n" + "x" * 5000 + "\n",
+    "scalar": f'"{CANARY}"\n',
+    "block-scalar": f"|\n  {CANARY}\n  {CANARY}\n",
+    "list": f"- {CANARY}\n- token: {CANARY}\n",
+    "number": "12345678901234567890\n",
+}
+
+
+@pytest.mark.parametrize("kind", list(NOT_A_CATALOG))
+def test_an_included_file_that_is_not_a_catalog_is_not_echoed(tmp_path: Path, kind: str) -> None:
+    (tmp_path / "secret.env").write_text(NOT_A_CATALOG[kind], encoding="utf-8")
+    catalog = write_catalog(tmp_path / "c.yaml", catalog_dict(["http://127.0.0.1:1/a"]))
+    with catalog.open("a", encoding="utf-8") as fh:
+        fh.write("include: [secret.env]\n")
+    done = _dozor("check", str(catalog))
+    assert done.returncode == 1, done.stdout
+    output = done.stdout + done.stderr
+    assert CANARY not in output and "12345678901234567890" not in output, output
+    assert "x" * 100 not in output
+    [error, _] = done.stderr.splitlines()
+    assert SHAPE.match(error), error
+    assert f"{tmp_path / 'secret.env'}:1: (file): " in error
+    assert "not a catalog" in error, error
+
+
+def test_including_etc_passwd_does_not_print_it(tmp_path: Path) -> None:
+    passwd = Path("/etc/passwd")
+    if not passwd.is_file():
+        pytest.skip("no /etc/passwd here")
+    first_line = passwd.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text('services: []\ninclude: ["/etc/passwd"]\n', encoding="utf-8")
+    done = _dozor("check", str(catalog))
+    assert done.returncode == 1
+    assert first_line not in done.stdout + done.stderr
+    assert "/etc/passwd:1: (file): " in done.stderr

@@ -49,7 +49,7 @@ class _Walk:
     issues: list[Issue] = field(default_factory=list)
     loaded: set[Path] = field(default_factory=set)
 
-    def visit(self, file: Path, chain: tuple[Path, ...]) -> None:
+    def visit(self, file: Path, chain: tuple[Path, ...], included_by: str = "") -> None:
         resolved = file.resolve()
         self.loaded.add(resolved)
         chain = (*chain, resolved)
@@ -57,17 +57,23 @@ class _Walk:
         self.issues += issues
         if doc is None:
             return
+        if not isinstance(doc.data, dict):
+            # Checked before interpolation, so nothing of a file that is no catalog (an
+            # /etc/passwd or a secret file included by mistake) is read any further; and never
+            # quoted: the message names the file and what it holds, not its content.
+            message = (
+                f"the top level must be a mapping (standard:, services:, ...), "
+                f"not {_kind(doc.data)}"
+            )
+            if included_by:
+                message = (
+                    f"not a catalog: {message}; it is included by {included_by}, "
+                    "include only catalog YAML files"
+                )
+            self.issues.append(Issue(doc.file, doc.line(()), FILE_FIELD, message))
+            return
         doc, issues = interpolate(doc, self.env)
         self.issues += issues
-        if not isinstance(doc.data, dict):
-            self.issues.append(
-                doc.issue(
-                    (),
-                    f"the top level must be a mapping (standard:, services:, ...), "
-                    f"not {_kind(doc.data)}",
-                )
-            )
-            return
         self.documents.append(doc)
         patterns = doc.data.get("include")
         if patterns is None:
@@ -106,7 +112,7 @@ class _Walk:
                         )
                     )
                 elif target not in self.loaded:
-                    self.visit(match, chain)
+                    self.visit(match, chain, f"{doc.file}:{doc.line(where)}")
 
     @staticmethod
     def _matches(file: Path, pattern: str) -> list[Path]:
@@ -116,6 +122,13 @@ class _Walk:
 
 
 def _kind(value: object) -> str:
+    """What a top level holds, in words: never the value itself."""
     if isinstance(value, list):
         return "a list"
-    return f"the value {value!r}"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a single value"
