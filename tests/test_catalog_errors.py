@@ -1,5 +1,6 @@
 """How catalog errors look and what they may say: every one is ``file:line: field: message``,
-and none echoes a file that is not a catalog (``dozor check`` run as a real process)."""
+none echoes a file that is not a catalog (``dozor check`` run as a real process), and a
+catalog that lost its services is refused."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ WHOLE_FILE: dict[str, tuple[dict[str, str | bytes], str, tuple[int, str], str]] 
                "YAML syntax error"),
     "nul-byte": ({"c.yaml": 'services: []\nx-a: "a\x00"\n'}, "c.yaml", (2, "(file)"),
                  "not allowed in YAML"),
+    "no-services": ({"c.yaml": "curators: []\n"}, "c.yaml", (1, "services"),
+                    "the catalog lists no services"),
 }
 
 
@@ -94,7 +97,7 @@ def _dozor(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_output_lines_all_have_the_shape(tmp_path: Path) -> None:
-    for name in ("oversized", "missing-file", "non-utf8", "top-level-list"):
+    for name in ("oversized", "missing-file", "non-utf8", "top-level-list", "no-services"):
         files, load, _, _ = WHOLE_FILE[name]
         _write(tmp_path / name, files)
         done = _dozor("check", str(tmp_path / name / load))
@@ -144,3 +147,43 @@ def test_including_etc_passwd_does_not_print_it(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert first_line not in done.stdout + done.stderr
     assert "/etc/passwd:1: (file): " in done.stderr
+
+
+# --- a catalog without services ---------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["", "# nothing left\n", "curators: []\n", "services:\n"],
+                         ids=["empty", "comment-only", "no-services-key", "services-null"])
+def test_a_catalog_without_services_is_refused(tmp_path: Path, text: str) -> None:
+    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path / "c.yaml", env={})
+    [issue] = caught.value.issues
+    assert (issue.line, issue.field) == (1, "services"), str(issue)
+    assert "services: []" in issue.message  # how to say "no services" on purpose
+
+
+def test_an_explicitly_empty_catalog_loads(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("services: []\n", encoding="utf-8")
+    assert load_catalog(tmp_path / "c.yaml", env={}).services == ()
+
+
+def test_services_may_come_from_an_included_file(tmp_path: Path) -> None:
+    data = catalog_dict(["http://127.0.0.1:1/a"])
+    services = {"services": data.pop("services")}
+    data["include"] = ["services.d/*.yaml"]
+    write_catalog(tmp_path / "c.yaml", data)
+    (tmp_path / "services.d").mkdir()
+    write_catalog(tmp_path / "services.d" / "one.yaml", services)
+    assert len(load_catalog(tmp_path / "c.yaml", env={}).services) == 1
+    # ... and the decision is on the merged files: an included empty list counts as explicit.
+    write_catalog(tmp_path / "services.d" / "one.yaml", {"services": []})
+    assert load_catalog(tmp_path / "c.yaml", env={}).services == ()
+
+
+def test_no_services_anywhere_in_the_included_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("include: [more.yaml]\n", encoding="utf-8")
+    (tmp_path / "more.yaml").write_text("curators: []\n", encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path / "c.yaml", env={})
+    [issue] = caught.value.issues
+    assert (Path(issue.file).name, issue.line, issue.field) == ("c.yaml", 1, "services")

@@ -175,6 +175,10 @@ CASES: dict[str, list[tuple[str, int, str, str]]] = {
         ("collects-everything.yaml", 40, "services[four].curator",
          "curator 'nobody' is not defined"),
     ],
+    "missing-services": [
+        ("missing-services.yaml", 1, "services",
+         "the catalog lists no services"),
+    ],
 }
 
 

@@ -225,6 +225,7 @@ BAD: dict[str, tuple[dict[str, str | bytes], str]] = {
     "include-not-a-list": ({"c.yaml": "include: services.d/*.yaml\n"}, "list of glob"),
     "include-binary": ({"c.yaml": "include: ['blob.yaml']\n", "blob.yaml": bytes(range(256))},
                        "not valid UTF-8"),
+    "empty-file": ({"c.yaml": ""}, "the catalog lists no services"),
     "include-wrong-type": ({"c.yaml": "include: [42, null, {a: b}]\n"}, "glob pattern string"),
 }
 
@@ -277,7 +278,7 @@ async def test_reload_keeps_running_catalog_on_bad_input(tmp_path: Path) -> None
     try:
         jobs, catalog = daemon.scheduler.jobs, daemon.catalog
         for name in ("unclosed-quote", "nul-byte", "tagged-int", "billion-laughs", "huge-file",
-                     "include-cycle", "top-level-list"):
+                     "include-cycle", "top-level-list", "empty-file"):
             for rel, content in BAD[name][0].items():
                 target = tmp_path / rel
                 if isinstance(content, bytes):

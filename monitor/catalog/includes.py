@@ -21,25 +21,32 @@ from monitor.catalog.yaml_source import read_yaml
 ROOT_SUFFIXES = (".yaml", ".yml")
 
 
-def collect_documents(path: Path, env: Mapping[str, str]) -> tuple[list[Document], list[Issue]]:
-    """Every document whose top level is a mapping, in merge order, and every issue found."""
+@dataclass
+class Collected:
+    documents: list[Document]  # every document whose top level is a mapping, in merge order
+    issues: list[Issue]
+    # Every file found was read as a mapping, so a key missing from all of them is missing
+    # indeed (rather than, perhaps, in a file that could not be read).
+    complete: bool
+
+
+def collect_documents(path: Path, env: Mapping[str, str]) -> Collected:
+    """Every catalog document, in merge order, and every issue found."""
     walk = _Walk(env)
     if path.is_dir():
         roots = sorted(p for p in path.iterdir() if p.suffix in ROOT_SUFFIXES and p.is_file())
         if not roots:
-            walk.issues.append(Issue(str(path), WHOLE_FILE_LINE, FILE_FIELD,
-                                     "no *.yaml or *.yml files in directory"))
+            walk.fail(Issue(str(path), WHOLE_FILE_LINE, FILE_FIELD,
+                            "no *.yaml or *.yml files in directory"))
     elif path.exists():
         roots = [path]
     else:
-        walk.issues.append(
-            Issue(str(path), WHOLE_FILE_LINE, FILE_FIELD, "no such file or directory")
-        )
+        walk.fail(Issue(str(path), WHOLE_FILE_LINE, FILE_FIELD, "no such file or directory"))
         roots = []
     for root in roots:
         if root.resolve() not in walk.loaded:
             walk.visit(root, ())
-    return walk.documents, walk.issues
+    return Collected(walk.documents, walk.issues, walk.complete)
 
 
 @dataclass
@@ -48,6 +55,11 @@ class _Walk:
     documents: list[Document] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     loaded: set[Path] = field(default_factory=set)
+    complete: bool = True
+
+    def fail(self, issue: Issue) -> None:
+        self.issues.append(issue)
+        self.complete = False
 
     def visit(self, file: Path, chain: tuple[Path, ...], included_by: str = "") -> None:
         resolved = file.resolve()
@@ -56,6 +68,7 @@ class _Walk:
         doc, issues = read_yaml(file, os.path.normpath(file))
         self.issues += issues
         if doc is None:
+            self.complete = False
             return
         if not isinstance(doc.data, dict):
             # Checked before interpolation, so nothing of a file that is no catalog (an
@@ -70,7 +83,7 @@ class _Walk:
                     f"not a catalog: {message}; it is included by {included_by}, "
                     "include only catalog YAML files"
                 )
-            self.issues.append(Issue(doc.file, doc.line(()), FILE_FIELD, message))
+            self.fail(Issue(doc.file, doc.line(()), FILE_FIELD, message))
             return
         doc, issues = interpolate(doc, self.env)
         self.issues += issues
@@ -79,7 +92,7 @@ class _Walk:
         if patterns is None:
             return
         if not isinstance(patterns, list):
-            self.issues.append(
+            self.fail(
                 doc.issue(
                     ("include",),
                     'expected a list of glob patterns, e.g. include: ["services.d/*.yaml"]',
@@ -89,11 +102,11 @@ class _Walk:
         for index, pattern in enumerate(patterns):
             where = ("include", index)
             if not isinstance(pattern, str) or not pattern:
-                self.issues.append(doc.issue(where, "expected a glob pattern string"))
+                self.fail(doc.issue(where, "expected a glob pattern string"))
                 continue
             matches = self._matches(file, pattern)
             if not matches:
-                self.issues.append(
+                self.fail(
                     doc.issue(
                         where,
                         f"include {pattern!r} matches no files "

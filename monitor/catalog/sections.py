@@ -58,6 +58,8 @@ class Sections:
     defaults: Located[Defaults] | None = None
     standard_ok: bool = True
     defaults_ok: bool = True
+    # Whether any file has a services: key (an explicit empty list counts).
+    services_given: bool = False
     regions: list[Located[Region]] = field(default_factory=list)
     curators: list[Located[Curator]] = field(default_factory=list)
     life_situations: list[Located[LifeSituation]] = field(default_factory=list)
@@ -82,6 +84,8 @@ def validate_documents(docs: list[Document]) -> tuple[Sections, list[Issue]]:
         given, defaults = _validate_once(doc, "defaults", Defaults, single_seen, issues)
         if given:
             sections.defaults, sections.defaults_ok = defaults, defaults is not None
+        if data.get("services") is not None:
+            sections.services_given = True
         issues += _validate_list(doc, "regions", Region, sections.regions, sections)
         issues += _validate_list(doc, "curators", Curator, sections.curators, sections)
         issues += _validate_list(
