@@ -1,6 +1,7 @@
 """How catalog errors look and what they may say: every one is ``file:line: field: message``,
 none echoes a file that is not a catalog (``dozor check`` run as a real process), and a
-catalog that lost its services is refused."""
+catalog that lost its services is refused; cross-checks see what is readable of an invalid
+item."""
 
 from __future__ import annotations
 
@@ -187,3 +188,53 @@ def test_no_services_anywhere_in_the_included_files_is_refused(tmp_path: Path) -
         load_catalog(tmp_path / "c.yaml", env={})
     [issue] = caught.value.issues
     assert (Path(issue.file).name, issue.line, issue.field) == ("c.yaml", 1, "services")
+
+
+# --- cross-checks see every readable field of an invalid item ----------------------------
+
+PARTIAL = """\
+standard: {availability: lots, max_outage: 1h}
+defaults: {interval: often, timeout: 5s}
+regions:
+  - {code: RU-XXX, name: "", timezone: Mars/Olympus}
+curators:
+  - {id: ivanova, name: "", deputy: nobody}
+  - {id: Petrov, name: P, deputy: Petrov}
+services:
+  - id: one
+    name: One
+    level: galactic
+    region: RU-XXX
+    department: D
+    curator: ivanova
+    standard: {max_outage: 2h}
+    probes:
+      - {name: p, interval: 10s, timeout: 5s, retries: 1, http: {url: "https://e.org/"}}
+      - {name: q, timeout: 1s, http: {url: "https://e.org/"}}
+"""
+
+
+def test_cross_checks_run_on_the_readable_fields_of_invalid_items(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(PARTIAL, encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path / "c.yaml", env={})
+    got = [(i.line, i.field, i.message.split(";")[0]) for i in caught.value.issues]
+    assert got == [
+        (1, "standard.availability", "expected a percentage with a % sign, e.g. '99.5%', got "
+                                     "'lots'"),
+        (2, "defaults.interval", "'often' is not a duration"),
+        (4, "regions[RU-XXX].code", "'RU-XXX' is not an ISO 3166-2:RU subdivision code"),
+        (4, "regions[RU-XXX].name", "String should have at least 1 character"),
+        (4, "regions[RU-XXX].timezone", "'Mars/Olympus' is not an IANA time zone"),
+        (6, "curators[ivanova].deputy", "curator 'nobody' is not defined"),
+        (6, "curators[ivanova].name", "String should have at least 1 character"),
+        # An invalid id is not compared with the deputy (each is reported as what it is).
+        (7, "curators[Petrov].deputy", "expected lower-case id: a-z 0-9 . _ -"),
+        (7, "curators[Petrov].id", "expected lower-case id: a-z 0-9 . _ -"),
+        (11, "services[one].level", "expected 'federal', 'regional' or 'municipal'"),
+        # The standard's max_outage is readable though its availability is not.
+        (15, "services[one].standard.max_outage", "max_outage 2h loosens the catalog standard 1h"),
+        # p sets both interval and timeout, so the invalid default does not matter to it; q
+        # inherits the invalid interval, so it is not checked.
+        (17, "services[one].probes[p].retries", "2 attempts of 5s do not fit in the interval 10s"),
+    ], "\n".join(map(str, caught.value.issues))

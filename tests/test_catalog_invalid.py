@@ -167,6 +167,10 @@ CASES: dict[str, list[tuple[str, int, str, str]]] = {
     "collects-everything": [
         ("collects-everything.yaml", 11, "services[one].level",
          "expected 'federal', 'regional' or 'municipal'; got 'county'"),
+        # Cross-checks run on every field that is readable, even when another field of the
+        # same service is invalid: fixing one typo must not reveal more errors.
+        ("collects-everything.yaml", 23, "services[two].curator",
+         "curator 'nobody' is not defined"),
         ("collects-everything.yaml", 26, "services[two].probes[portal].timeout",
          "'soon' is not a duration"),
         ("collects-everything.yaml", 28, "services[Three].id",
@@ -174,6 +178,18 @@ CASES: dict[str, list[tuple[str, int, str, str]]] = {
         ("collects-everything.yaml", 34, "services[Three].probes", "expected at least 1 item"),
         ("collects-everything.yaml", 40, "services[four].curator",
          "curator 'nobody' is not defined"),
+        ("collects-everything.yaml", 44, "services[two].id",
+         "duplicate service id 'two' (first at line 18)"),
+        ("collects-everything.yaml", 45, "services[two].name", "at least 1 character"),
+        ("collects-everything.yaml", 47, "services[two].region", "region 'RU-SPE' is not defined"),
+        ("collects-everything.yaml", 50, "services[two].life_situations[1]",
+         "expected lower-case id: a-z 0-9 . _ -; got 'Bad Id'"),
+        ("collects-everything.yaml", 50, "services[two].life_situations[2]",
+         "life situation 'retirement' is not defined"),
+        ("collects-everything.yaml", 54, "services[two].probes[slow].retries",
+         "6 attempts of 10s do not fit in the interval 1m"),
+        ("collects-everything.yaml", 57, "services[two].probes[broken].http.url",
+         "'ftp://example.org/' is not an http(s) URL"),
     ],
     "missing-services": [
         ("missing-services.yaml", 1, "services",
@@ -190,7 +206,7 @@ def _load_issues(fixture: str) -> list[Issue]:
 
 @pytest.mark.parametrize(("fixture", "expected"), CASES.items(), ids=list(CASES))
 def test_invalid_fixture_reports_exactly_its_issues(
-    fixture: str, expected: list[tuple[str, int | None, str, str]]
+    fixture: str, expected: list[tuple[str, int, str, str]]
 ) -> None:
     issues = _load_issues(fixture)
     got = [(Path(i.file).name, i.line, i.field) for i in issues]

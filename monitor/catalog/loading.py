@@ -44,6 +44,7 @@ def load_catalog(path: str | Path, env: Mapping[str, str] | None = None) -> Cata
         issues += _services_given(documents, sections)
     if issues:
         raise CatalogError([_redact(issue, secrets) for issue in issues])
+    assert all(s.complete for s in sections.services), "an item with errors but no issue"
     catalog = Catalog(
         standard=sections.standard.value if sections.standard else Standard(),
         defaults=sections.defaults.value if sections.defaults else Defaults(),
