@@ -1,7 +1,9 @@
 """How catalog errors look and what they may say: every one is ``file:line: field: message``,
-none echoes a file that is not a catalog (``dozor check`` run as a real process), and a
-catalog that lost its services is refused; cross-checks see what is readable of an invalid
-item."""
+none echoes a file that is not a catalog, a catalog that lost its services is refused, and
+cross-checks see what is readable of an invalid item.
+
+Also ``dozor check`` as a user runs it (a real process): what it prints, to which stream.
+"""
 
 from __future__ import annotations
 
@@ -188,6 +190,21 @@ def test_no_services_anywhere_in_the_included_files_is_refused(tmp_path: Path) -
         load_catalog(tmp_path / "c.yaml", env={})
     [issue] = caught.value.issues
     assert (Path(issue.file).name, issue.line, issue.field) == ("c.yaml", 1, "services")
+
+
+# --- dozor check output -----------------------------------------------------------------
+
+def test_check_summary_ends_with_a_newline(tmp_path: Path) -> None:
+    good = write_catalog(tmp_path / "c.yaml", catalog_dict(["http://127.0.0.1:1/a"]))
+    done = _dozor("check", str(good))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (f"{good}: ok: 1 services, 1 probes, 2 curators, 2 regions, "
+                           "1 life situations\n")
+    assert done.stderr == ""
+    (tmp_path / "bad.yaml").write_text("services: nope\n", encoding="utf-8")
+    done = _dozor("check", str(tmp_path / "bad.yaml"))
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.endswith(f"{tmp_path / 'bad.yaml'}: 1 error(s)\n"), repr(done.stderr)
 
 
 # --- cross-checks see every readable field of an invalid item ----------------------------
