@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,9 @@ def catalog_dict(
 def write_catalog(path: Path, data: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+# file:line: field: message, on one line. The line is a positive number; the field is a key
+# path or "(file)" for a problem with the file as a whole (README, "The catalog").
+ERROR_SHAPE = re.compile(r"^(?P<file>[^\n]+?):(?P<line>[1-9][0-9]*): (?P<field>[^\s:][^\n]*?): "
+                         r"(?P<message>\S[^\n]*)$")

@@ -13,7 +13,7 @@ INVALID = Path(__file__).parent / "fixtures" / "catalog" / "invalid"
 SVC = "services[kindergarten-smo]"
 
 # fixture -> every expected issue as (file name, line, field, message fragment), in report order.
-CASES: dict[str, list[tuple[str, int | None, str, str]]] = {
+CASES: dict[str, list[tuple[str, int, str, str]]] = {
     "unknown-key-top": [
         ("unknown-key-top.yaml", 2, "servces", "unknown key 'servces'; allowed keys: standard"),
     ],
@@ -134,11 +134,11 @@ CASES: dict[str, list[tuple[str, int | None, str, str]]] = {
         ("probe-two-kinds.yaml", 15, f"{SVC}.probes[portal]", "exactly one kind key"),
     ],
     "yaml-syntax": [
-        ("yaml-syntax.yaml", 7, "", "YAML syntax error: found unexpected end of stream "
+        ("yaml-syntax.yaml", 7, "(file)", "YAML syntax error: found unexpected end of stream "
          "(while scanning a quoted scalar started at line 5)"),
     ],
     "top-level-list": [
-        ("top-level-list.yaml", 1, "", "the top level must be a mapping"),
+        ("top-level-list.yaml", 1, "(file)", "the top level must be a mapping"),
     ],
     "include-cycle": [
         ("back.yaml", 3, "include[0]",
@@ -155,17 +155,22 @@ CASES: dict[str, list[tuple[str, int | None, str, str]]] = {
          "environment variable DOZOR_TEST_UNSET_TOKEN is not set"),
     ],
     "alias-bomb": [
-        ("alias-bomb.yaml", 7, "", "aliases expand to more than"),
+        ("alias-bomb.yaml", 7, "(file)", "aliases expand to more than"),
     ],
     "alias-recursive": [
-        ("alias-recursive.yaml", 1, "", "recursive alias"),
+        ("alias-recursive.yaml", 1, "(file)", "recursive alias"),
     ],
     "unsafe-tag": [
-        ("unsafe-tag.yaml", 2, "", "unsupported YAML tag tag:yaml.org,2002:python/object/apply"),
+        ("unsafe-tag.yaml", 2, "(file)",
+         "unsupported YAML tag tag:yaml.org,2002:python/object/apply"),
     ],
     "collects-everything": [
         ("collects-everything.yaml", 11, "services[one].level",
          "expected 'federal', 'regional' or 'municipal'; got 'county'"),
+        # Cross-checks run on every field that is readable, even when another field of the
+        # same service is invalid: fixing one typo must not reveal more errors.
+        ("collects-everything.yaml", 23, "services[two].curator",
+         "curator 'nobody' is not defined"),
         ("collects-everything.yaml", 26, "services[two].probes[portal].timeout",
          "'soon' is not a duration"),
         ("collects-everything.yaml", 28, "services[Three].id",
@@ -173,6 +178,22 @@ CASES: dict[str, list[tuple[str, int | None, str, str]]] = {
         ("collects-everything.yaml", 34, "services[Three].probes", "expected at least 1 item"),
         ("collects-everything.yaml", 40, "services[four].curator",
          "curator 'nobody' is not defined"),
+        ("collects-everything.yaml", 44, "services[two].id",
+         "duplicate service id 'two' (first at line 18)"),
+        ("collects-everything.yaml", 45, "services[two].name", "at least 1 character"),
+        ("collects-everything.yaml", 47, "services[two].region", "region 'RU-SPE' is not defined"),
+        ("collects-everything.yaml", 50, "services[two].life_situations[1]",
+         "expected lower-case id: a-z 0-9 . _ -; got 'Bad Id'"),
+        ("collects-everything.yaml", 50, "services[two].life_situations[2]",
+         "life situation 'retirement' is not defined"),
+        ("collects-everything.yaml", 54, "services[two].probes[slow].retries",
+         "6 attempts of 10s do not fit in the interval 1m"),
+        ("collects-everything.yaml", 57, "services[two].probes[broken].http.url",
+         "'ftp://example.org/' is not an http(s) URL"),
+    ],
+    "missing-services": [
+        ("missing-services.yaml", 1, "services",
+         "the catalog lists no services"),
     ],
 }
 
@@ -185,7 +206,7 @@ def _load_issues(fixture: str) -> list[Issue]:
 
 @pytest.mark.parametrize(("fixture", "expected"), CASES.items(), ids=list(CASES))
 def test_invalid_fixture_reports_exactly_its_issues(
-    fixture: str, expected: list[tuple[str, int | None, str, str]]
+    fixture: str, expected: list[tuple[str, int, str, str]]
 ) -> None:
     issues = _load_issues(fixture)
     got = [(Path(i.file).name, i.line, i.field) for i in issues]

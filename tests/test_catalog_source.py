@@ -101,24 +101,24 @@ COMPOSERS = [pytest.param(yaml.SafeLoader, id="python")] + (
         (b"a: [" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), 1,
          f"nesting is too deep (limit {MAX_DEPTH} levels)"),
         # Deeper than a recursive composer can go: refused, not a crash. libyaml (old or new)
-        # reports the line; the pure-Python composer hits RecursionError and cannot (None).
-        (b"[" * 5000 + b"]" * 5000, "composer", f"nesting is too deep (limit {MAX_DEPTH} levels)"),
+        # reports the line; the pure-Python composer hits RecursionError and cannot, so the
+        # issue is about the whole file: line 1.
+        (b"[" * 5000 + b"]" * 5000, 1, f"nesting is too deep (limit {MAX_DEPTH} levels)"),
         (b"a: 1\n---\nb: 2\n", 2, "expected a single document; remove the '---' line"),
     ],
     ids=["utf8", "custom-tag", "deep", "very-deep", "two-documents"],
 )
 def test_unreadable_yaml(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, composer: type, content: bytes,
-    line: int | str | None, message: str,
+    line: int, message: str,
 ) -> None:
     monkeypatch.setattr(yaml_source, "_LOADER", composer)
-    if line == "composer":
-        line = None if composer is yaml.SafeLoader else 1
     (tmp_path / "c.yaml").write_bytes(content)
     with pytest.raises(CatalogError) as caught:
         load_catalog(tmp_path / "c.yaml", env={})
     [issue] = caught.value.issues
     assert (issue.line, Path(issue.file).name, issue.message) == (line, "c.yaml", message)
+    assert issue.field == "(file)"
 
 
 def test_file_over_size_limit_is_refused_without_parsing(tmp_path: Path) -> None:

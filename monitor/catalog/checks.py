@@ -1,4 +1,5 @@
-"""Rules across items and against world data, run on the items that validated on their own.
+"""Rules across items and against world data, run on every item whose fields the rule needs
+are readable (``Located.has``), even if another field of that item is invalid.
 
 Each rule returns issues and never raises, so all of them run and the author sees every problem
 in one go.
@@ -33,10 +34,11 @@ def check_catalog(sections: Sections) -> list[Issue]:
 
 def _duplicate_ids(sections: Sections) -> Iterator[Issue]:
     groups: list[tuple[str, str, Iterable[tuple[Located[Any], str]]]] = [
-        ("region code", "code", ((r, r.value.code) for r in sections.regions)),
-        ("curator id", "id", ((c, c.value.id) for c in sections.curators)),
-        ("life situation id", "id", ((s, s.value.id) for s in sections.life_situations)),
-        ("service id", "id", ((s, s.value.id) for s in sections.services)),
+        ("region code", "code", ((r, r.value.code) for r in sections.regions if r.has("code"))),
+        ("curator id", "id", ((c, c.value.id) for c in sections.curators if c.has("id"))),
+        ("life situation id", "id",
+         ((s, s.value.id) for s in sections.life_situations if s.has("id"))),
+        ("service id", "id", ((s, s.value.id) for s in sections.services if s.has("id"))),
     ]
     for what, key, entries in groups:
         first: dict[str, Located[Any]] = {}
@@ -49,8 +51,10 @@ def _duplicate_ids(sections: Sections) -> Iterator[Issue]:
             else:
                 first[ident] = entry
     for service in sections.services:
+        if not service.has("probes"):
+            continue
         names: dict[str, int] = {}
-        for index, probe in enumerate(service.value.probes):
+        for index, probe in service.indexed("probes", service.value.probes):
             if probe.name in names:
                 line = service.doc.line((*service.path, "probes", names[probe.name]))
                 yield service.issue(
@@ -65,22 +69,24 @@ def _duplicate_ids(sections: Sections) -> Iterator[Issue]:
 def _references(sections: Sections) -> Iterator[Issue]:
     known = sections.known_ids
     for curator in sections.curators:
-        deputy = curator.value.deputy
+        deputy = curator.value.deputy if curator.has("deputy") else None
         if deputy is None:
             continue
-        if deputy == curator.value.id:
+        if curator.has("id") and deputy == curator.value.id:
             yield curator.issue(("deputy",), "a curator cannot be their own deputy")
         elif deputy not in known["curators"]:
             yield curator.issue(("deputy",), _dangling("curator", deputy, known["curators"]))
     for service in sections.services:
         value = service.value
-        if value.curator not in known["curators"]:
+        if service.has("curator") and value.curator not in known["curators"]:
             yield service.issue(
                 ("curator",), _dangling("curator", value.curator, known["curators"])
             )
-        if value.region not in known["regions"]:
+        if service.has("region") and value.region not in known["regions"]:
             yield service.issue(("region",), _dangling("region", value.region, known["regions"]))
-        for index, situation in enumerate(value.life_situations):
+        if not service.has("life_situations"):
+            continue
+        for index, situation in service.indexed("life_situations", value.life_situations):
             if situation not in known["life_situations"]:
                 yield service.issue(
                     ("life_situations", index),
@@ -105,14 +111,13 @@ def _regions(sections: Sections) -> Iterator[Issue]:
     codes: set[str] = {s.code for s in pycountry.subdivisions if s.country_code == COUNTRY}
     zones = zoneinfo.available_timezones()
     for region in sections.regions:
-        code, zone = region.value.code, region.value.timezone
-        if code not in codes:
+        if region.has("code") and (code := region.value.code) not in codes:
             yield region.issue(
                 ("code",),
                 f"{code!r} is not an ISO 3166-2:{COUNTRY} subdivision code; write e.g. 'RU-MOW', "
                 f"'RU-SPE', 'RU-SMO'" + _did_you_mean(code.upper(), codes),
             )
-        if zone not in zones:
+        if region.has("timezone") and (zone := region.value.timezone) not in zones:
             yield region.issue(
                 ("timezone",),
                 f"{zone!r} is not an IANA time zone; write e.g. 'Europe/Moscow', "
@@ -122,18 +127,22 @@ def _regions(sections: Sections) -> Iterator[Issue]:
 
 def _timeouts(sections: Sections) -> Iterator[Issue]:
     """A probe must finish before its next run is due, or runs pile up behind each other."""
-    if not sections.defaults_ok:
-        return
-    defaults = sections.defaults.value if sections.defaults else Defaults()
-    if sections.defaults and defaults.timeout >= defaults.interval:
-        yield sections.defaults.issue(
-            ("timeout",), _timeout_message(defaults.timeout, defaults.interval)
-        )
+    given = sections.defaults
+    defaults = given.value if given else Defaults()
+    interval_known = given is None or given.has("interval")
+    timeout_known = given is None or given.has("timeout")
+    if given and interval_known and timeout_known and defaults.timeout >= defaults.interval:
+        yield given.issue(("timeout",), _timeout_message(defaults.timeout, defaults.interval))
     for service in sections.services:
-        for index, probe in enumerate(service.value.probes):
+        if not service.has("probes"):
+            continue
+        for index, probe in service.indexed("probes", service.value.probes):
             if (probe.interval is None and probe.timeout is None and not probe.retries
                     and probe.journey is None):
                 continue  # inherits both defaults, already checked above
+            if (probe.interval is None and not interval_known) or (
+                    probe.timeout is None and not timeout_known):
+                continue  # the default it inherits is invalid, and reported as such
             interval = probe.interval if probe.interval is not None else defaults.interval
             timeout = probe.timeout if probe.timeout is not None else defaults.timeout
             if timeout >= interval:
@@ -165,19 +174,21 @@ def _timeout_message(timeout: float, interval: float) -> str:
 
 def _standard_overrides(sections: Sections) -> Iterator[Issue]:
     """A service may only tighten the 24/7 standard, never relax it."""
-    if not sections.standard_ok:
-        return
-    standard = sections.standard.value if sections.standard else Standard()
+    given = sections.standard
+    standard = given.value if given else Standard()
+    known = {key for key in Standard.model_fields if given is None or given.has(key)}
     for service in sections.services:
-        yield from _loosened(service, standard)
+        if service.has("standard"):
+            yield from _loosened(service, standard, known)
 
 
-def _loosened(service: Located[Service], standard: Standard) -> Iterator[Issue]:
+def _loosened(service: Located[Service], standard: Standard, known: set[str]) -> Iterator[Issue]:
+    """``known``: the keys of the catalog standard that are readable, to compare against."""
     override = service.value.standard
     where = ("standard",)
     for key in ("availability", "offhours_availability"):
         mine, base = getattr(override, key), getattr(standard, key)
-        if mine is not None and mine < base:
+        if key in known and mine is not None and mine < base:
             yield service.issue(
                 (*where, key),
                 f"{key} {format_percent(mine)} loosens the catalog standard "
@@ -186,14 +197,15 @@ def _loosened(service: Located[Service], standard: Standard) -> Iterator[Issue]:
             )
     for key in ("max_outage", "latency_p95"):
         mine, base = getattr(override, key), getattr(standard, key)
-        if mine is not None and mine > base:
+        if key in known and mine is not None and mine > base:
             yield service.issue(
                 (*where, key),
                 f"{key} {format_duration(mine)} loosens the catalog standard "
                 f"{format_duration(base)}; a service may only tighten it "
                 f"(<= {format_duration(base)})",
             )
-    if override.maintenance_counts is False and standard.maintenance_counts:
+    if (override.maintenance_counts is False and standard.maintenance_counts
+            and "maintenance_counts" in known):
         yield service.issue(
             (*where, "maintenance_counts"),
             "maintenance_counts: false loosens the catalog standard, where maintenance counts "

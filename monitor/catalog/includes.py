@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor.catalog.errors import Issue
+from monitor.catalog.errors import FILE_FIELD, WHOLE_FILE_LINE, Issue
 from monitor.catalog.interpolation import interpolate
 from monitor.catalog.source import Document
 from monitor.catalog.yaml_source import read_yaml
@@ -21,22 +21,32 @@ from monitor.catalog.yaml_source import read_yaml
 ROOT_SUFFIXES = (".yaml", ".yml")
 
 
-def collect_documents(path: Path, env: Mapping[str, str]) -> tuple[list[Document], list[Issue]]:
-    """Every document whose top level is a mapping, in merge order, and every issue found."""
+@dataclass
+class Collected:
+    documents: list[Document]  # every document whose top level is a mapping, in merge order
+    issues: list[Issue]
+    # Every file found was read as a mapping, so a key missing from all of them is missing
+    # indeed (rather than, perhaps, in a file that could not be read).
+    complete: bool
+
+
+def collect_documents(path: Path, env: Mapping[str, str]) -> Collected:
+    """Every catalog document, in merge order, and every issue found."""
     walk = _Walk(env)
     if path.is_dir():
         roots = sorted(p for p in path.iterdir() if p.suffix in ROOT_SUFFIXES and p.is_file())
         if not roots:
-            walk.issues.append(Issue(str(path), None, "", "no *.yaml or *.yml files in directory"))
+            walk.fail(Issue(str(path), WHOLE_FILE_LINE, FILE_FIELD,
+                            "no *.yaml or *.yml files in directory"))
     elif path.exists():
         roots = [path]
     else:
-        walk.issues.append(Issue(str(path), None, "", "no such file or directory"))
+        walk.fail(Issue(str(path), WHOLE_FILE_LINE, FILE_FIELD, "no such file or directory"))
         roots = []
     for root in roots:
         if root.resolve() not in walk.loaded:
             walk.visit(root, ())
-    return walk.documents, walk.issues
+    return Collected(walk.documents, walk.issues, walk.complete)
 
 
 @dataclass
@@ -45,32 +55,44 @@ class _Walk:
     documents: list[Document] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     loaded: set[Path] = field(default_factory=set)
+    complete: bool = True
 
-    def visit(self, file: Path, chain: tuple[Path, ...]) -> None:
+    def fail(self, issue: Issue) -> None:
+        self.issues.append(issue)
+        self.complete = False
+
+    def visit(self, file: Path, chain: tuple[Path, ...], included_by: str = "") -> None:
         resolved = file.resolve()
         self.loaded.add(resolved)
         chain = (*chain, resolved)
         doc, issues = read_yaml(file, os.path.normpath(file))
         self.issues += issues
         if doc is None:
+            self.complete = False
+            return
+        if not isinstance(doc.data, dict):
+            # Checked before interpolation, so nothing of a file that is no catalog (an
+            # /etc/passwd or a secret file included by mistake) is read any further; and never
+            # quoted: the message names the file and what it holds, not its content.
+            message = (
+                f"the top level must be a mapping (standard:, services:, ...), "
+                f"not {_kind(doc.data)}"
+            )
+            if included_by:
+                message = (
+                    f"not a catalog: {message}; it is included by {included_by}, "
+                    "include only catalog YAML files"
+                )
+            self.fail(Issue(doc.file, doc.line(()), FILE_FIELD, message))
             return
         doc, issues = interpolate(doc, self.env)
         self.issues += issues
-        if not isinstance(doc.data, dict):
-            self.issues.append(
-                doc.issue(
-                    (),
-                    f"the top level must be a mapping (standard:, services:, ...), "
-                    f"not {_kind(doc.data)}",
-                )
-            )
-            return
         self.documents.append(doc)
         patterns = doc.data.get("include")
         if patterns is None:
             return
         if not isinstance(patterns, list):
-            self.issues.append(
+            self.fail(
                 doc.issue(
                     ("include",),
                     'expected a list of glob patterns, e.g. include: ["services.d/*.yaml"]',
@@ -80,11 +102,11 @@ class _Walk:
         for index, pattern in enumerate(patterns):
             where = ("include", index)
             if not isinstance(pattern, str) or not pattern:
-                self.issues.append(doc.issue(where, "expected a glob pattern string"))
+                self.fail(doc.issue(where, "expected a glob pattern string"))
                 continue
             matches = self._matches(file, pattern)
             if not matches:
-                self.issues.append(
+                self.fail(
                     doc.issue(
                         where,
                         f"include {pattern!r} matches no files "
@@ -103,7 +125,7 @@ class _Walk:
                         )
                     )
                 elif target not in self.loaded:
-                    self.visit(match, chain)
+                    self.visit(match, chain, f"{doc.file}:{doc.line(where)}")
 
     @staticmethod
     def _matches(file: Path, pattern: str) -> list[Path]:
@@ -113,6 +135,13 @@ class _Walk:
 
 
 def _kind(value: object) -> str:
+    """What a top level holds, in words: never the value itself."""
     if isinstance(value, list):
         return "a list"
-    return f"the value {value!r}"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a single value"

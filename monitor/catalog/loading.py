@@ -11,6 +11,7 @@ message may contain one. Messages about the field holding a secret already show 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ from monitor.catalog.checks import check_catalog
 from monitor.catalog.errors import CatalogError, Issue
 from monitor.catalog.includes import collect_documents
 from monitor.catalog.model import Catalog, Defaults, Standard
-from monitor.catalog.sections import validate_documents
+from monitor.catalog.sections import Sections, validate_documents
 from monitor.catalog.source import Document
 
 # Shorter values are too likely to occur by chance ("on", "80") to blank them everywhere.
@@ -33,13 +34,17 @@ def load_catalog(path: str | Path, env: Mapping[str, str] | None = None) -> Cata
     ``env`` supplies ``${NAME}`` values (default: ``os.environ``). Raises ``CatalogError``
     with every problem found, each with file, line and field.
     """
-    documents, issues = collect_documents(Path(path), os.environ if env is None else env)
+    collected = collect_documents(Path(path), os.environ if env is None else env)
+    documents, issues = collected.documents, collected.issues
     secrets = secret_values(documents)
     sections, problems = validate_documents(documents)
     issues += problems
     issues += check_catalog(sections)
+    if collected.complete:  # else the services may be in a file that could not be read
+        issues += _services_given(documents, sections)
     if issues:
         raise CatalogError([_redact(issue, secrets) for issue in issues])
+    assert all(s.complete for s in sections.services), "an item with errors but no issue"
     catalog = Catalog(
         standard=sections.standard.value if sections.standard else Standard(),
         defaults=sections.defaults.value if sections.defaults else Defaults(),
@@ -50,6 +55,30 @@ def load_catalog(path: str | Path, env: Mapping[str, str] | None = None) -> Cata
     )
     catalog._secrets = secrets  # a private attribute: not part of the schema or any dump
     return catalog
+
+
+def _services_given(documents: list[Document], sections: Sections) -> list[Issue]:
+    """A catalog must say which services it has: a file truncated by a deploy, or emptied by
+    mistake, must not silently stop every probe. ``services: []`` is an empty catalog on
+    purpose. Decided on all files merged: the services may come from an included file."""
+    if sections.services_given or not documents:
+        return []
+    if any(_looks_like_services(key) for doc in documents for key in doc.data):
+        return []  # a misspelt services: key, reported as an unknown key already
+    return [
+        Issue(
+            documents[0].file,
+            1,
+            "services",
+            "the catalog lists no services: no services: key, or one with nothing under it "
+            "(a truncated or emptied file?); list them under services:, in this file or an "
+            "included one, or write services: [] for a catalog with no services on purpose",
+        )
+    ]
+
+
+def _looks_like_services(key: object) -> bool:
+    return key != "services" and bool(difflib.get_close_matches("services", [str(key)], n=1))
 
 
 def secret_values(documents: Iterable[Document]) -> frozenset[str]:

@@ -1,12 +1,21 @@
 """Validate each document's sections item by item, so one broken service does not hide the
-errors of the others, and keep every valid item together with where it was written."""
+errors of the others, and keep every item together with where it was written.
+
+An item with errors is kept too, with the fields that are readable on their own, so that the
+cross-checks (references, duplicate ids, timeouts, ...) still run on them: the author sees a
+bad ``level`` and a dangling ``curator`` of one service at once, not one after the other.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from monitor.catalog.errors import Issue
 from monitor.catalog.messages import describe, relevant, unknown_key
@@ -22,6 +31,7 @@ from monitor.catalog.model import (
 from monitor.catalog.source import DataPath, Document
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 INCLUDE_KEY = "include"
 # Top-level keys starting with x- are ignored: a place for YAML anchors (the Compose convention).
@@ -36,6 +46,25 @@ class Located(Generic[M]):
     value: M
     doc: Document
     path: DataPath
+    # None when the item validated. Otherwise the fields that could be read on their own: then
+    # ``value`` is built with ``model_construct`` from just those (and defaults), and only they
+    # may be looked at. Such an item has issues already, so it never reaches a built Catalog.
+    readable: frozenset[str] | None = None
+    # A list field of which only some items validated: the kept items' indices in the file.
+    kept: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.readable is None
+
+    def has(self, *names: str) -> bool:
+        """Whether every one of these fields holds what the author wrote (or its default)."""
+        return self.readable is None or all(name in self.readable for name in names)
+
+    def indexed(self, name: str, items: Iterable[T]) -> list[tuple[int, T]]:
+        """The items of list field ``name`` with their index in the file."""
+        items = list(items)
+        return list(zip(self.kept.get(name, range(len(items))), items, strict=True))
 
     def issue(self, sub: DataPath, message: str) -> Issue:
         return self.doc.issue((*self.path, *sub), message)
@@ -45,19 +74,19 @@ class Located(Generic[M]):
         line = self.doc.line((*self.path, *sub))
         if seen_from is self.doc:
             return f"line {line}"
-        return f"{self.doc.file}:{line}" if line else self.doc.file
+        return f"{self.doc.file}:{line}"
 
 
 @dataclass
 class Sections:
-    """The merged catalog's valid parts. ``standard``/``defaults`` stay None when absent; the
-    ``*_ok`` flags say whether the one given validated, so later checks can skip rather than
-    compare against a value the author did not mean."""
+    """The merged catalog's items, valid or readable in part (``Located.readable``).
+    ``standard``/``defaults`` stay None when absent; when given, later checks use only their
+    readable fields rather than compare against a value the author did not mean."""
 
     standard: Located[Standard] | None = None
     defaults: Located[Defaults] | None = None
-    standard_ok: bool = True
-    defaults_ok: bool = True
+    # Whether any file has a services: key (an explicit empty list counts).
+    services_given: bool = False
     regions: list[Located[Region]] = field(default_factory=list)
     curators: list[Located[Curator]] = field(default_factory=list)
     life_situations: list[Located[LifeSituation]] = field(default_factory=list)
@@ -78,10 +107,12 @@ def validate_documents(docs: list[Document]) -> tuple[Sections, list[Issue]]:
                 issues.append(doc.issue((key,), unknown_key(str(key), TOP_LEVEL_KEYS)))
         given, standard = _validate_once(doc, "standard", Standard, single_seen, issues)
         if given:
-            sections.standard, sections.standard_ok = standard, standard is not None
+            sections.standard = standard
         given, defaults = _validate_once(doc, "defaults", Defaults, single_seen, issues)
         if given:
-            sections.defaults, sections.defaults_ok = defaults, defaults is not None
+            sections.defaults = defaults
+        if data.get("services") is not None:
+            sections.services_given = True
         issues += _validate_list(doc, "regions", Region, sections.regions, sections)
         issues += _validate_list(doc, "curators", Curator, sections.curators, sections)
         issues += _validate_list(
@@ -105,7 +136,8 @@ def _validate_once(
     seen[key] = f"{doc.file}:{doc.line((key,))}"
     located, problems = _validate(model, doc.data[key], doc, (key,))
     issues += problems
-    return True, located
+    # Given but not even a mapping: nothing of it is known.
+    return True, located or Located(model.model_construct(), doc, (key,), frozenset())
 
 
 def _validate_list(
@@ -135,10 +167,76 @@ def _validate_list(
 def _validate(
     model: type[M], data: Any, doc: Document, path: DataPath
 ) -> tuple[Located[M] | None, list[Issue]]:
+    """The item (complete, or readable in part; None when not even a mapping) and its issues."""
     try:
         return Located(model.model_validate(data), doc, path), []
     except ValidationError as exc:
-        return None, [
-            doc.issue((*path, *error["loc"]), describe(error, model))
-            for error in relevant(exc.errors())
+        errors = exc.errors()
+        issues = [
+            doc.issue((*path, *error["loc"]), describe(error, model)) for error in relevant(errors)
         ]
+        return _readable_part(model, data, errors, doc, path), issues
+
+
+def _readable_part(
+    model: type[M], data: Any, errors: list[ErrorDetails], doc: Document, path: DataPath
+) -> Located[M] | None:
+    """What can be read of an invalid item: each field without an error, validated on its own;
+    of a list field with errors, the items that validate on their own."""
+    if not isinstance(data, dict):
+        return None
+    bad = {error["loc"][0] for error in errors if error["loc"]}
+    values: dict[str, Any] = {}
+    readable: set[str] = set()
+    kept: dict[str, tuple[int, ...]] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key not in data:
+            if key not in bad:  # the default applies (a required key missing is in ``bad``)
+                readable.add(name)
+            continue
+        raw = data[key]
+        if key not in bad:
+            try:
+                values[name] = _field_adapter(model, name).validate_python(raw)
+            except ValidationError:
+                continue
+            readable.add(name)
+            continue
+        element = _list_element(info)
+        if element is not None and isinstance(raw, list):
+            good: list[tuple[int, Any]] = []
+            for index, item in enumerate(raw):
+                try:
+                    good.append((index, _adapter(element).validate_python(item)))
+                except ValidationError:
+                    continue
+            values[name] = tuple(value for _, value in good)
+            kept[name] = tuple(index for index, _ in good)
+            readable.add(name)
+    return Located(model.model_construct(**values), doc, path, frozenset(readable), kept)
+
+
+_ANNOTATED: Any = Annotated  # subscripted with a runtime tuple, which type checkers refuse
+
+
+@functools.cache
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    info = model.model_fields[name]
+    annotation: Any = info.annotation
+    if info.metadata:  # the field's constraints: pattern, min_length, ...
+        annotation = _ANNOTATED[(annotation, *info.metadata)]
+    return TypeAdapter(annotation)
+
+
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def _list_element(info: FieldInfo) -> Any | None:
+    """``X`` for a field of type ``tuple[X, ...]``, else None."""
+    args = get_args(info.annotation)
+    if get_origin(info.annotation) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None

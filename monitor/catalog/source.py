@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.catalog.errors import Issue
+from monitor.catalog.errors import WHOLE_FILE_LINE, Issue
 
 PathKey = str | int
 DataPath = tuple[PathKey, ...]
@@ -36,12 +36,13 @@ class Document:
     # Environment values substituted at a path, so messages can show ${NAME} instead of a secret.
     substitutions: Mapping[DataPath, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
-    def line(self, path: DataPath) -> int | None:
+    def line(self, path: DataPath) -> int:
+        """The line of ``path``, else of its longest prefix written in the file."""
         for end in range(len(path), -1, -1):
             found = self.lines.get(path[:end])
             if found is not None:
                 return found
-        return None
+        return WHOLE_FILE_LINE
 
     def field(self, path: DataPath) -> str:
         return format_field(self.data, path)

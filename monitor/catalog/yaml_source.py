@@ -15,7 +15,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from monitor.catalog.errors import Issue
+from monitor.catalog.errors import FILE_FIELD, WHOLE_FILE_LINE, Issue
 from monitor.catalog.source import DataPath, Document, format_field
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -53,11 +53,12 @@ def read_yaml(path: Path, display: str) -> tuple[Document | None, list[Issue]]:
     except yaml.reader.ReaderError as exc:  # a control character such as NUL in the text
         line = text_or_issue[: exc.position].count("\n") + 1
         message = f"character {exc.character:#06x} is not allowed in YAML ({exc.reason}); remove it"
-        return None, [Issue(display, line, "", message)]
+        return None, [Issue(display, line, FILE_FIELD, message)]
     except yaml.YAMLError as exc:
-        return None, [Issue(display, None, "", f"YAML error: {exc}")]
-    except RecursionError:
-        return None, [Issue(display, None, "", f"nesting is too deep (limit {MAX_DEPTH} levels)")]
+        return None, [Issue(display, WHOLE_FILE_LINE, FILE_FIELD, f"YAML error: {exc}")]
+    except RecursionError:  # the pure-Python composer, which knows no line here
+        message = f"nesting is too deep (limit {MAX_DEPTH} levels)"
+        return None, [Issue(display, WHOLE_FILE_LINE, FILE_FIELD, message)]
     if root is None:  # an empty file is an empty catalog fragment
         return Document(display, {}, {(): 1}), []
     try:
@@ -65,7 +66,7 @@ def read_yaml(path: Path, display: str) -> tuple[Document | None, list[Issue]]:
         builder = _Builder()
         data = builder.build(root, ())
     except _Refused as exc:
-        return None, [Issue(display, exc.line, "", exc.message)]
+        return None, [Issue(display, exc.line, FILE_FIELD, exc.message)]
     except yaml.MarkedYAMLError as exc:  # e.g. an unknown tag on a scalar
         return None, [_syntax_issue(display, exc)]
     # A problem inside an anchored mapping is seen again wherever it is merged: report it once.
@@ -78,14 +79,14 @@ def _syntax_issue(display: str, exc: yaml.MarkedYAMLError) -> Issue:
     """Dozor's own message for the YAML errors a config author meets, so that what they read
     (and what the tests check) does not change with PyYAML's or libyaml's wording."""
     mark = exc.problem_mark or exc.context_mark
-    line = mark.line + 1 if mark else None
+    line = mark.line + 1 if mark else WHOLE_FILE_LINE
     problem, context = exc.problem or "", exc.context or ""
     if "nesting depth" in problem:  # libyaml >= 0.2.5 refuses deep flow nesting itself
-        return Issue(display, line, "", f"nesting is too deep (limit {MAX_DEPTH} levels)")
+        return Issue(display, line, FILE_FIELD, f"nesting is too deep (limit {MAX_DEPTH} levels)")
     if "single document" in context:
-        return Issue(display, line, "", "expected a single document; remove the '---' line")
+        return Issue(display, line, FILE_FIELD, "expected a single document; remove the '---' line")
     if "constructor" in problem:  # an unknown or language-specific tag on a scalar
-        return Issue(display, line, "", f"unsupported YAML tag {_tag_of(problem)}; "
+        return Issue(display, line, FILE_FIELD, f"unsupported YAML tag {_tag_of(problem)}; "
                      "write plain lists, mappings and values")
     message = f"YAML syntax error: {problem or context}"
     # The context ("while scanning a quoted scalar") usually points at where the mistake is.
@@ -94,7 +95,7 @@ def _syntax_issue(display: str, exc: yaml.MarkedYAMLError) -> Issue:
     )
     if context and problem and exc.context_mark and not same_line:
         message += f" ({context} started at line {exc.context_mark.line + 1})"
-    return Issue(display, line, "", message)
+    return Issue(display, line, FILE_FIELD, message)
 
 
 def _tag_of(problem: str) -> str:
@@ -109,12 +110,13 @@ def _read_text(path: Path, display: str) -> str | Issue:
         with path.open("rb") as fh:
             raw = fh.read(MAX_BYTES + 1)  # never read an arbitrarily large file into memory
     except OSError as exc:
-        return Issue(display, None, "", f"cannot read the file: {exc.strerror or exc}")
+        message = f"cannot read the file: {exc.strerror or exc}"
+        return Issue(display, WHOLE_FILE_LINE, FILE_FIELD, message)
     if len(raw) > MAX_BYTES:
         return Issue(
             display,
-            None,
-            "",
+            WHOLE_FILE_LINE,
+            FILE_FIELD,
             f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB; "
             "split it into several files with include",
         )
@@ -122,7 +124,7 @@ def _read_text(path: Path, display: str) -> str | Issue:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return Issue(display, line, "", "the file is not valid UTF-8; save it as UTF-8")
+        return Issue(display, line, FILE_FIELD, "the file is not valid UTF-8; save it as UTF-8")
 
 
 def _children(node: Node) -> list[Node]:
@@ -224,8 +226,9 @@ class _Builder:
             key = self.scalar(key_node)
             if key in result:
                 first = self.lines.get((*path, key))
+                shown = repr(key) if len(repr(key)) <= 64 else repr(key)[:61] + "..."
                 self.problems.append(
-                    ((*path, key), line, f"duplicate key {key!r} (first at line {first}); keep one")
+                    ((*path, key), line, f"duplicate key {shown} (first at line {first}); keep one")
                 )
                 continue
             self.lines[(*path, key)] = line
