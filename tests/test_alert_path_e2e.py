@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -173,14 +172,12 @@ async def _exercise(endpoint: Endpoint, sink: WebhookSink, prom_url: str) -> dic
 
     escalated = await poll(escalation, 30, "the escalation to the deputy")
     assert not sink.at("/duty"), "a known curator's page must not reach the duty desk"
-    # The deputy hears after escalate_after, on Prometheus's clock: startsAt is the rule
-    # evaluation's slot time, which load does not move (arrival times it does: a late page
-    # delivery shrinks their gap). Less one INTERVAL: the two rule groups evaluate at
-    # different offsets within it (seen: 3.49 s for a 4 s escalate_after).
-    fired_at = {name: min(datetime.fromisoformat(a["startsAt"]).timestamp()
-                          for a in d.alerts() if a["labels"].get("alertname") == name)
-                for name, d in ((PAGE, page), ("DozorPageEscalated", escalated))}
-    assert fired_at["DozorPageEscalated"] - fired_at[PAGE] >= ESCALATE_AFTER - INTERVAL, fired_at
+    # Causal, so load cannot break it: the page cannot fire before the endpoint went down,
+    # and the escalation's `for` holds it back escalate_after past the page's firing. (A gap
+    # between the two alerts' startsAt is not causal: startsAt is when each rule first saw its
+    # condition, in two groups evaluated at their own offsets; 2.77 s was seen for a 4 s
+    # escalate_after on a loaded machine.) How long it really took is printed by _report.
+    assert escalated.at - down_at >= ESCALATE_AFTER, (escalated.at - down_at)
 
     await endpoint.up()
     up_at = time.monotonic()
