@@ -94,6 +94,7 @@ def _dozor(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, cwd=ROOT, check=False)
 
 
+@pytest.mark.e2e
 def test_check_output_lines_all_have_the_shape(tmp_path: Path) -> None:
     for name in ("oversized", "missing-file", "non-utf8", "top-level-list", "no-services"):
         files, load, _, _ = WHOLE_FILE[name]

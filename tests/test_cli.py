@@ -165,6 +165,7 @@ def _runs(body: str, probe: str) -> float:
                if name == "dozor_probes_total" and dict(labels)["probe"] == probe)
 
 
+@pytest.mark.e2e
 def test_run_serves_every_probe_kind_and_reloads_onto_dns_only(tmp_path: Path) -> None:
     port = free_port()
     kinds = list(_EVERY_KIND)
@@ -206,6 +207,7 @@ ProbeScheduler.apply = _broken
 """
 
 
+@pytest.mark.e2e
 def test_sighup_reload_that_raises_is_a_failed_reload(tmp_path: Path) -> None:
     port = free_port()
     cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(

@@ -61,6 +61,7 @@ async def test_probes_run_and_metrics_pass_promtool(tmp_path: Path, target: Targ
         await daemon.stop()
 
 
+@pytest.mark.e2e
 async def test_state_changes_are_logged_once_each(tmp_path: Path, target: Target) -> None:
     cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
         [f"{target.url}/a"], interval="1s", timeout="500ms"))
@@ -119,6 +120,7 @@ async def test_valid_reload_applies_a_diff(tmp_path: Path, target: Target) -> No
         await daemon.stop()
 
 
+@pytest.mark.e2e
 async def test_invalid_reload_keeps_running_catalog(tmp_path: Path, target: Target) -> None:
     cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
         [f"{target.url}/a"], interval="1s", timeout="500ms"))
@@ -138,6 +140,7 @@ async def test_invalid_reload_keeps_running_catalog(tmp_path: Path, target: Targ
         await daemon.stop()
 
 
+@pytest.mark.e2e
 async def test_concurrency_bound_holds(tmp_path: Path, target: Target) -> None:
     target.delay = 0.6
     cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
@@ -150,6 +153,7 @@ async def test_concurrency_bound_holds(tmp_path: Path, target: Target) -> None:
     assert target.max_in_flight == 2
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("grace", "delay", "cancelled"), [(3.0, 0.8, 0), (0.3, 1.5, 1)])
 async def test_shutdown_with_probe_in_flight(
     tmp_path: Path, target: Target, grace: float, delay: float, cancelled: int
@@ -206,6 +210,7 @@ async def test_reload_onto_a_dns_only_catalog_applies(tmp_path: Path, target: Ta
         await daemon.stop()
 
 
+@pytest.mark.e2e
 async def test_probe_that_raises_is_a_failed_run_logged_once(
         tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
     raising = True
@@ -248,6 +253,7 @@ async def test_probe_that_raises_is_a_failed_run_logged_once(
     assert len([e for e in logs if e["event"] == "probe raised"]) == 2
 
 
+@pytest.mark.e2e
 async def test_reload_that_raises_is_a_failed_reload(
         tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
     data = catalog_dict([f"{target.url}/a"], interval="1s", timeout="500ms")
@@ -286,6 +292,7 @@ async def test_reload_that_raises_is_a_failed_reload(
         await daemon.stop()
 
 
+@pytest.mark.e2e
 async def test_probe_success_is_absent_until_the_first_run(
         tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
     # Runs wait here: none completes until the test opens the gate, or before the 9 s

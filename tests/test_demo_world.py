@@ -152,6 +152,7 @@ async def test_flaky_service_fails_about_five_percent(
     assert 0.01 <= statuses.count(500) / len(statuses) <= 0.12
 
 
+@pytest.mark.e2e
 async def test_slow_service_p95_breaks_its_latency_objective(clock: FakeClock) -> None:
     # Unscaled: slow answers take 1.5–2.5 s against the 1 s objective, the rest 10–80 ms. The
     # p95 bound cannot flake (load only adds to a slow answer's sleep); the median's has ~0.9 s
