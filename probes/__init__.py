@@ -1,7 +1,9 @@
 """Probe kinds, behind this one public surface: ``monitor`` imports from here only.
 
-Each kind is one module (or package) exporting its spec type and ``probe_<kind>``; the map
-below is the only place a kind is registered (keyed by spec type, not by name strings).
+Each kind is one module (or package) exporting its spec type (a :class:`SpecBase`) and
+``probe_<kind>``; ``KINDS`` below is the only place a kind is registered, one line per kind.
+The catalog's probe model, its JSON Schema and the scheduler's lookup are derived from it
+(see ``_kind``).
 Modules whose names start with ``_`` are private helpers shared by the kinds: ``_tls`` (every
 TLS option, context and certificate question), ``_http_client`` (the timed HTTP session),
 ``_stream`` and ``_address`` (TCP/TLS streams), ``_spec`` (durations, regexes, strict models),
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 
 from probes._context import ProbeContext
 from probes._http_client import new_http_session
+from probes._kind import Kind, RunVariables, SpecBase, check_kinds
 from probes._result import Phase, ProbeResult, Reason
 from probes._run import ProbeFn, run_probe
 from probes._spec import (
@@ -29,31 +32,39 @@ from probes.journey import JourneySpec, probe_journey
 from probes.tcp import TcpSpec, probe_tcp
 from probes.tls import TlsSpec, probe_tls
 
-PROBES: Mapping[type, ProbeFn] = {
-    HttpSpec: probe_http,
-    TcpSpec: probe_tcp,
-    TlsSpec: probe_tls,
-    DnsSpec: probe_dns,
-    JourneySpec: probe_journey,
-}
+KINDS: tuple[Kind, ...] = check_kinds((
+    Kind("http", HttpSpec, probe_http),
+    Kind("tcp", TcpSpec, probe_tcp),
+    Kind("tls", TlsSpec, probe_tls),
+    Kind("dns", DnsSpec, probe_dns),
+    Kind("journey", JourneySpec, probe_journey),
+))
+
+# Derived: the probe function for a spec's type.
+PROBES: Mapping[type, ProbeFn] = {kind.spec: kind.probe for kind in KINDS}
 
 __all__ = [
     "DURATION_PATTERN",
+    "KINDS",
     "PERCENT_PATTERN",
     "PROBES",
     "DnsSpec",
     "Duration",
     "HttpSpec",
     "JourneySpec",
+    "Kind",
     "Percent",
     "Phase",
     "ProbeContext",
     "ProbeFn",
     "ProbeResult",
     "Reason",
+    "RunVariables",
+    "SpecBase",
     "StrictModel",
     "TcpSpec",
     "TlsSpec",
+    "check_kinds",
     "format_duration",
     "format_percent",
     "new_http_session",

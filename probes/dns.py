@@ -53,6 +53,7 @@ import dns.rdatatype
 from pydantic import Field, field_validator
 
 from probes._context import ProbeContext
+from probes._kind import SpecBase
 from probes._result import Phase, ProbeResult, Reason
 from probes._spec import Regex, StrictModel
 
@@ -83,7 +84,7 @@ class DnsExpect(StrictModel):
     min_answers: int = Field(0, ge=0, description="fewest answer records accepted")
 
 
-class DnsSpec(StrictModel):
+class DnsSpec(SpecBase):
     server: str = Field(
         description="IP address and port of the server to query, e.g. '192.0.2.53:53' or "
         "'[2001:db8::53]:53'; the port defaults to 53"

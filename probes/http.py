@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 
 from probes._context import ProbeContext
 from probes._http_client import HttpExchange, new_http_session
+from probes._kind import SpecBase
 from probes._result import ProbeResult, Reason
 from probes._spec import Duration, OneOrMany, Regex, StrictModel
 from probes._tls import TlsOptions, tls_context
@@ -65,7 +66,7 @@ class HttpExpect(StrictModel):
 
 
 
-class HttpSpec(StrictModel):
+class HttpSpec(SpecBase):
     url: str = Field(description="http:// or https:// URL with a host")
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)

@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 
 from probes._address import HostPort
 from probes._context import ProbeContext
+from probes._kind import SpecBase
 from probes._result import ProbeResult, Reason
 from probes._run import phase_record
 from probes._spec import Regex, StrictModel
@@ -73,7 +74,7 @@ class QueryStep(StrictModel):
 _SYSTEM_TRUST = TlsOptions()
 
 
-class TcpSpec(StrictModel):
+class TcpSpec(SpecBase):
     address: HostPort = Field(description="host:port; IPv6 literals in brackets, [::1]:25")
     tls: bool = Field(False, description="TLS handshake right after connecting")
     tls_config: TlsOptions | None = Field(

@@ -20,16 +20,16 @@ from pydantic import Field
 
 from probes._address import HostPort
 from probes._context import ProbeContext
+from probes._kind import SpecBase
 from probes._result import ProbeResult, Reason
 from probes._run import phase_record
-from probes._spec import StrictModel
 from probes._stream import Failure, open_stream, session_resolver, stream_result
 from probes._tls import TlsVersionName, below, stream_ssl_context
 
 __all__ = ["TlsSpec", "probe_tls"]
 
 
-class TlsSpec(StrictModel):
+class TlsSpec(SpecBase):
     address: HostPort = Field(description="host:port; IPv6 literals in brackets, [::1]:443")
     server_name: str | None = Field(
         None, description="SNI and hostname to verify, if not the address's host"

@@ -36,7 +36,8 @@ def catalog_with_header(tmp_path: Path, value: str) -> Path:
 def header_of(path: Path, env: dict[str, str]) -> str:
     spec = load_catalog(path, env=env).services[0].probes[0].http
     assert spec is not None
-    return spec.headers["Authorization"]
+    value: str = spec.headers["Authorization"]
+    return value
 
 
 # (id, file contents, how the catalog names it, expected value)

@@ -137,8 +137,9 @@ def _timeouts(sections: Sections) -> Iterator[Issue]:
         if not service.has("probes"):
             continue
         for index, probe in service.indexed("probes", service.value.probes):
+            budget = probe.spec.time_budget()
             if (probe.interval is None and probe.timeout is None and not probe.retries
-                    and probe.journey is None):
+                    and budget is None):
                 continue  # inherits both defaults, already checked above
             if (probe.interval is None and not interval_known) or (
                     probe.timeout is None and not timeout_known):
@@ -148,14 +149,9 @@ def _timeouts(sections: Sections) -> Iterator[Issue]:
             if timeout >= interval:
                 key = "timeout" if probe.timeout is not None else "interval"
                 yield service.issue(("probes", index, key), _timeout_message(timeout, interval))
-            elif probe.journey is not None and (polls := sum(
-                    s.poll.deadline for s in probe.journey.steps if s.poll)) >= timeout:
-                yield service.issue(
-                    ("probes", index, "journey"),
-                    f"the journey's poll deadlines add up to {format_duration(polls)}, not below "
-                    f"the probe timeout {format_duration(timeout)}; the timeout would cut the "
-                    "poll short and report 'timeout' instead of 'result not ready'",
-                )
+            elif budget is not None and budget >= timeout:
+                yield service.issue(("probes", index, probe.kind),
+                                    probe.spec.time_budget_problem(budget, timeout))
             elif timeout * (probe.retries + 1) >= interval:
                 yield service.issue(
                     ("probes", index, "retries"),

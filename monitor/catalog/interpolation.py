@@ -5,9 +5,8 @@ Secrets stay out of the catalog files this way. ``$${`` is a literal ``${``. As 
 ``${file:PATH}`` is the file's contents without trailing newlines (Docker/Kubernetes secret
 files); a relative PATH is relative to the catalog file's directory.
 
-Inside a ``journey:`` mapping, ``${name}`` of a variable that one of its steps extracts is
-left as written: the journey fills it at run time (see probes/journey/extract.py). So is a
-lower-case ``${name}`` set neither way: the journey's own validation reports it, once.
+Inside a probe kind's mapping (a key named after a kind in ``probes.KINDS``), the variables
+the kind fills at run time are left as written: its spec's ``run_variables`` says which.
 
 Every substitution is recorded (name, value) so that messages can show ``${NAME}`` instead
 of the value, and the loader can treat the values as secrets.
@@ -17,17 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from monitor.catalog.errors import Issue
 from monitor.catalog.source import DataPath, Document
+from probes import KINDS, RunVariables
+
+_RUN_VARIABLES = {kind.name: kind.spec.run_variables for kind in KINDS}
 
 _TOKEN_RE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$", re.DOTALL)
 _FILE_PREFIX = "file:"
-_JOURNEY_VAR_RE = re.compile(r"^[a-z_][a-z0-9_]*$")  # probes.journey.extract.VAR_NAME_PATTERN
 MAX_SECRET_FILE_BYTES = 64 * 1024
 
 Substitution = tuple[str, str]  # (variable name or "file:PATH", value used)
@@ -42,12 +43,13 @@ def expand(
     env: Mapping[str, str],
     *,
     base: Path | None = None,
-    keep: Collection[str] | None = None,
+    keep: RunVariables | None = None,
 ) -> tuple[str, list[Substitution]]:
     """The text with every reference replaced; raises InterpolationError naming the problem.
 
     ``base``: the directory relative ``${file:...}`` paths start from (default: the current
-    directory). ``keep``: inside a journey, the names left as written (its own variables)."""
+    directory). ``keep``: inside a kind's mapping, the variables it fills at run time, left as
+    written."""
     used: list[Substitution] = []
 
     def replace(match: re.Match[str]) -> str:
@@ -67,13 +69,13 @@ def expand(
                 "or ${file:/path/to/secret} (NAME: letters, digits, _), or $${ for a literal '${'"
             )
         name, default = ref.group(1), ref.group(2)
-        if default is None and keep is not None and name in keep:
+        if default is None and keep is not None and name in keep.names:
             return token
         value = env.get(name)
         if default is not None and not value:
             return default
         if value is None:
-            if keep is not None and _JOURNEY_VAR_RE.match(name):
+            if keep is not None and re.match(keep.pattern, name):
                 return token
             raise InterpolationError(
                 f"environment variable {name} is not set; set it, or give a default: "
@@ -108,23 +110,11 @@ def _read_secret_file(path: str, base: Path | None) -> str:
         raise InterpolationError(f"secret file {str(file)!r} is not UTF-8 text") from None
 
 
-def _journey_variables(journey: Any) -> frozenset[str]:
-    """Names extracted by any step of a ``journey:`` mapping, however malformed otherwise."""
-    steps = journey.get("steps") if isinstance(journey, dict) else None
-    if not isinstance(steps, list):
-        return frozenset()
-    return frozenset(
-        name
-        for step in steps
-        if isinstance(step, dict) and isinstance(step.get("extract"), dict)
-        for name in step["extract"]
-        if isinstance(name, str)
-    )
-
-
-def _scope(key: object, value: Any, keep: frozenset[str] | None) -> frozenset[str] | None:
-    """The journey variables in scope below ``key``: a ``journey:`` mapping opens its own."""
-    return _journey_variables(value) if key == "journey" else keep
+def _scope(key: object, value: Any, keep: RunVariables | None) -> RunVariables | None:
+    """The run-time variables in scope below ``key``: a kind's mapping may open its own."""
+    run_variables = _RUN_VARIABLES.get(key) if isinstance(key, str) else None
+    scope = run_variables(value) if run_variables is not None else None
+    return keep if scope is None else scope
 
 
 def interpolate(doc: Document, env: Mapping[str, str]) -> tuple[Document, list[Issue]]:
@@ -132,7 +122,7 @@ def interpolate(doc: Document, env: Mapping[str, str]) -> tuple[Document, list[I
     substitutions: dict[DataPath, tuple[Substitution, ...]] = {}
     base = Path(doc.file).parent
 
-    def walk(value: Any, path: DataPath, keep: frozenset[str] | None) -> Any:
+    def walk(value: Any, path: DataPath, keep: RunVariables | None) -> Any:
         if isinstance(value, str):
             if "$" not in value:
                 return value

@@ -4,19 +4,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, create_model, field_validator, model_validator
 
-from probes import DnsSpec, Duration, HttpSpec, JourneySpec, Percent, StrictModel, TcpSpec, TlsSpec
+from probes import KINDS as REGISTRY
+from probes import Duration, Kind, Percent, SpecBase, StrictModel, check_kinds
 
 Slug = Annotated[
     str,
     Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$", description="lower-case id: a-z 0-9 . _ -"),
 ]
 Level = Literal["federal", "regional", "municipal"]
-Spec = HttpSpec | TcpSpec | TlsSpec | DnsSpec | JourneySpec
-KINDS = ("http", "tcp", "tls", "dns", "journey")
+Spec = SpecBase  # any registered kind's spec (probes.KINDS)
+KINDS: tuple[str, ...] = tuple(kind.name for kind in REGISTRY)
 
 
 class Standard(StrictModel):
@@ -117,39 +119,68 @@ class Maintenance(StrictModel):
         return self
 
 
-class Probe(StrictModel):
-    name: Slug
-    interval: Duration | None = None
-    timeout: Duration | None = None
-    http: HttpSpec | None = None
-    tcp: TcpSpec | None = None
-    tls: TlsSpec | None = None
-    dns: DnsSpec | None = None
-    journey: JourneySpec | None = None
-    # Confirmation (see README "Confirmation"): immediate re-probes on failure, the last attempt
-    # decides; and how many consecutive verdicts flip the up/down state.
-    retries: int = Field(0, ge=0, le=5)
-    failure_threshold: int = Field(1, ge=1, le=20)
-    success_threshold: int = Field(1, ge=1, le=20)
+class ProbeBase(StrictModel):
+    """What every probe is, whatever its kind. The concrete ``Probe`` model adds one optional
+    field per registered kind (``probe_model``); exactly one of them must be given."""
+
+    kind_names: ClassVar[tuple[str, ...]] = ()  # the model's kind keys, in registry order
+
+    if TYPE_CHECKING:  # the fields, for type checkers; the model itself is built below
+        name: str
+        interval: float | None
+        timeout: float | None
+        retries: int
+        failure_threshold: int
+        success_threshold: int
+
+        def __getattr__(self, kind: str) -> Any: ...  # one optional spec per kind
 
     @model_validator(mode="after")
-    def _exactly_one_kind(self) -> Probe:
-        given = [k for k in KINDS if getattr(self, k) is not None]
+    def _exactly_one_kind(self) -> ProbeBase:
+        kinds = self.kind_names
+        given = [k for k in kinds if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"a probe needs exactly one kind key ({', '.join(KINDS)}); "
+                f"a probe needs exactly one kind key ({', '.join(kinds)}); "
                 f"found {', '.join(given) if given else 'none'}"
             )
         return self
 
     @property
     def kind(self) -> str:
-        return next(k for k in KINDS if getattr(self, k) is not None)
+        return next(k for k in self.kind_names if getattr(self, k) is not None)
 
     @property
     def spec(self) -> Spec:
         spec: Spec = getattr(self, self.kind)
         return spec
+
+
+def probe_model(kinds: Iterable[Kind]) -> type[ProbeBase]:
+    """The catalog's probe model for a kind registry (checked first: TypeError if broken).
+    Field order is the catalog's: name, interval, timeout, the kinds, then confirmation."""
+    kinds = check_kinds(kinds)
+    fields: dict[str, Any] = {
+        "name": (Slug, ...),
+        "interval": (Duration | None, None),
+        "timeout": (Duration | None, None),
+        **{kind.name: (kind.spec | None, None) for kind in kinds},
+        # Confirmation (see README "Confirmation"): immediate re-probes on failure, the last
+        # attempt decides; and how many consecutive verdicts flip the up/down state.
+        "retries": (int, Field(0, ge=0, le=5)),
+        "failure_threshold": (int, Field(1, ge=1, le=20)),
+        "success_threshold": (int, Field(1, ge=1, le=20)),
+    }
+    model: type[ProbeBase] = create_model(
+        "Probe", __base__=ProbeBase, __module__=__name__, **fields)
+    model.kind_names = tuple(kind.name for kind in kinds)
+    return model
+
+
+if TYPE_CHECKING:
+    Probe = ProbeBase
+else:
+    Probe = probe_model(REGISTRY)
 
 
 class Service(StrictModel):

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from probes._spec import Duration, StrictModel
+from probes._kind import RunVariables, SpecBase
+from probes._spec import Duration, StrictModel, format_duration
 from probes._tls import TlsOptions
 from probes.http import DEFAULT_MAX_BODY, HttpExpect
 from probes.journey.extract import VAR_NAME_PATTERN, Extract, PollUntil, references
@@ -114,7 +115,7 @@ class JourneyStep(StrictModel):
     )
 
 
-class JourneySpec(StrictModel):
+class JourneySpec(SpecBase):
     """Ordered HTTP steps sharing one cookie jar per run."""
 
     steps: tuple[JourneyStep, ...] = Field(min_length=1)
@@ -169,3 +170,27 @@ class JourneySpec(StrictModel):
         """None: a step's ``expect.max_latency`` bounds that step, not the whole journey's
         duration, and the journey has no objective of its own."""
         return None
+
+    def time_budget(self) -> float | None:
+        """The poll deadlines added up (0 without polls): the timeout must exceed them."""
+        return sum(s.poll.deadline for s in self.steps if s.poll)
+
+    def time_budget_problem(self, budget: float, timeout: float) -> str:
+        return (f"the journey's poll deadlines add up to {format_duration(budget)}, not below "
+                f"the probe timeout {format_duration(timeout)}; the timeout would cut the "
+                "poll short and report 'timeout' instead of 'result not ready'")
+
+    @classmethod
+    def run_variables(cls, raw: Any) -> RunVariables | None:
+        """Inside a ``journey:`` mapping, ``${name}`` of a variable that one of its steps
+        extracts is filled at run time (see extract.py); so is a lower-case ``${name}`` set
+        neither way, which the steps' validation reports. ``raw`` may be malformed."""
+        steps = raw.get("steps") if isinstance(raw, dict) else None
+        names = frozenset(
+            name
+            for step in (steps if isinstance(steps, list) else ())
+            if isinstance(step, dict) and isinstance(step.get("extract"), dict)
+            for name in step["extract"]
+            if isinstance(name, str)
+        )
+        return RunVariables(names, VAR_NAME_PATTERN)
