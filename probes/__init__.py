@@ -28,6 +28,7 @@ from probes._spec import (
 )
 from probes.dns import DnsSpec, probe_dns
 from probes.http import HttpSpec, probe_http
+from probes.icmp import IcmpSpec, probe_icmp
 from probes.journey import JourneySpec, probe_journey
 from probes.tcp import TcpSpec, probe_tcp
 from probes.tls import TlsSpec, probe_tls
@@ -38,6 +39,7 @@ KINDS: tuple[Kind, ...] = check_kinds((
     Kind("tls", TlsSpec, probe_tls),
     Kind("dns", DnsSpec, probe_dns),
     Kind("journey", JourneySpec, probe_journey),
+    Kind("icmp", IcmpSpec, probe_icmp),
 ))
 
 # Derived: the probe function for a spec's type.
@@ -51,6 +53,7 @@ __all__ = [
     "DnsSpec",
     "Duration",
     "HttpSpec",
+    "IcmpSpec",
     "JourneySpec",
     "Kind",
     "Percent",
