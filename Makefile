@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Real tools the tests drive: promtool, amtool, prometheus, blackbox_exporter; chromium
-# renders the monthly report's HTML.
-DEB_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-exporter chromium
+# renders the monthly report's HTML; iproute2 (`ip netns`) builds the ICMP tests' namespaced hosts.
+DEB_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-exporter chromium iproute2
 PYTEST_ARGS ?=
 
 # requirements.lock: runtime + test + bench extras (make run/test/bench*).
