@@ -27,6 +27,7 @@ from probes._spec import (
     format_percent,
 )
 from probes.dns import DnsSpec, probe_dns
+from probes.grpc import GrpcSpec, probe_grpc
 from probes.http import HttpSpec, probe_http
 from probes.journey import JourneySpec, probe_journey
 from probes.tcp import TcpSpec, probe_tcp
@@ -38,6 +39,7 @@ KINDS: tuple[Kind, ...] = check_kinds((
     Kind("tls", TlsSpec, probe_tls),
     Kind("dns", DnsSpec, probe_dns),
     Kind("journey", JourneySpec, probe_journey),
+    Kind("grpc", GrpcSpec, probe_grpc),
 ))
 
 # Derived: the probe function for a spec's type.
@@ -50,6 +52,7 @@ __all__ = [
     "PROBES",
     "DnsSpec",
     "Duration",
+    "GrpcSpec",
     "HttpSpec",
     "JourneySpec",
     "Kind",

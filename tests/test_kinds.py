@@ -32,6 +32,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "tls": {"address": "127.0.0.1:443"},
     "dns": {"server": "127.0.0.1", "query_name": "example.org"},
     "journey": {"steps": [{"name": "start", "request": {"url": "http://127.0.0.1/"}}]},
+    "grpc": {"address": "127.0.0.1:50051"},
 }
 
 
