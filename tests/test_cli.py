@@ -109,6 +109,7 @@ _EVERY_KIND: dict[str, dict[str, Any]] = {
     "tls": {"address": "127.0.0.1:1"},
     "dns": {"server": "127.0.0.1:1", "query_name": "example.org"},
     "journey": {"steps": [{"name": "home", "request": {"url": "http://127.0.0.1:1/j"}}]},
+    "grpc": {"address": "127.0.0.1:1"},
 }
 
 
@@ -175,7 +176,7 @@ def test_run_serves_every_probe_kind_and_reloads_onto_dns_only(tmp_path: Path) -
         # Every kind has run at least once and has its series.
         body = _wait_for_metrics(proc, port, lambda b: all(_runs(b, k) >= 1 for k in kinds),
                                  "a run of every kind")
-        assert "dozor_probes_configured 5.0" in body
+        assert f"dozor_probes_configured {len(kinds)}.0" in body
         # 0.3 (the HTTP probe's max_latency) became a bucket edge; nothing else needed one.
         assert 'dozor_probe_duration_seconds_bucket{service="svc-00000",probe="http",' \
                'location="msk",le="0.3"}' in body
@@ -190,7 +191,7 @@ def test_run_serves_every_probe_kind_and_reloads_onto_dns_only(tmp_path: Path) -
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert [e for e in events if e["event"] == "catalog applied"][-1]["removed"] == 4
+    assert [e for e in events if e["event"] == "catalog applied"][-1]["removed"] == len(kinds) - 1
     assert not [e for e in events if e["level"] == "error"]
 
 
