@@ -27,6 +27,7 @@ from probes._spec import (
     format_percent,
 )
 from probes.dns import DnsSpec, probe_dns
+from probes.grpc import GrpcSpec, probe_grpc
 from probes.http import HttpSpec, probe_http
 from probes.icmp import IcmpSpec, probe_icmp
 from probes.journey import JourneySpec, probe_journey
@@ -40,6 +41,7 @@ KINDS: tuple[Kind, ...] = check_kinds((
     Kind("dns", DnsSpec, probe_dns),
     Kind("journey", JourneySpec, probe_journey),
     Kind("icmp", IcmpSpec, probe_icmp),
+    Kind("grpc", GrpcSpec, probe_grpc),
 ))
 
 # Derived: the probe function for a spec's type.
@@ -52,6 +54,7 @@ __all__ = [
     "PROBES",
     "DnsSpec",
     "Duration",
+    "GrpcSpec",
     "HttpSpec",
     "IcmpSpec",
     "JourneySpec",

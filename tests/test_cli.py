@@ -18,6 +18,7 @@ import pytest
 from harness.catalog_factory import catalog_dict, write_catalog
 from harness.stack import free_port
 from harness.tools import samples
+from probes import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,6 +110,8 @@ _EVERY_KIND: dict[str, dict[str, Any]] = {
     "tls": {"address": "127.0.0.1:1"},
     "dns": {"server": "127.0.0.1:1", "query_name": "example.org"},
     "journey": {"steps": [{"name": "home", "request": {"url": "http://127.0.0.1:1/j"}}]},
+    "grpc": {"address": "127.0.0.1:1"},
+    "icmp": {"host": "127.0.0.1"},
 }
 
 
@@ -169,13 +172,14 @@ def _runs(body: str, probe: str) -> float:
 def test_run_serves_every_probe_kind_and_reloads_onto_dns_only(tmp_path: Path) -> None:
     port = free_port()
     kinds = list(_EVERY_KIND)
+    assert set(kinds) == {kind.name for kind in KINDS}, "every registered kind runs here"
     cfg = write_catalog(tmp_path / "c.yaml", _kinds_catalog(kinds))
     proc = _spawn_run(cfg, port)
     try:
         # Every kind has run at least once and has its series.
         body = _wait_for_metrics(proc, port, lambda b: all(_runs(b, k) >= 1 for k in kinds),
                                  "a run of every kind")
-        assert "dozor_probes_configured 5.0" in body
+        assert f"dozor_probes_configured {len(kinds)}.0" in body
         # 0.3 (the HTTP probe's max_latency) became a bucket edge; nothing else needed one.
         assert 'dozor_probe_duration_seconds_bucket{service="svc-00000",probe="http",' \
                'location="msk",le="0.3"}' in body
@@ -190,7 +194,7 @@ def test_run_serves_every_probe_kind_and_reloads_onto_dns_only(tmp_path: Path) -
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert [e for e in events if e["event"] == "catalog applied"][-1]["removed"] == 4
+    assert [e for e in events if e["event"] == "catalog applied"][-1]["removed"] == len(kinds) - 1
     assert not [e for e in events if e["level"] == "error"]
 
 

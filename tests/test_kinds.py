@@ -33,6 +33,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "dns": {"server": "127.0.0.1", "query_name": "example.org"},
     "journey": {"steps": [{"name": "start", "request": {"url": "http://127.0.0.1/"}}]},
     "icmp": {"host": "127.0.0.1"},
+    "grpc": {"address": "127.0.0.1:50051"},
 }
 
 
