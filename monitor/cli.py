@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--world-http-port", type=int, default=9250)
     demo.add_argument("--world-https-port", type=int, default=9251)
     demo.add_argument("--world-expiring-port", type=int, default=9252)
+    demo.add_argument("--world-dns-port", type=int, default=9253)
+    demo.add_argument("--world-smtp-port", type=int, default=9254)
+    demo.add_argument("--world-grpc-port", type=int, default=9255)
     return p
 
 
@@ -140,7 +143,9 @@ async def _demo(args: argparse.Namespace, running: list[Daemon]) -> int:
     from monitor.demo import demo_env, start_world  # the simulator is only for the demo
 
     world = await start_world(http_port=args.world_http_port, https_port=args.world_https_port,
-                              expiring_port=args.world_expiring_port)
+                              expiring_port=args.world_expiring_port,
+                              dns_port=args.world_dns_port, smtp_port=args.world_smtp_port,
+                              grpc_port=args.world_grpc_port)
     try:
         options = DaemonOptions(config=args.config, host=args.listen[0], port=args.listen[1],
                                 location=args.location, env={**os.environ, **demo_env(world)})

@@ -10,7 +10,15 @@ plain HTTP     ``DOZOR_DEMO_HTTP``           ``http://127.0.0.1:9250``
 HTTPS, 1 year  ``DOZOR_DEMO_HTTPS``          ``https://127.0.0.1:9251``
 HTTPS, 5 days  ``DOZOR_DEMO_HTTPS_EXPIRING`` ``https://127.0.0.1:9252``
 CA (PEM)       ``DOZOR_DEMO_CA``             ``/tmp/dozor-demo-ca.pem``
+TLS, 1 year    ``DOZOR_DEMO_TLS``            ``127.0.0.1:9251`` (the HTTPS listener)
+TLS, 5 days    ``DOZOR_DEMO_TLS_EXPIRING``   ``127.0.0.1:9252``
+DNS UDP+TCP    ``DOZOR_DEMO_DNS``            ``127.0.0.1:9253``
+SMTP+STARTTLS  ``DOZOR_DEMO_SMTP``           ``127.0.0.1:9254``
+gRPC health    ``DOZOR_DEMO_GRPC``           ``127.0.0.1:9255``
 =============  ============================  ===========================================
+
+The non-HTTP services and their schedule are described in ``services.py``;
+``config/examples/every-kind`` probes each of them.
 
 Faults, decided from the world's clock in the service region's local time:
 

@@ -37,3 +37,9 @@ def decide(fault: Fault, local_now: datetime, rng: random.Random) -> Outcome:
     if fault == "slow" and rng.random() < SLOW_SHARE:
         return Outcome(200, rng.uniform(*SLOW_DELAY))
     return Outcome(200, jitter)
+
+
+def dns_record_stale(local_now: datetime) -> bool:
+    """The cron job behind the "hourly" fault also re-registers the backend in DNS: for the
+    same ten minutes the zone serves the old address."""
+    return local_now.minute in HOURLY_MINUTES

@@ -1,4 +1,5 @@
-"""Start and stop the demo world: three aiohttp listeners on one host.
+"""Start and stop the demo world: three aiohttp listeners on one host, plus the services for
+the other probe kinds (``services.py``): DNS, an SMTP-like banner with STARTTLS, gRPC health.
 
 One application per listener, so a service lives at exactly one origin as in the catalog.
 """
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from monitor.demo import pages, tls
+from monitor.demo import pages, services, tls
 from monitor.demo.faults import decide
 from monitor.demo.sites import SITES, Listener, Site
 
@@ -54,13 +55,18 @@ class World:
     https_url: str
     expiring_url: str
     ca_file: str
+    dns_address: str  # host:port, UDP and TCP
+    smtp_address: str  # host:port, plain with STARTTLS
+    grpc_address: str  # host:port, plaintext gRPC health
     _runners: list[web.AppRunner] = field(repr=False)
     _tempdir: tempfile.TemporaryDirectory[str] = field(repr=False)
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, repr=False)
 
     async def close(self) -> None:
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
+        await _close_all(self._closers)
         self._tempdir.cleanup()
 
     async def __aenter__(self) -> Self:
@@ -77,7 +83,21 @@ def demo_env(world: World) -> dict[str, str]:
         "DOZOR_DEMO_HTTPS": world.https_url,
         "DOZOR_DEMO_HTTPS_EXPIRING": world.expiring_url,
         "DOZOR_DEMO_CA": world.ca_file,
+        "DOZOR_DEMO_TLS": _address(world.https_url),
+        "DOZOR_DEMO_TLS_EXPIRING": _address(world.expiring_url),
+        "DOZOR_DEMO_DNS": world.dns_address,
+        "DOZOR_DEMO_SMTP": world.smtp_address,
+        "DOZOR_DEMO_GRPC": world.grpc_address,
     }
+
+
+def _address(url: str) -> str:
+    return url.split("://", 1)[1]
+
+
+async def _close_all(closers: list[Callable[[], Awaitable[None]]]) -> None:
+    while closers:
+        await closers.pop()()
 
 
 async def start_world(
@@ -86,6 +106,9 @@ async def start_world(
     http_port: int = 0,
     https_port: int = 0,
     expiring_port: int = 0,
+    dns_port: int = 0,
+    smtp_port: int = 0,
+    grpc_port: int = 0,
     clock: Clock | None = None,
     time_scale: float = 1.0,
     seed: int = DEFAULT_SEED,
@@ -96,6 +119,7 @@ async def start_world(
     behaviour = _Behaviour(clock or _utc_now, random.Random(seed), time_scale)
     tempdir = tempfile.TemporaryDirectory(prefix="dozor-demo-")
     runners: list[web.AppRunner] = []
+    closers: list[Callable[[], Awaitable[None]]] = []
     try:
         certs = await asyncio.to_thread(tls.issue, Path(tempdir.name))
         contexts: dict[Listener, ssl.SSLContext | None] = {
@@ -118,9 +142,12 @@ async def start_world(
             port = runner.addresses[0][1]
             scheme = "http" if contexts[listener] is None else "https"
             urls[listener] = f"{scheme}://{_host_in_url(host)}:{port}"
+        addresses = await _start_services(host, dns_port, smtp_port, grpc_port, certs.normal,
+                                          behaviour.now, closers)
     except BaseException:
         for runner in runners:
             await runner.cleanup()
+        await _close_all(closers)
         tempdir.cleanup()
         raise
     return World(
@@ -128,9 +155,43 @@ async def start_world(
         https_url=urls["https"],
         expiring_url=urls["expiring"],
         ca_file=str(certs.ca_file),
+        dns_address=addresses["dns"],
+        smtp_address=addresses["smtp"],
+        grpc_address=addresses["grpc"],
         _runners=runners,
         _tempdir=tempdir,
+        _closers=closers,
     )
+
+
+async def _start_services(host: str, dns_port: int, smtp_port: int, grpc_port: int,
+                          context: ssl.SSLContext, now: Clock,
+                          closers: list[Callable[[], Awaitable[None]]]) -> dict[str, str]:
+    """Start DNS, SMTP and gRPC health; each registers its closer as soon as it runs."""
+    dns_chosen, udp, tcp = await services.start_dns(host, dns_port, now)
+
+    async def close_dns() -> None:
+        udp.close()
+        tcp.close()
+        await tcp.wait_closed()
+
+    closers.append(close_dns)
+    smtp_chosen, smtp = await services.start_smtp(host, smtp_port, context)
+
+    async def close_smtp() -> None:
+        smtp.close()
+        await smtp.wait_closed()
+
+    closers.append(close_smtp)
+    grpc_chosen, grpc_server = await services.start_grpc(host, grpc_port, now)
+
+    async def close_grpc() -> None:
+        await grpc_server.stop(None)  # type: ignore[attr-defined]
+
+    closers.append(close_grpc)
+    at = _host_in_url(host)
+    return {"dns": f"{at}:{dns_chosen}", "smtp": f"{at}:{smtp_chosen}",
+            "grpc": f"{at}:{grpc_chosen}"}
 
 
 def _app(listener: Listener, behaviour: _Behaviour) -> web.Application:

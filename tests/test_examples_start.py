@@ -1,0 +1,36 @@
+"""Every shipped example catalog starts the daemon: loads, serves /metrics with all its probes
+configured, stops cleanly. No environment: the ${NAME:-default}s must be enough to start (the
+probes may fail, nothing listens on the default ports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from harness.tools import samples
+from monitor.runtime.daemon import Daemon, DaemonOptions
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
+ROOTS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() or p.suffix in (".yaml", ".yml"))
+
+
+def test_there_are_examples() -> None:
+    assert {"demo", "every-kind"} <= {p.name for p in ROOTS}
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda p: p.name)
+async def test_example_catalog_starts_the_daemon(root: Path) -> None:
+    daemon = Daemon(DaemonOptions(config=root, port=0, location="examples", env={}, grace=1.0))
+    await daemon.start()
+    try:
+        assert daemon.catalog is not None
+        configured = sum(len(s.probes) for s in daemon.catalog.services)
+        async with aiohttp.ClientSession() as s, s.get(f"{daemon.url}/metrics") as r:
+            assert r.status == 200
+            found = samples(await r.read())
+        assert found["dozor_probes_configured", frozenset()] == configured
+        assert found["dozor_config_last_reload_successful", frozenset()] == 1
+    finally:
+        await daemon.stop()
