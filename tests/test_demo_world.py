@@ -242,8 +242,8 @@ async def test_smtp_banner_and_starttls_with_the_worlds_certificate(world: World
 async def test_grpc_health_follows_the_hourly_window(
     world: World, clock: FakeClock, service: str, minute: int, expected: str
 ) -> None:
-    import grpc  # type: ignore[import-untyped]
-    from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     clock.set_local(FAULT_ZONE, 14, minute)
     async with grpc.aio.insecure_channel(world.grpc_address) as channel:
@@ -346,11 +346,7 @@ def test_catalog_and_world_agree(world: World) -> None:
     files = [*DEMO.rglob("*.yaml"), *EVERY_KIND.rglob("*.yaml")]
     used = {name for file in files for name, _ in _VAR_RE.findall(file.read_text())
             if name.startswith("DOZOR_DEMO_")}  # not a journey's run-time ${permit}
-    # Not used yet: gRPC has no probe kind; tcp/tls addresses are literal in the every-kind
-    # catalog (the schema's host:port pattern does not admit ${...}).
-    assert used <= set(env)
-    assert set(env) - used <= {"DOZOR_DEMO_GRPC", "DOZOR_DEMO_TLS", "DOZOR_DEMO_TLS_EXPIRING",
-                               "DOZOR_DEMO_SMTP"}
+    assert used == set(env)
 
 
 async def test_every_demo_probe_passes_at_a_healthy_time(

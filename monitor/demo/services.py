@@ -196,8 +196,8 @@ def health_status(service: str, now: Now) -> str:
 
 async def start_grpc(host: str, port: int, now: Now) -> tuple[int, object]:
     """A plaintext gRPC server with the standard health service only."""
-    import grpc  # type: ignore[import-untyped]  # here: heavy, and only the world needs it
-    from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
+    import grpc  # here: heavy, and only the world needs it
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     class _Health(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
         async def Check(self, request: health_pb2.HealthCheckRequest,
