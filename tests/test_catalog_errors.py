@@ -251,3 +251,15 @@ def test_cross_checks_run_on_the_readable_fields_of_invalid_items(tmp_path: Path
         # inherits the invalid interval, so it is not checked.
         (17, "services[one].probes[p].retries", "2 attempts of 5s do not fit in the interval 10s"),
     ], "\n".join(map(str, caught.value.issues))
+
+
+@pytest.mark.parametrize("key", [" ", " padded", "a: b", "", "'quoted"])
+def test_odd_keys_keep_the_shape(tmp_path: Path, key: str) -> None:
+    """A key that is blank, padded or holds a colon is quoted in the field, so the error still
+    reads file:line: field: message (hypothesis found `{' ': None}` breaking it)."""
+    path = write_catalog(tmp_path / "c.yaml", {key: None, "services": []})
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(path, env={})
+    [issue] = caught.value.issues
+    assert SHAPE.match(str(issue)), str(issue)
+    assert issue.field == repr(key)

@@ -26,6 +26,8 @@ _ITEM_KEYS = {
     "probes": "name",
 }
 _LABEL_RE = re.compile(r"^[^\[\]\s]{1,80}$")
+# A key written as is in a field path; any other (blank, padded, with a colon) is quoted.
+_PLAIN_KEY_RE = re.compile(r"^[^\s:'\"](?:[^:]*[^\s:])?$")
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,10 @@ def format_field(data: Any, path: DataPath) -> str:
         else:
             text = str(key)
             # A hostile or mistaken 1 MB key must not become a 1 MB error line.
-            parts.append(text if len(text) <= 64 else text[:61] + "...")
+            text = text if len(text) <= 64 else text[:61] + "..."
+            # A key that is blank, padded or holds a colon is quoted, so that the error still
+            # reads as file:line: field: message (hypothesis found the key ' ').
+            parts.append(text if _PLAIN_KEY_RE.match(text) else repr(text))
             node = node.get(key) if isinstance(node, dict) else None
         parent = key
     return ".".join(parts)
