@@ -26,7 +26,10 @@ class Issue:
         # printable text (a key or value with a line break or a terminal escape in it must
         # neither split the report nor reach the author's terminal raw).
         object.__setattr__(self, "line", max(self.line, WHOLE_FILE_LINE))
-        object.__setattr__(self, "field", one_line(self.field) or FILE_FIELD)
+        field = one_line(self.field) or FILE_FIELD
+        if field != field.strip() or ": " in field:  # would blur where the field ends
+            field = repr(field)
+        object.__setattr__(self, "field", field)
         object.__setattr__(self, "message", one_line(self.message))
         object.__setattr__(self, "file", one_line(self.file))
 
