@@ -27,7 +27,7 @@ class Issue:
         # neither split the report nor reach the author's terminal raw).
         object.__setattr__(self, "line", max(self.line, WHOLE_FILE_LINE))
         field = one_line(self.field) or FILE_FIELD
-        if field != field.strip() or ": " in field:  # would blur where the field ends
+        if field != field.strip():  # a padded field would blur where it starts and ends
             field = repr(field)
         object.__setattr__(self, "field", field)
         object.__setattr__(self, "message", one_line(self.message))
