@@ -58,3 +58,17 @@ def write_catalog(path: Path, data: dict[str, Any]) -> Path:
 # path or "(file)" for a problem with the file as a whole (README, "The catalog").
 ERROR_SHAPE = re.compile(r"^(?P<file>[^\n]+?):(?P<line>[1-9][0-9]*): (?P<field>[^\s:][^\n]*?): "
                          r"(?P<message>\S[^\n]*)$")
+
+
+# One valid probe of every registered kind, aimed at a closed port of 127.0.0.1 so a run fails
+# fast and locally (the HTTP one sets a latency objective, which becomes a bucket edge).
+# Adding a kind means adding it here: tests/test_kinds.py and tests/test_cli.py check it.
+EVERY_KIND: dict[str, dict[str, Any]] = {
+    "http": {"url": "http://127.0.0.1:1/a", "expect": {"max_latency": "300ms"}},
+    "tcp": {"address": "127.0.0.1:1"},
+    "tls": {"address": "127.0.0.1:1"},
+    "dns": {"server": "127.0.0.1:1", "query_name": "example.org"},
+    "journey": {"steps": [{"name": "home", "request": {"url": "http://127.0.0.1:1/j"}}]},
+    "grpc": {"address": "127.0.0.1:1"},
+    "icmp": {"host": "127.0.0.1"},
+}

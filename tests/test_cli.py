@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness.catalog_factory import catalog_dict, write_catalog
+from harness.catalog_factory import EVERY_KIND, catalog_dict, write_catalog
 from harness.stack import free_port
 from harness.tools import samples
 from probes import KINDS
@@ -104,20 +104,11 @@ def test_run_reloads_on_sighup_and_exits_0_on_sigterm(tmp_path: Path) -> None:
 
 # One probe of every kind against closed 127.0.0.1 ports: verdicts do not matter here, only
 # that the daemon runs each kind through its generic code (buckets, scheduling, metrics).
-_EVERY_KIND: dict[str, dict[str, Any]] = {
-    "http": {"url": "http://127.0.0.1:1/a", "expect": {"max_latency": "300ms"}},
-    "tcp": {"address": "127.0.0.1:1"},
-    "tls": {"address": "127.0.0.1:1"},
-    "dns": {"server": "127.0.0.1:1", "query_name": "example.org"},
-    "journey": {"steps": [{"name": "home", "request": {"url": "http://127.0.0.1:1/j"}}]},
-    "grpc": {"address": "127.0.0.1:1"},
-    "icmp": {"host": "127.0.0.1"},
-}
 
 
 def _kinds_catalog(kinds: list[str]) -> dict[str, Any]:
     data = catalog_dict(["http://127.0.0.1:1/a"], interval="1s", timeout="500ms")
-    data["services"][0]["probes"] = [{"name": kind, kind: _EVERY_KIND[kind]} for kind in kinds]
+    data["services"][0]["probes"] = [{"name": kind, kind: EVERY_KIND[kind]} for kind in kinds]
     return data
 
 
@@ -171,7 +162,7 @@ def _runs(body: str, probe: str) -> float:
 @pytest.mark.e2e
 def test_run_serves_every_probe_kind_and_reloads_onto_dns_only(tmp_path: Path) -> None:
     port = free_port()
-    kinds = list(_EVERY_KIND)
+    kinds = list(EVERY_KIND)
     assert set(kinds) == {kind.name for kind in KINDS}, "every registered kind runs here"
     cfg = write_catalog(tmp_path / "c.yaml", _kinds_catalog(kinds))
     proc = _spawn_run(cfg, port)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import probes
-from harness.catalog_factory import catalog_dict, write_catalog
+from harness.catalog_factory import EVERY_KIND, catalog_dict, write_catalog
 from monitor.catalog import load_catalog
 from monitor.catalog.model import KINDS as CATALOG_KINDS
 from monitor.catalog.model import Probe, probe_model
@@ -25,16 +25,8 @@ from probes.http import HttpSpec, probe_http
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = REPO / "config" / "schema" / "catalog.schema.json"
 
-# The smallest valid spec of each kind: adding a kind means adding one here.
-MINIMAL: dict[str, dict[str, Any]] = {
-    "http": {"url": "http://127.0.0.1/"},
-    "tcp": {"address": "127.0.0.1:80"},
-    "tls": {"address": "127.0.0.1:443"},
-    "dns": {"server": "127.0.0.1", "query_name": "example.org"},
-    "journey": {"steps": [{"name": "start", "request": {"url": "http://127.0.0.1/"}}]},
-    "icmp": {"host": "127.0.0.1"},
-    "grpc": {"address": "127.0.0.1:50051"},
-}
+# A valid spec of each kind (harness.catalog_factory.EVERY_KIND): adding a kind adds one.
+MINIMAL = EVERY_KIND
 
 
 def _all_subclasses(cls: type) -> set[type]:
