@@ -31,9 +31,14 @@ def phase_record() -> PhaseRecord:
 
 
 async def run_probe(
-    fn: ProbeFn, spec: Any, ctx: ProbeContext, timeout: float
+    fn: ProbeFn, spec: Any, ctx: ProbeContext, timeout: float,
+    on_raise: Callable[[Exception], None] | None = None,
 ) -> tuple[ProbeResult, float]:
-    """Run one probe under ``timeout`` seconds; returns the result and the wall time taken."""
+    """Run one probe under ``timeout`` seconds; returns the result and the wall time taken.
+
+    A probe that raises has a bug; its run is a failure with reason ``error`` and the phases
+    reached. ``on_raise`` gets the exception (the daemon logs it once per streak); without
+    one, the traceback is logged through ``ctx.log``."""
     record = PhaseRecord()
     token = _RECORD.set(record)
     start = time.perf_counter()
@@ -44,6 +49,13 @@ async def run_probe(
         # Cancellation has unwound the probe by now: phases it was in when cut are recorded.
         phases = record.cut(time.perf_counter())
         result = ProbeResult.fail(Reason.TIMEOUT, f"no result within {timeout:g}s", phases)
+    except Exception as exc:  # any bug in a probe is a failed run, never a stalled job
+        if on_raise is None:
+            ctx.log.error("probe raised", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+        else:
+            on_raise(exc)
+        result = ProbeResult.fail(Reason.ERROR, f"probe raised {type(exc).__name__}: {exc}",
+                                  record.cut(time.perf_counter()))
     finally:
         _RECORD.reset(token)
     return result, time.perf_counter() - start

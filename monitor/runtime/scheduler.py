@@ -25,7 +25,7 @@ from monitor.runtime.confirmation import ProbeState, Thresholds, record
 from monitor.runtime.plan import JobSpec, PlanDiff, diff_plans
 from monitor.runtime.state import SavedProbe
 from monitor.serving.metrics import Metrics, ProbeSeries
-from probes import PROBES, ProbeContext, ProbeFn, ProbeResult, Reason, run_probe
+from probes import PROBES, ProbeContext, ProbeFn, ProbeResult, run_probe
 
 
 @dataclass(slots=True)
@@ -39,6 +39,15 @@ class _Entry:
     thresholds: Thresholds
     state: ProbeState = field(default_factory=ProbeState)
     raising: bool = False  # the last attempt raised: its traceback is logged already
+    raised_now: bool = False  # the current attempt raised
+
+    def raised(self, exc: Exception) -> None:
+        """``run_probe``'s ``on_raise``: log the traceback when the probe starts raising, not
+        on every run of a streak."""
+        if not self.raising:
+            self.ctx.log.error("probe raised", error=f"{type(exc).__name__}: {exc}",
+                               exc_info=exc)
+        self.raised_now = True
 
 
 def _trigger(job: JobSpec) -> IntervalTrigger:
@@ -154,20 +163,8 @@ class ProbeScheduler:
                entry.thresholds)
 
     async def _attempt(self, entry: _Entry, fn: ProbeFn) -> tuple[ProbeResult, float]:
-        """One attempt. A probe that raises has a bug, and its run is a failure with reason
-        ``error``; the traceback is logged when it starts raising, not on every run."""
-        job = entry.job
-        started = time.perf_counter()
-        try:
-            found = await run_probe(fn, job.spec, entry.ctx, job.timeout)
-        except Exception as exc:  # any bug in a probe is a failed run
-            if not entry.raising:
-                entry.raising = True
-                entry.ctx.log.error("probe raised", error=f"{type(exc).__name__}: {exc}",
-                                    exc_info=exc)
-            return (ProbeResult.fail(Reason.ERROR, f"probe raised {type(exc).__name__}: {exc}"),
-                    time.perf_counter() - started)
-        entry.raising = False
+        found = await run_probe(fn, entry.job.spec, entry.ctx, entry.job.timeout, entry.raised)
+        entry.raising, entry.raised_now = entry.raised_now, False
         return found
 
     def snapshot(self) -> dict[str, SavedProbe]:
