@@ -10,9 +10,6 @@ from pydantic import AfterValidator, WithJsonSchema
 
 ADDRESS_PATTERN = r"^(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]@]+):[0-9]{1,5}$"
 _ADDRESS_RE = re.compile(ADDRESS_PATTERN)
-# The JSON Schema reads the YAML as written, before ${ENV} is expanded: an address built from
-# variables (`${SMTP_ADDRESS}`, `${HOST}:25`) is the loader's to check.
-_SCHEMA_PATTERN = r"^(?:" + ADDRESS_PATTERN[1:-1] + r"|.*\$\{[^}]+\}.*)$"
 
 
 class Endpoint(NamedTuple):
@@ -43,6 +40,6 @@ def _check(text: str) -> str:
 HostPort = Annotated[
     str,
     AfterValidator(_check),
-    WithJsonSchema({"type": "string", "pattern": _SCHEMA_PATTERN,
+    WithJsonSchema({"type": "string", "pattern": ADDRESS_PATTERN,
                     "examples": ["mail.example.org:25", "[2001:db8::1]:443"]}),
 ]

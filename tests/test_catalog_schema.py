@@ -110,3 +110,22 @@ def test_schema_rejects_shape_errors_too(
 ) -> None:
     errors = _errors(validator, FIXTURES / "invalid" / fixture)
     assert any(fragment in e for e in errors), errors
+
+
+def test_schema_admits_variables_in_patterned_fields(
+    validator: jsonschema.protocols.Validator, tmp_path: Path
+) -> None:
+    """The schema reads the YAML before ${ENV} expansion: a duration, an address or a URL built
+    from variables is the loader's to check, while a literal still has to fit the pattern."""
+    probes = [
+        {"name": "smtp", "interval": "${SMTP_INTERVAL}", "tcp": {"address": "${SMTP}"}},
+        {"name": "tls", "timeout": "${T:-5s}", "tls": {"address": "${HOST}:443"}},
+    ]
+    data = {"services": [{"id": "s", "name": "S", "level": "federal", "region": "RU-MOW",
+                          "department": "D", "curator": "c", "probes": probes}]}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert _errors(validator, path) == []
+    probes[0]["interval"] = "soon"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert any("'soon' does not match" in e for e in _errors(validator, path))

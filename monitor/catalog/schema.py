@@ -38,6 +38,7 @@ def catalog_json_schema() -> dict[str, Any]:
     # Top-level x-* keys hold YAML anchors and are ignored by the loader.
     schema["patternProperties"] = {f"^{EXTENSION_PREFIX}": {}}
     _spell_defaults(schema)
+    _admit_variables(schema)
     schema["title"] = "Dozor catalog file"
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
@@ -56,6 +57,23 @@ def _spell_defaults(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _spell_defaults(value)
+
+
+# The schema checks the YAML as written, before ${ENV} is expanded: any patterned string may
+# instead hold a reference (`${SMTP_ADDRESS}`, `${HOST}:25`); the loader checks the result.
+_VARIABLE = r"\$\{[^}]+\}"
+
+
+def _admit_variables(node: Any) -> None:
+    if isinstance(node, dict):
+        pattern = node.get("pattern")
+        if isinstance(pattern, str):
+            node["pattern"] = f"(?:{pattern})|{_VARIABLE}"
+        for value in node.values():
+            _admit_variables(value)
+    elif isinstance(node, list):
+        for value in node:
+            _admit_variables(value)
 
 
 def render() -> str:
