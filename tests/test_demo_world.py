@@ -53,8 +53,9 @@ class FakeClock:
     def __call__(self) -> datetime:
         return self.now
 
-    def set_local(self, zone: str, hour: int, minute: int = 0) -> None:
-        local = datetime(2025, 6, 11, hour, minute, tzinfo=ZoneInfo(zone))
+    def set_local(self, zone: str | ZoneInfo, hour: int, minute: int = 0) -> None:
+        tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+        local = datetime(2025, 6, 11, hour, minute, tzinfo=tz)
         self.now = local.astimezone(UTC)
 
 

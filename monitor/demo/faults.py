@@ -30,7 +30,7 @@ def decide(fault: Fault, local_now: datetime, rng: random.Random) -> Outcome:
     jitter = rng.uniform(*HEALTHY_DELAY)
     if fault == "night" and local_now.hour in NIGHT_HOURS:
         return Outcome(503, jitter)
-    if fault == "hourly" and local_now.minute in HOURLY_MINUTES:
+    if fault == "hourly" and hourly_fault_on(local_now):
         return Outcome(502, jitter)
     if fault == "flaky" and rng.random() < FLAKY_SHARE:
         return Outcome(500, jitter)
@@ -39,7 +39,7 @@ def decide(fault: Fault, local_now: datetime, rng: random.Random) -> Outcome:
     return Outcome(200, jitter)
 
 
-def dns_record_stale(local_now: datetime) -> bool:
-    """The cron job behind the "hourly" fault also re-registers the backend in DNS: for the
-    same ten minutes the zone serves the old address."""
+def hourly_fault_on(local_now: datetime) -> bool:
+    """The cron job behind the "hourly" fault is restarting the backend: its sites answer 502,
+    its DNS record serves the old address and its gRPC service is NOT_SERVING."""
     return local_now.minute in HOURLY_MINUTES

@@ -2,7 +2,7 @@
 server's banner with STARTTLS, and a gRPC health server.
 
 - DNS (UDP and TCP on one port): the zone in ``RECORDS``; ``STALE_NAME`` answers
-  ``STALE_ADDRESS`` instead of 127.0.0.1 while :func:`faults.dns_record_stale` holds in its
+  ``STALE_ADDRESS`` instead of 127.0.0.1 while :func:`faults.hourly_fault_on` holds in its
   region's local time. Unknown names under the zone: NXDOMAIN; other zones: REFUSED.
 - SMTP-like banner: ``220 <MAIL_HOST> ESMTP ...``, then ``EHLO`` (advertises STARTTLS until
   TLS is on), ``STARTTLS`` (upgrades with the world's normal certificate), ``NOOP``,
@@ -31,12 +31,12 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from monitor.demo.faults import HOURLY_MINUTES, dns_record_stale
+from monitor.demo.faults import hourly_fault_on
 
 ZONE = "gosuslugi.demo."
 STALE_NAME = "permit.khv.gosuslugi.demo."
 STALE_ADDRESS = "192.0.2.10"  # TEST-NET-1: the backend's old address, never reachable
-FAULT_ZONE = "Asia/Vladivostok"  # the stale record and NOT_SERVING follow Khabarovsk time
+FAULT_ZONE = ZoneInfo("Asia/Vladivostok")  # the stale record and NOT_SERVING: Khabarovsk time
 TTL = 60
 # name -> (type, value); the healthy answers. Every A record is the loopback: the world's host.
 RECORDS: dict[str, tuple[str, str]] = {
@@ -75,7 +75,7 @@ def answer(query: dns.message.Message, now: Now) -> dns.message.Message:
         response.set_rcode(dns.rcode.NXDOMAIN)
         return response
     rdtype, value = record
-    if name == STALE_NAME and dns_record_stale(now().astimezone(ZoneInfo(FAULT_ZONE))):
+    if name == STALE_NAME and hourly_fault_on(now().astimezone(FAULT_ZONE)):
         value = STALE_ADDRESS
     if dns.rdatatype.from_text(rdtype) == question.rdtype:
         response.answer.append(dns.rrset.from_text(name, TTL, "IN", rdtype, value))
@@ -189,8 +189,7 @@ def health_status(service: str, now: Now) -> str:
     if service in ("", APPLICATIONS_SERVICE):
         return "SERVING"
     if service == PAYMENTS_SERVICE:
-        local = now().astimezone(ZoneInfo(FAULT_ZONE))
-        return "NOT_SERVING" if local.minute in HOURLY_MINUTES else "SERVING"
+        return "NOT_SERVING" if hourly_fault_on(now().astimezone(FAULT_ZONE)) else "SERVING"
     return "NOT_FOUND"
 
 
