@@ -18,7 +18,6 @@ Slug = Annotated[
 ]
 Level = Literal["federal", "regional", "municipal"]
 Spec = SpecBase  # any registered kind's spec (probes.KINDS)
-KINDS: tuple[str, ...] = tuple(kind.name for kind in REGISTRY)
 
 
 class Standard(StrictModel):
@@ -181,6 +180,8 @@ if TYPE_CHECKING:
     Probe = ProbeBase
 else:
     Probe = probe_model(REGISTRY)
+
+KINDS: tuple[str, ...] = Probe.kind_names  # the catalog's kind keys, in registry order
 
 
 class Service(StrictModel):
