@@ -33,9 +33,9 @@ import structlog
 from harness.blackbox import Blackbox, version
 from harness.dns_zoo import DROP_NAME, DnsZoo
 from harness.http_zoo import OK_TEXT, RawZoo, start_zoo
-from probes import PROBES, Phase, ProbeContext, Reason, run_probe
+from probes import PROBES, Phase, ProbeContext, Reason, new_http_session, run_probe
 from probes.dns import DnsSpec
-from probes.http import HttpSpec, new_http_session
+from probes.http import HttpSpec
 from probes.tcp import TcpSpec
 
 PHASES = ("connect", "processing", "transfer")

@@ -31,7 +31,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import Field, field_validator
 
 from probes._context import ProbeContext
-from probes._http_client import HttpExchange, new_http_session
+from probes._http_client import HttpExchange
 from probes._kind import SpecBase
 from probes._result import ProbeResult, Reason
 from probes._spec import Duration, OneOrMany, Regex, StrictModel
@@ -43,7 +43,6 @@ __all__ = [
     "HttpReply",
     "HttpSpec",
     "call_http",
-    "new_http_session",
     "probe_http",
 ]
 

@@ -18,8 +18,7 @@ from aiohttp.abc import AbstractResolver
 from harness.http_zoo import UA, Pki
 from harness.target import Target
 from harness.tls_zoo import Zoo, tls_zoo
-from probes import ProbeContext
-from probes.http import new_http_session
+from probes import ProbeContext, new_http_session
 
 
 @pytest.fixture(autouse=True)

@@ -34,8 +34,8 @@ from harness.vitals import (
     runs_by_service,
 )
 from monitor.runtime.daemon import Daemon, DaemonOptions
-from probes import PROBES, ProbeContext, Reason, run_probe
-from probes.http import HttpSpec, new_http_session
+from probes import PROBES, ProbeContext, Reason, new_http_session, run_probe
+from probes.http import HttpSpec
 
 pytestmark = pytest.mark.e2e  # the hostile zoo in its own process, the daemon under load
 

@@ -19,8 +19,8 @@ from monitor.cli import _parser
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.shard import Shard
 from monitor.serving.security import WebConfigError, WebSecurity, load_web_security
-from probes import ProbeContext, Reason, run_probe
-from probes.http import HttpSpec, new_http_session, probe_http
+from probes import ProbeContext, Reason, new_http_session, run_probe
+from probes.http import HttpSpec, probe_http
 
 TOKEN = "0123456789abcdef-reload"
 
