@@ -26,15 +26,18 @@ class Issue:
         # printable text (a key or value with a line break or a terminal escape in it must
         # neither split the report nor reach the author's terminal raw).
         object.__setattr__(self, "line", max(self.line, WHOLE_FILE_LINE))
-        field = one_line(self.field) or FILE_FIELD
-        if field != field.strip():  # a padded field would blur where it starts and ends
-            field = repr(field)
-        object.__setattr__(self, "field", field)
+        object.__setattr__(self, "field", one_line(self.field) or FILE_FIELD)
         object.__setattr__(self, "message", one_line(self.message))
         object.__setattr__(self, "file", one_line(self.file))
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+def clip(text: str, limit: int = 64) -> str:
+    """``text`` cut to ``limit`` characters: a hostile or mistaken 1 MB key or value must not
+    become a 1 MB error line."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def one_line(text: str) -> str:

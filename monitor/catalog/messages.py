@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from monitor.catalog.errors import clip
+
 Loc = tuple[int | str, ...]
 
 _EXPECTED = {
@@ -85,8 +87,7 @@ def _show(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing (null)"
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return clip(repr(value), 80)
 
 
 def _keys_at(model: type[BaseModel], loc: Loc) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.catalog.errors import WHOLE_FILE_LINE, Issue
+from monitor.catalog.errors import WHOLE_FILE_LINE, Issue, clip
 
 PathKey = str | int
 DataPath = tuple[PathKey, ...]
@@ -84,8 +84,7 @@ def format_field(data: Any, path: DataPath) -> str:
             node = item
         else:
             text = str(key)
-            # A hostile or mistaken 1 MB key must not become a 1 MB error line.
-            text = text if len(text) <= 64 else text[:61] + "..."
+            text = clip(text)
             # A key that is blank, padded or holds a colon is quoted, so that the error still
             # reads as file:line: field: message (hypothesis found the key ' ').
             parts.append(text if _PLAIN_KEY_RE.match(text) else repr(text))

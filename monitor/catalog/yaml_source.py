@@ -15,7 +15,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from monitor.catalog.errors import FILE_FIELD, WHOLE_FILE_LINE, Issue
+from monitor.catalog.errors import FILE_FIELD, WHOLE_FILE_LINE, Issue, clip
 from monitor.catalog.source import DataPath, Document, format_field
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -102,7 +102,7 @@ def _tag_of(problem: str) -> str:
     # "could not determine a constructor for the tag '!custom'": the tag, bounded in length.
     start, end = problem.find("'"), problem.rfind("'")
     tag = problem[start + 1 : end] if 0 <= start < end else "?"
-    return tag if len(tag) <= 60 else tag[:60] + "..."
+    return clip(tag)
 
 
 def _read_text(path: Path, display: str) -> str | Issue:
@@ -197,7 +197,7 @@ class _Builder:
             # not fit it (`!!int abc`, `!!bool maybe`), or an integer longer than Python
             # converts (4,300 digits), fails with a plain Python error.
             tag = node.tag.rsplit(":", 1)[-1]
-            value = node.value if len(node.value) <= 40 else node.value[:40] + "..."
+            value = clip(node.value, 43)
             hint = " (more than 4,300 digits)" if "digits" in str(exc) else ""
             raise _Refused(
                 node.start_mark.line + 1,
@@ -226,7 +226,7 @@ class _Builder:
             key = self.scalar(key_node)
             if key in result:
                 first = self.lines.get((*path, key))
-                shown = repr(key) if len(repr(key)) <= 64 else repr(key)[:61] + "..."
+                shown = clip(repr(key))
                 self.problems.append(
                     ((*path, key), line, f"duplicate key {shown} (first at line {first}); keep one")
                 )
