@@ -38,6 +38,15 @@ SERVICE_LATENCY_P95_OBJECTIVE_SECONDS = "dozor_service_latency_p95_objective_sec
 SERVICE_WINDOW_SECONDS = "dozor_service_window_seconds"
 SERVICE_MAINTENANCE_COUNTS = "dozor_service_maintenance_counts"
 MAINTENANCE_ACTIVE = "dozor_maintenance_active"
+# The same, by the part of the standard (catalog.Standard's field) each one exports.
+SERVICE_OBJECTIVES: dict[str, str] = {
+    "availability": SERVICE_AVAILABILITY_OBJECTIVE,
+    "offhours_availability": SERVICE_OFFHOURS_AVAILABILITY_OBJECTIVE,
+    "max_outage": SERVICE_MAX_OUTAGE_OBJECTIVE_SECONDS,
+    "latency_p95": SERVICE_LATENCY_P95_OBJECTIVE_SECONDS,
+    "window": SERVICE_WINDOW_SECONDS,
+    "maintenance_counts": SERVICE_MAINTENANCE_COUNTS,
+}
 # The daemon itself.
 SCHEDULER_LAG_SECONDS = "dozor_scheduler_lag_seconds"  # histogram
 SCHEDULER_SKIPPED_RUNS_TOTAL = "dozor_scheduler_skipped_runs_total"

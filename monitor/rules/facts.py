@@ -9,24 +9,18 @@ from __future__ import annotations
 from monitor.metric_names import (
     LIFE_SITUATION_MEMBER,
     MAINTENANCE_ACTIVE,
-    SERVICE_AVAILABILITY_OBJECTIVE,
     SERVICE_INFO,
-    SERVICE_LATENCY_P95_OBJECTIVE_SECONDS,
-    SERVICE_MAINTENANCE_COUNTS,
-    SERVICE_MAX_OUTAGE_OBJECTIVE_SECONDS,
-    SERVICE_OFFHOURS_AVAILABILITY_OBJECTIVE,
+    SERVICE_OBJECTIVES,
 )
 from monitor.promql import Group, Record
 
 INFO_LABELS = ("service", "name", "level", "region", "department", "curator", "mszu")
 
-# (recorded name, source metric): the service's effective standard.
+# (recorded name, source metric): the service's effective standard (the window is national,
+# read from the rules' own Windows), and its maintenance now.
 OBJECTIVES = (
-    ("dozor:service_availability_objective", SERVICE_AVAILABILITY_OBJECTIVE),
-    ("dozor:service_offhours_availability_objective", SERVICE_OFFHOURS_AVAILABILITY_OBJECTIVE),
-    ("dozor:service_max_outage_objective_seconds", SERVICE_MAX_OUTAGE_OBJECTIVE_SECONDS),
-    ("dozor:service_latency_p95_objective_seconds", SERVICE_LATENCY_P95_OBJECTIVE_SECONDS),
-    ("dozor:service_maintenance_counts", SERVICE_MAINTENANCE_COUNTS),
+    *((f"dozor:{name.removeprefix('dozor_')}", name)
+      for part, name in SERVICE_OBJECTIVES.items() if part != "window"),
     ("dozor:service_maintenance_active", MAINTENANCE_ACTIVE),
 )
 

@@ -120,6 +120,16 @@ class _Columns:
     last_success: int
 
 
+_OBJECTIVE_HELP = {
+    "availability": "Share of successful probe events required over the window (ratio).",
+    "offhours_availability": "Share of successful off-hours probe events required (ratio).",
+    "max_outage": "Longest single outage allowed in the window.",
+    "latency_p95": "95th percentile probe duration allowed.",
+    "window": "Window over which the standard is judged.",
+    "maintenance_counts": "1 when announced maintenance still counts against the 24/7 standard.",
+}
+
+
 class Metrics:
     """Every collector the daemon exports, on a registry of its own."""
 
@@ -204,27 +214,8 @@ class Metrics:
             n.CURATOR_INFO, "Curators and their deputies (always 1).", "gauge",
             ["curator", "name", "deputy"])
         self.objectives = {
-            "availability": f(
-                n.SERVICE_AVAILABILITY_OBJECTIVE,
-                "Share of successful probe events required over the window (ratio).",
-                "gauge", ["service"]),
-            "offhours_availability": f(
-                n.SERVICE_OFFHOURS_AVAILABILITY_OBJECTIVE,
-                "Share of successful off-hours probe events required (ratio).",
-                "gauge", ["service"]),
-            "max_outage": f(
-                n.SERVICE_MAX_OUTAGE_OBJECTIVE_SECONDS,
-                "Longest single outage allowed in the window.", "gauge", ["service"]),
-            "latency_p95": f(
-                n.SERVICE_LATENCY_P95_OBJECTIVE_SECONDS,
-                "95th percentile probe duration allowed.", "gauge", ["service"]),
-            "window": f(
-                n.SERVICE_WINDOW_SECONDS, "Window over which the standard is judged.",
-                "gauge", ["service"]),
-            "maintenance_counts": f(
-                n.SERVICE_MAINTENANCE_COUNTS,
-                "1 when announced maintenance still counts against the 24/7 standard.",
-                "gauge", ["service"]),
+            part: f(name, _OBJECTIVE_HELP[part], "gauge", ["service"])
+            for part, name in n.SERVICE_OBJECTIVES.items()
         }
         self.maintenance_active = f(
             n.MAINTENANCE_ACTIVE, "1 while announced maintenance is in progress.",
