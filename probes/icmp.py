@@ -43,7 +43,7 @@ from pydantic import Field, model_validator
 
 from probes._context import ProbeContext
 from probes._kind import SpecBase
-from probes._result import Phase, ProbeResult, Reason
+from probes._result import Phase, PhaseRecord, ProbeResult, Reason
 from probes._run import phase_record
 from probes._spec import Duration, Percent, format_duration, format_percent
 from probes._stream import session_resolver
@@ -288,31 +288,32 @@ def _late(ex: _Exchange, limit: float | None) -> None:
 async def probe_icmp(spec: IcmpSpec, ctx: ProbeContext) -> ProbeResult:
     """``spec.count`` echo requests to ``spec.host``, judged by the loss ratio."""
     record = phase_record()  # the caller's record: kept if the run is cut off
-    phases = record.phases
     try:
         started = time.perf_counter()
         try:
             family, address = await _resolve(spec, ctx)
         finally:
-            phases[Phase.RESOLVE] = time.perf_counter() - started
+            record.add(Phase.RESOLVE, time.perf_counter() - started)
         started = time.perf_counter()
         try:
             sock, datagram = open_icmp_socket(family)
         finally:
-            phases[Phase.CONNECT] = time.perf_counter() - started
+            record.add(Phase.CONNECT, time.perf_counter() - started)
         try:
-            result = await _exchange(spec, ctx, sock, family, address, datagram)
+            result = await _exchange(spec, ctx, record, sock, family, address, datagram)
         finally:
             sock.close()
     except _Failed as failed:
         ctx.log.debug("icmp probe finished", failure=failed.reason, detail=failed.detail)
-        return ProbeResult.fail(failed.reason, failed.detail, phases)
+        return ProbeResult.fail(failed.reason, failed.detail, record.phases)
     return result
 
 
-async def _exchange(spec: IcmpSpec, ctx: ProbeContext, sock: socket.socket, family: int,
-                    address: str, datagram: bool) -> ProbeResult:
-    record = phase_record()
+async def _exchange(spec: IcmpSpec, ctx: ProbeContext, record: PhaseRecord,
+                    sock: socket.socket, family: int, address: str, datagram: bool
+                    ) -> ProbeResult:
+    """The socket's set-up (added to ``connect``) and the echo exchange (``processing``),
+    recorded in ``record``, the run's one record."""
     started = time.perf_counter()
     try:
         _configure(sock, family, spec)

@@ -86,6 +86,14 @@ async def test_echo_to_ipv4_loopback(ctx: ProbeContext) -> None:
     assert {Phase.RESOLVE, Phase.CONNECT} <= set(result.phases)
 
 
+async def test_direct_call_keeps_every_phase(ctx: ProbeContext) -> None:
+    """Called outside run_probe there is no caller's record: one record must still carry
+    resolve, connect and processing (not a fresh one per step)."""
+    result = await probe_icmp(IcmpSpec.model_validate({"host": "127.0.0.1"}), ctx)
+    assert result.success, result.detail
+    assert {Phase.RESOLVE, Phase.CONNECT, Phase.PROCESSING} <= set(result.phases)
+
+
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
 async def test_echo_to_ipv6_loopback_several_packets(ctx: ProbeContext) -> None:
     result, took = await run_probe(probe_icmp, IcmpSpec.model_validate(
