@@ -339,14 +339,12 @@ async def _exchange(spec: IcmpSpec, ctx: ProbeContext, record: PhaseRecord,
         else:
             done, _ = await asyncio.wait({receiver, sender},
                                          return_when=asyncio.FIRST_COMPLETED)
+            # Either every reply is in, or the last request's wait is over; the other task
+            # is cancelled below.
             if receiver in done:
                 receiver.result()  # raises a receive failure
-                sender.cancel()
             else:
                 sender.result()
-            # Either every reply is in, or the last request's wait is over.
-            if not ex.all_in.is_set():
-                receiver.cancel()
     finally:
         for task in (receiver, sender):
             task.cancel()
