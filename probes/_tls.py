@@ -151,6 +151,11 @@ class TlsOptions(StrictModel):
     )
 
 
+# What an absent tls_config means to the stream kinds; built once (a frozen model), not on
+# every run.
+SYSTEM_TRUST = TlsOptions()
+
+
 @lru_cache(maxsize=64)
 def client_ssl_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.SSLContext:
     """One context per distinct trust setting (building one reads the trust store from disk).

@@ -53,7 +53,7 @@ from probes._kind import SpecBase
 from probes._result import Phase, ProbeResult, Reason
 from probes._run import phase_record
 from probes._stream import Failure, open_stream, session_resolver, stream_result
-from probes._tls import TlsOptions, new_client_context
+from probes._tls import SYSTEM_TRUST, TlsOptions, new_client_context
 
 __all__ = ["GrpcSpec", "probe_grpc"]
 
@@ -61,7 +61,6 @@ __all__ = ["GrpcSpec", "probe_grpc"]
 _SAFETY_DEADLINE = 300.0
 # Lower-case ASCII, as HTTP/2 requires; "-bin" (binary values) and "grpc-" (reserved) excluded.
 _METADATA_KEY = re.compile(r"^(?!grpc-)[0-9a-z_.-]+$")
-_SYSTEM_TRUST = TlsOptions()
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
@@ -108,7 +107,7 @@ class GrpcSpec(SpecBase):
 
 async def probe_grpc(spec: GrpcSpec, ctx: ProbeContext) -> ProbeResult:
     """One health check of ``spec.service`` at ``spec.address``."""
-    options = spec.tls_config or _SYSTEM_TRUST
+    options = spec.tls_config or SYSTEM_TRUST
     if spec.tls:
         try:
             context, root = _trust(options.ca_file)
