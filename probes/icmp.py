@@ -46,7 +46,7 @@ from probes._kind import SpecBase
 from probes._result import Phase, PhaseRecord, ProbeResult, Reason
 from probes._run import phase_record
 from probes._spec import Duration, Percent, format_duration, format_percent
-from probes._stream import session_resolver
+from probes._stream import os_error_text, session_resolver
 
 __all__ = ["GRANT_HINT", "IcmpSpec", "probe_icmp"]
 
@@ -135,7 +135,7 @@ def open_icmp_socket(family: int) -> tuple[socket.socket, bool]:
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EACCES, errno.EPROTONOSUPPORT):
                 raise
-            refused.append(f"{name}: {os.strerror(exc.errno)}")
+            refused.append(f"{name}: {os_error_text(exc)}")
             continue
         sock.setblocking(False)
         return sock, kind == socket.SOCK_DGRAM
@@ -161,7 +161,7 @@ async def _resolve(spec: IcmpSpec, ctx: ProbeContext) -> tuple[int, str]:
         try:
             found = await resolver.resolve(spec.host, 0, family)
         except OSError as exc:
-            problem = (exc.strerror if isinstance(exc, socket.gaierror) else None) or str(exc)
+            problem = os_error_text(exc)
             continue
         for entry in found:
             if entry["family"] == family:
@@ -241,7 +241,7 @@ def _send_failure(exc: OSError, ex: _Exchange, size: int) -> _Failed:
 
 
 def _received_failure(exc: OSError, ex: _Exchange) -> _Failed:
-    text = os.strerror(exc.errno) if exc.errno is not None else str(exc)
+    text = os_error_text(exc)
     if exc.errno in _UNREACHABLE:
         return _Failed(Reason.CONNECT, f"{ex.address}: {text}")
     return _Failed(Reason.ERROR, f"echo to {ex.address} failed: {text}")
@@ -320,7 +320,7 @@ async def _exchange(spec: IcmpSpec, ctx: ProbeContext, record: PhaseRecord,
         sock.connect((address, 0) if family == socket.AF_INET else (address, 0, 0, 0))
     except OSError as exc:
         raise _Failed(Reason.CONNECT if exc.errno in _UNREACHABLE else Reason.ERROR,
-                      f"cannot set up the ICMP socket to {address}: {os.strerror(exc.errno or 0)}"
+                      f"cannot set up the ICMP socket to {address}: {os_error_text(exc)}"
                       ) from None
     finally:
         record.add(Phase.CONNECT, time.perf_counter() - started)

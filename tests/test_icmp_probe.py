@@ -223,6 +223,17 @@ async def test_clear_error_when_no_icmp_socket_is_permitted(
     assert "net.ipv4.ping_group_range" in result.detail and "CAP_NET_RAW" in result.detail
 
 
+async def test_socket_setup_error_without_errno_is_worded(
+        ctx: ProbeContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OSError without errno is quoted, not worded as os.strerror(0) ("Success")."""
+    def refuse(*_: Any) -> None:
+        raise OSError("setsockopt refused")
+    monkeypatch.setattr(icmp, "_configure", refuse)
+    result = await _run(ctx, host="127.0.0.1")
+    assert result.reason is Reason.ERROR
+    assert result.detail == "cannot set up the ICMP socket to 127.0.0.1: setsockopt refused"
+
+
 # --- side by side with blackbox_exporter ------------------------------------------------------
 
 
