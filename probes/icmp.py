@@ -48,7 +48,7 @@ from probes._run import phase_record
 from probes._spec import Duration, Percent, format_duration, format_percent
 from probes._stream import os_error_text, session_resolver
 
-__all__ = ["GRANT_HINT", "IcmpSpec", "probe_icmp"]
+__all__ = ["IcmpSpec", "probe_icmp"]
 
 # Linux <netinet/in.h>; Python 3.11 does not export them.
 _IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
@@ -60,7 +60,7 @@ _ECHO: dict[int, tuple[int, int]] = {socket.AF_INET: (8, 0), socket.AF_INET6: (1
 _MAX_PACKET = 65535 + 60  # an IPv4 datagram with options, the largest a read must hold
 MAX_PAYLOAD = 65507  # 65535 - 20 (IPv4 header) - 8 (ICMP header)
 
-GRANT_HINT = (
+_GRANT_HINT = (
     "allow unprivileged ICMP sockets for the daemon's group "
     "(sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"; in Kubernetes the pod sysctl "
     "net.ipv4.ping_group_range) or give it CAP_NET_RAW for raw sockets"
@@ -140,7 +140,7 @@ def open_icmp_socket(family: int) -> tuple[socket.socket, bool]:
         sock.setblocking(False)
         return sock, kind == socket.SOCK_DGRAM
     raise _Failed(Reason.ERROR, f"no ICMP socket permitted ({'; '.join(refused)}): "
-                                f"{GRANT_HINT}")
+                                f"{_GRANT_HINT}")
 
 
 async def _resolve(spec: IcmpSpec, ctx: ProbeContext) -> tuple[int, str]:
