@@ -157,12 +157,15 @@ SYSTEM_TRUST = TlsOptions()
 
 
 @lru_cache(maxsize=64)
-def client_ssl_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.SSLContext:
-    """One context per distinct trust setting (building one reads the trust store from disk).
-    A changed ``ca_file`` on disk is picked up on restart. Raises OSError / ssl.SSLError if
-    ``ca_file`` cannot be loaded (not cached, so a fixed file is picked up on the next run)."""
+def client_ssl_context(
+    ca_file: str | None, insecure_skip_verify: bool, alpn: tuple[str, ...] = ("http/1.1",)
+) -> ssl.SSLContext:
+    """One context per distinct trust setting and ALPN offer (building one reads the trust
+    store from disk). A changed ``ca_file`` on disk is picked up on restart. Raises OSError /
+    ssl.SSLError if ``ca_file`` cannot be loaded (not cached, so a fixed file is picked up on
+    the next run)."""
     context = new_client_context(ca_file, insecure_skip_verify)
-    context.set_alpn_protocols(["http/1.1"])
+    context.set_alpn_protocols(list(alpn))
     return context
 
 

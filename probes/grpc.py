@@ -53,7 +53,7 @@ from probes._kind import SpecBase
 from probes._result import Phase, ProbeResult, Reason
 from probes._run import phase_record
 from probes._stream import Failure, open_stream, session_resolver, stream_result
-from probes._tls import SYSTEM_TRUST, TlsOptions, new_client_context
+from probes._tls import SYSTEM_TRUST, TlsOptions, client_ssl_context
 
 __all__ = ["GrpcSpec", "probe_grpc"]
 
@@ -110,7 +110,9 @@ async def probe_grpc(spec: GrpcSpec, ctx: ProbeContext) -> ProbeResult:
     options = spec.tls_config or SYSTEM_TRUST
     if spec.tls:
         try:
-            context, root = _trust(options.ca_file)
+            # The stream leg offers ALPN h2, as a gRPC client does.
+            context = client_ssl_context(options.ca_file, False, ("h2",))
+            credentials = _credentials(options.ca_file)
         except OSError as exc:  # ssl.SSLError included
             return ProbeResult.fail(
                 Reason.ERROR, f"cannot load tls_config.ca_file {options.ca_file!r}: {exc}")
@@ -136,7 +138,6 @@ async def probe_grpc(spec: GrpcSpec, ctx: ProbeContext) -> ProbeResult:
     if spec.tls:
         channel_options.append(("grpc.ssl_target_name_override", options.server_name or host))
         channel_options.append(("grpc.default_authority", options.server_name or host))
-        credentials = grpc.ssl_channel_credentials(root_certificates=root)
         channel = grpc.aio.secure_channel(target, credentials, options=channel_options)
     else:
         channel_options.append(("grpc.default_authority", spec.address))
@@ -161,20 +162,23 @@ async def probe_grpc(spec: GrpcSpec, ctx: ProbeContext) -> ProbeResult:
 
 
 @lru_cache(maxsize=64)
-def _trust(ca_file: str | None) -> tuple[ssl.SSLContext, bytes | None]:
-    """The stream leg's context (ALPN h2, as a gRPC client offers) and grpcio's root PEMs,
-    one pair per ``ca_file`` (reading the trust store costs disk): a changed file is picked
-    up on restart. Without ``ca_file`` both legs trust the system store: grpcio is given
+def _root_pem(ca_file: str | None) -> bytes | None:
+    """grpcio's root PEMs for ``ca_file``, read once (a changed file is picked up on
+    restart). Without ``ca_file`` both legs trust the system store: grpcio is given
     OpenSSL's default CA file, or its own bundled roots (None) if there is none. Raises
-    OSError / ssl.SSLError if ``ca_file`` cannot be loaded (not cached, so a fixed file is
-    picked up on the next run)."""
-    context = new_client_context(ca_file, False)
-    context.set_alpn_protocols(["h2"])
+    OSError if ``ca_file`` cannot be read (not cached, so a fixed file is picked up on the
+    next run)."""
     path = ca_file or ssl.get_default_verify_paths().cafile
     if path is None or (ca_file is None and not os.path.isfile(path)):
-        return context, None
+        return None
     with open(path, "rb") as pem:
-        return context, pem.read()
+        return pem.read()
+
+
+@lru_cache(maxsize=64)
+def _credentials(ca_file: str | None) -> grpc.ChannelCredentials:
+    """The gRPC leg's credentials for ``ca_file``: reusable across channels, so built once."""
+    return grpc.ssl_channel_credentials(root_certificates=_root_pem(ca_file))
 
 
 def _target(peer: Any, port: int) -> str:
