@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import ssl
 import time
 from functools import lru_cache
@@ -47,7 +46,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import Field, field_validator, model_validator
 
-from probes._address import HostPort, split_address
+from probes._address import HostPort
 from probes._context import ProbeContext
 from probes._kind import SpecBase
 from probes._result import Phase, ProbeResult, Reason
@@ -122,8 +121,8 @@ async def probe_grpc(spec: GrpcSpec, ctx: ProbeContext) -> ProbeResult:
     if isinstance(opened, tuple):
         return stream_result(ctx, "grpc", opened, phases, None)
     stream = opened
-    peer = stream.writer.get_extra_info("peername")
     try:
+        target = _target(stream.writer.get_extra_info("peername"))
         failure: Failure | None = None
         if spec.tls:
             failure = await stream.start_tls(context, options.server_name)
@@ -132,8 +131,7 @@ async def probe_grpc(spec: GrpcSpec, ctx: ProbeContext) -> ProbeResult:
     if failure is not None:
         return stream_result(ctx, "grpc", failure, phases, stream.cert_expiry)
 
-    host, port = split_address(spec.address)
-    target = _target(peer, port)
+    host = stream.host
     channel_options: list[tuple[str, Any]] = [("grpc.enable_retries", 0)]
     if spec.tls:
         channel_options.append(("grpc.ssl_target_name_override", options.server_name or host))
@@ -181,14 +179,12 @@ def _credentials(ca_file: str | None) -> grpc.ChannelCredentials:
     return grpc.ssl_channel_credentials(root_certificates=_root_pem(ca_file))
 
 
-def _target(peer: Any, port: int) -> str:
+def _target(peer: Any) -> str:
     """grpcio's target for the address the stream leg connected to (no resolving again)."""
-    ip = peer[0] if isinstance(peer, tuple) and peer else "127.0.0.1"
-    try:
-        socket.inet_pton(socket.AF_INET6, ip)
-    except OSError:
-        return f"ipv4:{ip}:{port}"
-    return f"ipv6:[{ip}]:{port}"
+    if not isinstance(peer, tuple) or len(peer) < 2:
+        raise RuntimeError(f"the stream leg's connection has no peer address ({peer!r})")
+    ip, port = peer[:2]
+    return f"ipv6:[{ip}]:{port}" if ":" in ip else f"ipv4:{ip}:{port}"
 
 
 def _what(spec: GrpcSpec) -> str:
