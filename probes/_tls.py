@@ -169,10 +169,17 @@ def client_ssl_context(
     return context
 
 
-def tls_context(tls: TlsOptions) -> ssl.SSLContext | ProbeResult:
-    """The (cached) client context for ``tls``, or the failed result of a run whose
-    ``tls.ca_file`` cannot be loaded."""
+def ca_file_problem(field: str, ca_file: str | None, exc: OSError) -> str:
+    """The detail of a run whose ``<field>.ca_file`` (the catalog's field) cannot be loaded."""
+    return f"cannot load {field}.ca_file {ca_file!r}: {exc}"
+
+
+def tls_context(
+    tls: TlsOptions, field: str = "tls", alpn: tuple[str, ...] = ("http/1.1",)
+) -> ssl.SSLContext | ProbeResult:
+    """The (cached) client context for ``tls`` offering ``alpn``, or the failed result of a
+    run whose ca_file cannot be loaded; ``field`` names the catalog field in that detail."""
     try:
-        return client_ssl_context(tls.ca_file, tls.insecure_skip_verify)
+        return client_ssl_context(tls.ca_file, tls.insecure_skip_verify, alpn)
     except OSError as exc:  # ssl.SSLError included
-        return ProbeResult.fail(Reason.ERROR, f"cannot load tls.ca_file {tls.ca_file!r}: {exc}")
+        return ProbeResult.fail(Reason.ERROR, ca_file_problem(field, tls.ca_file, exc))

@@ -52,7 +52,7 @@ from probes._kind import SpecBase
 from probes._result import Phase, ProbeResult, Reason
 from probes._run import phase_record
 from probes._stream import Failure, open_stream, session_resolver, stream_result
-from probes._tls import SYSTEM_TRUST, TlsOptions, client_ssl_context
+from probes._tls import SYSTEM_TRUST, TlsOptions, ca_file_problem, tls_context
 
 __all__ = ["GrpcSpec", "probe_grpc"]
 
@@ -108,13 +108,16 @@ async def probe_grpc(spec: GrpcSpec, ctx: ProbeContext) -> ProbeResult:
     """One health check of ``spec.service`` at ``spec.address``."""
     options = spec.tls_config or SYSTEM_TRUST
     if spec.tls:
+        # The stream leg offers ALPN h2, as a gRPC client does.
+        loaded = tls_context(options, "tls_config", ("h2",))
+        if isinstance(loaded, ProbeResult):
+            return loaded
+        context = loaded
         try:
-            # The stream leg offers ALPN h2, as a gRPC client does.
-            context = client_ssl_context(options.ca_file, False, ("h2",))
             credentials = _credentials(options.ca_file)
-        except OSError as exc:  # ssl.SSLError included
+        except OSError as exc:  # read just after the context loaded it: only a race
             return ProbeResult.fail(
-                Reason.ERROR, f"cannot load tls_config.ca_file {options.ca_file!r}: {exc}")
+                Reason.ERROR, ca_file_problem("tls_config", options.ca_file, exc))
     record = phase_record()  # the caller's record: kept if the run is cut off
     phases = record.phases
     opened = await open_stream(spec.address, session_resolver(ctx.http), phases)

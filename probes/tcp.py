@@ -37,7 +37,7 @@ from probes._stream import (
     session_resolver,
     stream_result,
 )
-from probes._tls import SYSTEM_TRUST, TlsOptions, stream_ssl_context
+from probes._tls import SYSTEM_TRUST, TlsOptions, ca_file_problem, stream_ssl_context
 
 __all__ = ["MAX_LINE_BYTES", "MAX_READ_BYTES", "QueryStep", "TcpSpec", "probe_tcp"]
 
@@ -145,7 +145,7 @@ async def _start_tls(stream: Stream, options: TlsOptions) -> Failure | None:
     try:
         context = stream_ssl_context(options.ca_file, options.insecure_skip_verify)
     except OSError as exc:  # ssl.SSLError included
-        return Reason.ERROR, f"cannot load tls_config.ca_file {options.ca_file!r}: {exc}"
+        return Reason.ERROR, ca_file_problem("tls_config", options.ca_file, exc)
     return await stream.start_tls(context, options.server_name)
 
 
