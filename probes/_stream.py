@@ -104,7 +104,7 @@ async def open_stream(
     try:
         addr_infos = await _resolve(host, port, resolver)
     except OSError as exc:
-        return Reason.DNS, f"cannot resolve {host}: {_os_error(exc)}"
+        return Reason.DNS, f"cannot resolve {host}: {os_error_text(exc)}"
     finally:
         phases[Phase.RESOLVE] = time.perf_counter() - started
     if not addr_infos:
@@ -121,7 +121,7 @@ async def open_stream(
             sock.close()
             raise
     except OSError as exc:
-        return Reason.CONNECT, f"cannot connect to {address}: {_os_error(exc)}"
+        return Reason.CONNECT, f"cannot connect to {address}: {os_error_text(exc)}"
     finally:
         phases[Phase.CONNECT] = time.perf_counter() - started
     return Stream(address, host, reader, writer, phases)
@@ -148,7 +148,7 @@ async def _resolve(
     return infos
 
 
-def _os_error(exc: OSError) -> str:
+def os_error_text(exc: OSError) -> str:
     """``Connection refused`` rather than ``[Errno 111] Connect call failed ('1.2.3.4', 25)``."""
     if isinstance(exc, socket.gaierror):
         return exc.strerror or str(exc)

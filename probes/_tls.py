@@ -151,20 +151,35 @@ class TlsOptions(StrictModel):
     )
 
 
+# What an absent tls_config means to the stream kinds; built once (a frozen model), not on
+# every run.
+SYSTEM_TRUST = TlsOptions()
+
+
 @lru_cache(maxsize=64)
-def client_ssl_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.SSLContext:
-    """One context per distinct trust setting (building one reads the trust store from disk).
-    A changed ``ca_file`` on disk is picked up on restart. Raises OSError / ssl.SSLError if
-    ``ca_file`` cannot be loaded (not cached, so a fixed file is picked up on the next run)."""
+def client_ssl_context(
+    ca_file: str | None, insecure_skip_verify: bool, alpn: tuple[str, ...] = ("http/1.1",)
+) -> ssl.SSLContext:
+    """One context per distinct trust setting and ALPN offer (building one reads the trust
+    store from disk). A changed ``ca_file`` on disk is picked up on restart. Raises OSError /
+    ssl.SSLError if ``ca_file`` cannot be loaded (not cached, so a fixed file is picked up on
+    the next run)."""
     context = new_client_context(ca_file, insecure_skip_verify)
-    context.set_alpn_protocols(["http/1.1"])
+    context.set_alpn_protocols(list(alpn))
     return context
 
 
-def tls_context(tls: TlsOptions) -> ssl.SSLContext | ProbeResult:
-    """The (cached) client context for ``tls``, or the failed result of a run whose
-    ``tls.ca_file`` cannot be loaded."""
+def ca_file_problem(field: str, ca_file: str | None, exc: OSError) -> str:
+    """The detail of a run whose ``<field>.ca_file`` (the catalog's field) cannot be loaded."""
+    return f"cannot load {field}.ca_file {ca_file!r}: {exc}"
+
+
+def tls_context(
+    tls: TlsOptions, field: str = "tls", alpn: tuple[str, ...] = ("http/1.1",)
+) -> ssl.SSLContext | ProbeResult:
+    """The (cached) client context for ``tls`` offering ``alpn``, or the failed result of a
+    run whose ca_file cannot be loaded; ``field`` names the catalog field in that detail."""
     try:
-        return client_ssl_context(tls.ca_file, tls.insecure_skip_verify)
+        return client_ssl_context(tls.ca_file, tls.insecure_skip_verify, alpn)
     except OSError as exc:  # ssl.SSLError included
-        return ProbeResult.fail(Reason.ERROR, f"cannot load tls.ca_file {tls.ca_file!r}: {exc}")
+        return ProbeResult.fail(Reason.ERROR, ca_file_problem(field, tls.ca_file, exc))

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import ssl
 import time
 from functools import lru_cache
@@ -47,13 +46,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import Field, field_validator, model_validator
 
-from probes._address import HostPort, split_address
+from probes._address import HostPort
 from probes._context import ProbeContext
 from probes._kind import SpecBase
 from probes._result import Phase, ProbeResult, Reason
 from probes._run import phase_record
 from probes._stream import Failure, open_stream, session_resolver, stream_result
-from probes._tls import TlsOptions, new_client_context
+from probes._tls import SYSTEM_TRUST, TlsOptions, ca_file_problem, tls_context
 
 __all__ = ["GrpcSpec", "probe_grpc"]
 
@@ -61,7 +60,6 @@ __all__ = ["GrpcSpec", "probe_grpc"]
 _SAFETY_DEADLINE = 300.0
 # Lower-case ASCII, as HTTP/2 requires; "-bin" (binary values) and "grpc-" (reserved) excluded.
 _METADATA_KEY = re.compile(r"^(?!grpc-)[0-9a-z_.-]+$")
-_SYSTEM_TRUST = TlsOptions()
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
@@ -108,21 +106,26 @@ class GrpcSpec(SpecBase):
 
 async def probe_grpc(spec: GrpcSpec, ctx: ProbeContext) -> ProbeResult:
     """One health check of ``spec.service`` at ``spec.address``."""
-    options = spec.tls_config or _SYSTEM_TRUST
+    options = spec.tls_config or SYSTEM_TRUST
     if spec.tls:
+        # The stream leg offers ALPN h2, as a gRPC client does.
+        loaded = tls_context(options, "tls_config", ("h2",))
+        if isinstance(loaded, ProbeResult):
+            return loaded
+        context = loaded
         try:
-            context, root = _trust(options.ca_file)
-        except OSError as exc:  # ssl.SSLError included
+            credentials = _credentials(options.ca_file)
+        except OSError as exc:  # read just after the context loaded it: only a race
             return ProbeResult.fail(
-                Reason.ERROR, f"cannot load tls_config.ca_file {options.ca_file!r}: {exc}")
+                Reason.ERROR, ca_file_problem("tls_config", options.ca_file, exc))
     record = phase_record()  # the caller's record: kept if the run is cut off
     phases = record.phases
     opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
     if isinstance(opened, tuple):
         return stream_result(ctx, "grpc", opened, phases, None)
     stream = opened
-    peer = stream.writer.get_extra_info("peername")
     try:
+        target = _target(stream.writer.get_extra_info("peername"))
         failure: Failure | None = None
         if spec.tls:
             failure = await stream.start_tls(context, options.server_name)
@@ -131,13 +134,11 @@ async def probe_grpc(spec: GrpcSpec, ctx: ProbeContext) -> ProbeResult:
     if failure is not None:
         return stream_result(ctx, "grpc", failure, phases, stream.cert_expiry)
 
-    host, port = split_address(spec.address)
-    target = _target(peer, port)
+    host = stream.host
     channel_options: list[tuple[str, Any]] = [("grpc.enable_retries", 0)]
     if spec.tls:
         channel_options.append(("grpc.ssl_target_name_override", options.server_name or host))
         channel_options.append(("grpc.default_authority", options.server_name or host))
-        credentials = grpc.ssl_channel_credentials(root_certificates=root)
         channel = grpc.aio.secure_channel(target, credentials, options=channel_options)
     else:
         channel_options.append(("grpc.default_authority", spec.address))
@@ -162,30 +163,31 @@ async def probe_grpc(spec: GrpcSpec, ctx: ProbeContext) -> ProbeResult:
 
 
 @lru_cache(maxsize=64)
-def _trust(ca_file: str | None) -> tuple[ssl.SSLContext, bytes | None]:
-    """The stream leg's context (ALPN h2, as a gRPC client offers) and grpcio's root PEMs,
-    one pair per ``ca_file`` (reading the trust store costs disk): a changed file is picked
-    up on restart. Without ``ca_file`` both legs trust the system store: grpcio is given
+def _root_pem(ca_file: str | None) -> bytes | None:
+    """grpcio's root PEMs for ``ca_file``, read once (a changed file is picked up on
+    restart). Without ``ca_file`` both legs trust the system store: grpcio is given
     OpenSSL's default CA file, or its own bundled roots (None) if there is none. Raises
-    OSError / ssl.SSLError if ``ca_file`` cannot be loaded (not cached, so a fixed file is
-    picked up on the next run)."""
-    context = new_client_context(ca_file, False)
-    context.set_alpn_protocols(["h2"])
+    OSError if ``ca_file`` cannot be read (not cached, so a fixed file is picked up on the
+    next run)."""
     path = ca_file or ssl.get_default_verify_paths().cafile
     if path is None or (ca_file is None and not os.path.isfile(path)):
-        return context, None
+        return None
     with open(path, "rb") as pem:
-        return context, pem.read()
+        return pem.read()
 
 
-def _target(peer: Any, port: int) -> str:
+@lru_cache(maxsize=64)
+def _credentials(ca_file: str | None) -> grpc.ChannelCredentials:
+    """The gRPC leg's credentials for ``ca_file``: reusable across channels, so built once."""
+    return grpc.ssl_channel_credentials(root_certificates=_root_pem(ca_file))
+
+
+def _target(peer: Any) -> str:
     """grpcio's target for the address the stream leg connected to (no resolving again)."""
-    ip = peer[0] if isinstance(peer, tuple) and peer else "127.0.0.1"
-    try:
-        socket.inet_pton(socket.AF_INET6, ip)
-    except OSError:
-        return f"ipv4:{ip}:{port}"
-    return f"ipv6:[{ip}]:{port}"
+    if not isinstance(peer, tuple) or len(peer) < 2:
+        raise RuntimeError(f"the stream leg's connection has no peer address ({peer!r})")
+    ip, port = peer[:2]
+    return f"ipv6:[{ip}]:{port}" if ":" in ip else f"ipv4:{ip}:{port}"
 
 
 def _what(spec: GrpcSpec) -> str:

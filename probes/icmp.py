@@ -43,12 +43,12 @@ from pydantic import Field, model_validator
 
 from probes._context import ProbeContext
 from probes._kind import SpecBase
-from probes._result import Phase, ProbeResult, Reason
+from probes._result import Phase, PhaseRecord, ProbeResult, Reason
 from probes._run import phase_record
 from probes._spec import Duration, Percent, format_duration, format_percent
-from probes._stream import session_resolver
+from probes._stream import os_error_text, session_resolver
 
-__all__ = ["GRANT_HINT", "IcmpSpec", "probe_icmp"]
+__all__ = ["IcmpSpec", "probe_icmp"]
 
 # Linux <netinet/in.h>; Python 3.11 does not export them.
 _IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
@@ -60,7 +60,7 @@ _ECHO: dict[int, tuple[int, int]] = {socket.AF_INET: (8, 0), socket.AF_INET6: (1
 _MAX_PACKET = 65535 + 60  # an IPv4 datagram with options, the largest a read must hold
 MAX_PAYLOAD = 65507  # 65535 - 20 (IPv4 header) - 8 (ICMP header)
 
-GRANT_HINT = (
+_GRANT_HINT = (
     "allow unprivileged ICMP sockets for the daemon's group "
     "(sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"; in Kubernetes the pod sysctl "
     "net.ipv4.ping_group_range) or give it CAP_NET_RAW for raw sockets"
@@ -135,12 +135,12 @@ def open_icmp_socket(family: int) -> tuple[socket.socket, bool]:
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EACCES, errno.EPROTONOSUPPORT):
                 raise
-            refused.append(f"{name}: {os.strerror(exc.errno)}")
+            refused.append(f"{name}: {os_error_text(exc)}")
             continue
         sock.setblocking(False)
         return sock, kind == socket.SOCK_DGRAM
     raise _Failed(Reason.ERROR, f"no ICMP socket permitted ({'; '.join(refused)}): "
-                                f"{GRANT_HINT}")
+                                f"{_GRANT_HINT}")
 
 
 async def _resolve(spec: IcmpSpec, ctx: ProbeContext) -> tuple[int, str]:
@@ -161,7 +161,7 @@ async def _resolve(spec: IcmpSpec, ctx: ProbeContext) -> tuple[int, str]:
         try:
             found = await resolver.resolve(spec.host, 0, family)
         except OSError as exc:
-            problem = (exc.strerror if isinstance(exc, socket.gaierror) else None) or str(exc)
+            problem = os_error_text(exc)
             continue
         for entry in found:
             if entry["family"] == family:
@@ -241,7 +241,7 @@ def _send_failure(exc: OSError, ex: _Exchange, size: int) -> _Failed:
 
 
 def _received_failure(exc: OSError, ex: _Exchange) -> _Failed:
-    text = os.strerror(exc.errno) if exc.errno is not None else str(exc)
+    text = os_error_text(exc)
     if exc.errno in _UNREACHABLE:
         return _Failed(Reason.CONNECT, f"{ex.address}: {text}")
     return _Failed(Reason.ERROR, f"echo to {ex.address} failed: {text}")
@@ -288,38 +288,39 @@ def _late(ex: _Exchange, limit: float | None) -> None:
 async def probe_icmp(spec: IcmpSpec, ctx: ProbeContext) -> ProbeResult:
     """``spec.count`` echo requests to ``spec.host``, judged by the loss ratio."""
     record = phase_record()  # the caller's record: kept if the run is cut off
-    phases = record.phases
     try:
         started = time.perf_counter()
         try:
             family, address = await _resolve(spec, ctx)
         finally:
-            phases[Phase.RESOLVE] = time.perf_counter() - started
+            record.add(Phase.RESOLVE, time.perf_counter() - started)
         started = time.perf_counter()
         try:
             sock, datagram = open_icmp_socket(family)
         finally:
-            phases[Phase.CONNECT] = time.perf_counter() - started
+            record.add(Phase.CONNECT, time.perf_counter() - started)
         try:
-            result = await _exchange(spec, ctx, sock, family, address, datagram)
+            result = await _exchange(spec, ctx, record, sock, family, address, datagram)
         finally:
             sock.close()
     except _Failed as failed:
         ctx.log.debug("icmp probe finished", failure=failed.reason, detail=failed.detail)
-        return ProbeResult.fail(failed.reason, failed.detail, phases)
+        return ProbeResult.fail(failed.reason, failed.detail, record.phases)
     return result
 
 
-async def _exchange(spec: IcmpSpec, ctx: ProbeContext, sock: socket.socket, family: int,
-                    address: str, datagram: bool) -> ProbeResult:
-    record = phase_record()
+async def _exchange(spec: IcmpSpec, ctx: ProbeContext, record: PhaseRecord,
+                    sock: socket.socket, family: int, address: str, datagram: bool
+                    ) -> ProbeResult:
+    """The socket's set-up (added to ``connect``) and the echo exchange (``processing``),
+    recorded in ``record``, the run's one record."""
     started = time.perf_counter()
     try:
         _configure(sock, family, spec)
         sock.connect((address, 0) if family == socket.AF_INET else (address, 0, 0, 0))
     except OSError as exc:
         raise _Failed(Reason.CONNECT if exc.errno in _UNREACHABLE else Reason.ERROR,
-                      f"cannot set up the ICMP socket to {address}: {os.strerror(exc.errno or 0)}"
+                      f"cannot set up the ICMP socket to {address}: {os_error_text(exc)}"
                       ) from None
     finally:
         record.add(Phase.CONNECT, time.perf_counter() - started)
@@ -338,14 +339,12 @@ async def _exchange(spec: IcmpSpec, ctx: ProbeContext, sock: socket.socket, fami
         else:
             done, _ = await asyncio.wait({receiver, sender},
                                          return_when=asyncio.FIRST_COMPLETED)
+            # Either every reply is in, or the last request's wait is over; the other task
+            # is cancelled below.
             if receiver in done:
                 receiver.result()  # raises a receive failure
-                sender.cancel()
             else:
                 sender.result()
-            # Either every reply is in, or the last request's wait is over.
-            if not ex.all_in.is_set():
-                receiver.cancel()
     finally:
         for task in (receiver, sender):
             task.cancel()

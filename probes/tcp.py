@@ -37,7 +37,7 @@ from probes._stream import (
     session_resolver,
     stream_result,
 )
-from probes._tls import TlsOptions, stream_ssl_context
+from probes._tls import SYSTEM_TRUST, TlsOptions, ca_file_problem, stream_ssl_context
 
 __all__ = ["MAX_LINE_BYTES", "MAX_READ_BYTES", "QueryStep", "TcpSpec", "probe_tcp"]
 
@@ -68,10 +68,6 @@ class QueryStep(StrictModel):
                 f"found {', '.join(given) or 'none'}"
             )
         return self
-
-
-# What an absent tls_config means; built once (a frozen model), not on every run.
-_SYSTEM_TRUST = TlsOptions()
 
 
 class TcpSpec(SpecBase):
@@ -105,7 +101,7 @@ class TcpSpec(SpecBase):
 
 async def probe_tcp(spec: TcpSpec, ctx: ProbeContext) -> ProbeResult:
     """Connect to ``spec.address``, optionally handshake, then run ``query_response``."""
-    options = spec.tls_config or _SYSTEM_TRUST
+    options = spec.tls_config or SYSTEM_TRUST
     phases = phase_record().phases  # the caller's record: kept if the run is cut off
     opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
     if isinstance(opened, tuple):
@@ -149,7 +145,7 @@ async def _start_tls(stream: Stream, options: TlsOptions) -> Failure | None:
     try:
         context = stream_ssl_context(options.ca_file, options.insecure_skip_verify)
     except OSError as exc:  # ssl.SSLError included
-        return Reason.ERROR, f"cannot load tls_config.ca_file {options.ca_file!r}: {exc}"
+        return Reason.ERROR, ca_file_problem("tls_config", options.ca_file, exc)
     return await stream.start_tls(context, options.server_name)
 
 

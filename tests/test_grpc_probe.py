@@ -25,6 +25,7 @@ import trustme
 from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+import probes.grpc as grpc_probe
 from harness.blackbox import Blackbox
 from harness.http_zoo import ZooResolver
 from probes import Phase, ProbeContext, Reason, run_probe
@@ -228,6 +229,14 @@ async def test_ipv6_literal(world: World, ctx: ProbeContext) -> None:
     spec = GrpcSpec.model_validate({"address": world.address("health6", "::1")})
     result, _ = await run_probe(probe_grpc, spec, ctx, DEFAULT_TIMEOUT)
     assert result.success, result.detail
+
+
+def test_target_is_the_peer_the_stream_leg_reached() -> None:
+    """grpcio is given the stream leg's peer; a missing peer is a bug, not 127.0.0.1."""
+    assert grpc_probe._target(("10.0.0.7", 50051)) == "ipv4:10.0.0.7:50051"
+    assert grpc_probe._target(("::1", 50051, 0, 0)) == "ipv6:[::1]:50051"
+    with pytest.raises(RuntimeError, match="no peer address"):
+        grpc_probe._target(None)
 
 
 async def test_names_resolve_through_the_shared_resolver(

@@ -86,6 +86,14 @@ async def test_echo_to_ipv4_loopback(ctx: ProbeContext) -> None:
     assert {Phase.RESOLVE, Phase.CONNECT} <= set(result.phases)
 
 
+async def test_direct_call_keeps_every_phase(ctx: ProbeContext) -> None:
+    """Called outside run_probe there is no caller's record: one record must still carry
+    resolve, connect and processing (not a fresh one per step)."""
+    result = await probe_icmp(IcmpSpec.model_validate({"host": "127.0.0.1"}), ctx)
+    assert result.success, result.detail
+    assert {Phase.RESOLVE, Phase.CONNECT, Phase.PROCESSING} <= set(result.phases)
+
+
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
 async def test_echo_to_ipv6_loopback_several_packets(ctx: ProbeContext) -> None:
     result, took = await run_probe(probe_icmp, IcmpSpec.model_validate(
@@ -213,6 +221,17 @@ async def test_clear_error_when_no_icmp_socket_is_permitted(
     assert result.reason is Reason.ERROR
     assert "datagram: Operation not permitted; raw: Operation not permitted" in result.detail
     assert "net.ipv4.ping_group_range" in result.detail and "CAP_NET_RAW" in result.detail
+
+
+async def test_socket_setup_error_without_errno_is_worded(
+        ctx: ProbeContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OSError without errno is quoted, not worded as os.strerror(0) ("Success")."""
+    def refuse(*_: Any) -> None:
+        raise OSError("setsockopt refused")
+    monkeypatch.setattr(icmp, "_configure", refuse)
+    result = await _run(ctx, host="127.0.0.1")
+    assert result.reason is Reason.ERROR
+    assert result.detail == "cannot set up the ICMP socket to 127.0.0.1: setsockopt refused"
 
 
 # --- side by side with blackbox_exporter ------------------------------------------------------
