@@ -171,7 +171,8 @@ def client_ssl_context(
 
 def ca_file_problem(field: str, ca_file: str | None, exc: OSError) -> str:
     """The detail of a run whose ``<field>.ca_file`` (the catalog's field) cannot be loaded."""
-    return f"cannot load {field}.ca_file {ca_file!r}: {exc}"
+    name = f"{field}.ca_file" if field else "ca_file"  # the tls kind has it at its top level
+    return f"cannot load {name} {ca_file!r}: {exc}"
 
 
 def tls_context(

@@ -24,7 +24,7 @@ from probes._kind import SpecBase
 from probes._result import ProbeResult, Reason
 from probes._run import phase_record
 from probes._stream import Failure, open_stream, session_resolver, stream_result
-from probes._tls import TlsVersionName, below, stream_ssl_context
+from probes._tls import TlsVersionName, below, ca_file_problem, stream_ssl_context
 
 __all__ = ["TlsSpec", "probe_tls"]
 
@@ -52,7 +52,7 @@ async def probe_tls(spec: TlsSpec, ctx: ProbeContext) -> ProbeResult:
     try:
         context = stream_ssl_context(spec.ca_file, spec.insecure_skip_verify, spec.min_version)
     except OSError as exc:  # ssl.SSLError included
-        return ProbeResult.fail(Reason.ERROR, f"cannot load ca_file {spec.ca_file!r}: {exc}")
+        return ProbeResult.fail(Reason.ERROR, ca_file_problem("", spec.ca_file, exc))
     phases = phase_record().phases  # the caller's record: kept if the run is cut off
     opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
     if isinstance(opened, tuple):
