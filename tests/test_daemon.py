@@ -311,7 +311,8 @@ async def test_probe_success_is_absent_until_the_first_run(
     try:
         body, samples = await _scrape(daemon)
         for service in ("svc-00000", "svc-00001"):
-            assert _total(samples, service, "failure") == 0  # its series are there ...
+            assert _has(samples, "dozor_probes_total", service)  # its series are there ...
+            assert _total(samples, service, "failure") == 0
             assert not _has(samples, "dozor_probe_success", service)  # ... but no verdict
             assert not _has(samples, "dozor_probe_up", service)
         checked = promtool_check_metrics(body)
@@ -331,6 +332,7 @@ async def test_probe_success_is_absent_until_the_first_run(
         assert (await _post_reload(daemon, TOKEN))[0] == 200
         body, samples = await _scrape(daemon)
         assert _series(samples, "dozor_probe_success", "svc-00000") == 1
+        assert _has(samples, "dozor_probes_total", "svc-00002")
         assert _total(samples, "svc-00002", "failure") == 0
         assert not _has(samples, "dozor_probe_success", "svc-00002")  # added, not run yet
         checked = promtool_check_metrics(body)
