@@ -347,5 +347,7 @@ async def test_verdicts_match_blackbox(
     assert series["probe_success"] == float(case.blackbox), await blackbox.debug(
         address, case.module_name)
     expiry = series.get("probe_ssl_earliest_cert_expiry")
+    if case.server == "tls" and result.success and case.blackbox:  # both read the certificate
+        assert expiry is not None and result.cert_expiry is not None, (expiry, result)
     if expiry is not None and result.cert_expiry is not None:
         assert result.cert_expiry == expiry  # the same certificate, read the same way
