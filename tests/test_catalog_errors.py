@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.catalog_factory import ERROR_SHAPE as SHAPE
-from harness.catalog_factory import catalog_dict, write_catalog
+from harness.catalog_factory import catalog_dict, write_catalog, write_files
 from monitor.catalog import CatalogError, load_catalog
 from monitor.catalog.yaml_source import MAX_BYTES
 
@@ -53,20 +53,10 @@ WHOLE_FILE: dict[str, tuple[dict[str, str | bytes], str, tuple[int, str], str]] 
 }
 
 
-def _write(base: Path, files: dict[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        target = base / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content, encoding="utf-8")
-
-
 @pytest.mark.parametrize("name", list(WHOLE_FILE))
 def test_every_error_has_the_shape_file_line_field_message(tmp_path: Path, name: str) -> None:
     files, load, (line, field), fragment = WHOLE_FILE[name]
-    _write(tmp_path, files)
+    write_files(tmp_path, files)
     with pytest.raises(CatalogError) as caught:
         load_catalog(tmp_path / load, env={})
     [issue] = caught.value.issues
@@ -98,7 +88,7 @@ def _dozor(*args: str) -> subprocess.CompletedProcess[str]:
 def test_check_output_lines_all_have_the_shape(tmp_path: Path) -> None:
     for name in ("oversized", "missing-file", "non-utf8", "top-level-list", "no-services"):
         files, load, _, _ = WHOLE_FILE[name]
-        _write(tmp_path / name, files)
+        write_files(tmp_path / name, files)
         done = _dozor("check", str(tmp_path / name / load))
         assert done.returncode == 1, (name, done.stderr)
         *errors, summary = done.stderr.splitlines()
