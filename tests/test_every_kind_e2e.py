@@ -24,6 +24,7 @@ import aiohttp
 import pytest
 import yaml
 
+from harness.catalog_factory import write_catalog
 from harness.stack import poll
 from harness.tools import Samples, samples
 from monitor.demo import World, demo_env, start_world
@@ -131,8 +132,9 @@ CASES: dict[str, KindCase] = {
 # --- the catalog ------------------------------------------------------------------------
 
 
-def _shipped(env: dict[str, str]) -> dict[str, Any]:
-    del env  # the daemon expands the catalog's ${DOZOR_DEMO_*} with the world's own
+def _shipped() -> dict[str, Any]:
+    """The shipped catalog, unexpanded: the daemon expands its ${DOZOR_DEMO_*} with the
+    world's own."""
     text = (CATALOG / "catalog.yaml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     data["defaults"] = {"interval": "1s", "timeout": "900ms"}
@@ -158,10 +160,6 @@ def _reloaded(data: dict[str, Any]) -> dict[str, Any]:
 
 def _refs(data: dict[str, Any]) -> set[Ref]:
     return {(s["id"], p["name"]) for s in data["services"] for p in s["probes"]}
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 # --- /metrics ---------------------------------------------------------------------------
@@ -208,7 +206,7 @@ class Running:
 async def running(tmp_path: Path) -> AsyncIterator[Running]:
     async with await start_world(clock=lambda: PINNED, time_scale=0.01) as world:
         config = tmp_path / "catalog.yaml"
-        _write(config, _shipped(demo_env(world)))
+        write_catalog(config, _shipped())
         daemon = Daemon(DaemonOptions(config=config, port=0, location="e2e",
                                       env=demo_env(world),
                                       security=WebSecurity(reload_token=TOKEN)))
@@ -220,7 +218,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
 
 
 async def test_every_kind_runs_judges_and_reloads(running: Running) -> None:
-    shipped = _shipped(demo_env(running.world))
+    shipped = _shipped()
     assert {k for s in shipped["services"] for p in s["probes"] for k in p} - {"name"} == set(CASES)
     assert set(CASES) == {kind.name for kind in KINDS}, "every registered kind has a row"
     found = await running.until_every_probe_ran(_refs(shipped))
@@ -240,7 +238,7 @@ async def test_every_kind_runs_judges_and_reloads(running: Running) -> None:
     assert 4 * 86400 < expiry - datetime.now(UTC).timestamp() < 6 * 86400
 
     after = _reloaded(shipped)
-    _write(running.config, after)
+    write_catalog(running.config, after)
     async with aiohttp.ClientSession() as s, s.post(
             f"{running.daemon.url}/-/reload", headers={"Authorization": f"Bearer {TOKEN}"}) as r:
         assert r.status == 200, await r.text()
