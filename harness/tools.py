@@ -5,11 +5,23 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]  # (name, labels) -> value
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dozor(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m monitor ARGS`` run from the repository root, output captured as text; the
+    exit status is the caller's to check. ``env`` replaces the environment when given."""
+    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT, check=False, env=env)
 
 
 def require(tool: str) -> str:

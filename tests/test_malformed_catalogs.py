@@ -11,8 +11,6 @@ catalog, dumped and loaded again, is equal.
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ from hypothesis import strategies as st
 
 from harness.catalog_factory import ERROR_SHAPE as SHAPE
 from harness.catalog_factory import catalog_dict, write_files
+from harness.tools import dozor
 from monitor.catalog import Catalog, CatalogError, dump_catalog, load_catalog
 from monitor.catalog.yaml_source import MAX_BYTES
 from monitor.runtime.daemon import Daemon, DaemonOptions
@@ -250,8 +249,7 @@ def test_cli_check_exits_1_without_traceback(tmp_path: Path) -> None:
     for name in CLI_CASES:
         case = tmp_path / name
         write_files(case, BAD[name][0])
-        done = subprocess.run([sys.executable, "-m", "monitor", "check", str(case / "c.yaml")],
-                              capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+        done = dozor("check", str(case / "c.yaml"))
         output = done.stdout + done.stderr
         assert done.returncode == 1, (name, output[-2000:])
         assert "Traceback" not in output, (name, output[-2000:])
