@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 import pytest
 import yaml
 
 from harness.catalog_factory import write_catalog
 from harness.stack import poll
-from harness.tools import Samples, samples
+from harness.tools import Samples, post_reload, scrape
 from monitor.demo import World, demo_env, start_world
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.serving.security import WebSecurity
@@ -188,14 +187,9 @@ class Running:
     daemon: Daemon
     config: Path
 
-    async def scrape(self) -> Samples:
-        async with aiohttp.ClientSession() as s, s.get(f"{self.daemon.url}/metrics") as r:
-            assert r.status == 200
-            return samples(await r.read())
-
     async def until_every_probe_ran(self, refs: set[Ref]) -> Samples:
         async def check() -> Samples | None:
-            found = await self.scrape()
+            found = await scrape(self.daemon.url)
             ran = all(_value(found, "dozor_probe_success", ref) is not None for ref in refs)
             return found if ran else None
 
@@ -239,14 +233,13 @@ async def test_every_kind_runs_judges_and_reloads(running: Running) -> None:
 
     after = _reloaded(shipped)
     write_catalog(running.config, after)
-    async with aiohttp.ClientSession() as s, s.post(
-            f"{running.daemon.url}/-/reload", headers={"Authorization": f"Bearer {TOKEN}"}) as r:
-        assert r.status == 200, await r.text()
+    status, text = await post_reload(running.daemon.url, TOKEN)
+    assert status == 200, text
 
     added = {(case.good[0], case.added["name"]) for case in CASES.values()}
 
     async def diff_applied() -> Samples | None:
-        found = await running.scrape()
+        found = await scrape(running.daemon.url)
         flipped = all(_value(found, "dozor_probe_success", c.failing) == 1 for c in CASES.values())
         appeared = all(_value(found, "dozor_probe_success", ref) is not None for ref in added)
         return found if flipped and appeared else None

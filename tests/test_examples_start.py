@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from harness.tools import samples
+from harness.tools import scrape
 from monitor.catalog.loading import load_catalog
 from monitor.runtime.daemon import Daemon, DaemonOptions
 
@@ -30,9 +29,7 @@ async def test_example_catalog_starts_the_daemon(root: Path) -> None:
     await daemon.start()
     try:
         assert daemon.catalog is not None
-        async with aiohttp.ClientSession() as s, s.get(f"{daemon.url}/metrics") as r:
-            assert r.status == 200
-            found = samples(await r.read())
+        found = await scrape(daemon.url)
         assert found["dozor_probes_configured", frozenset()] == configured
         assert found["dozor_config_last_reload_successful", frozenset()] == 1
     finally:
