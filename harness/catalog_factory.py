@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,17 @@ def catalog_dict(
 def write_catalog(path: Path, data: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+def write_files(base: Path, files: Mapping[str, str | bytes]) -> None:
+    """Each ``relative path: content`` under ``base``, parents made; text as UTF-8."""
+    for rel, content in files.items():
+        target = base / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
 
 
 # file:line: field: message, on one line. The line is a positive number; the field is a key

@@ -5,11 +5,24 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
 
+import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]  # (name, labels) -> value
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dozor(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m monitor ARGS`` run from the repository root, output captured as text; the
+    exit status is the caller's to check. ``env`` replaces the environment when given."""
+    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT, check=False, env=env)
 
 
 def require(tool: str) -> str:
@@ -31,3 +44,22 @@ def samples(exposition: bytes) -> Samples:
     """Every sample of a text exposition, keyed by name and label set."""
     families = text_string_to_metric_families(exposition.decode())
     return {(s.name, frozenset(s.labels.items())): s.value for f in families for s in f.samples}
+
+
+async def metrics_body(base: str) -> bytes:
+    """The body of ``GET {base}/metrics`` (``base``: a daemon's URL), which must answer 200."""
+    async with aiohttp.ClientSession() as s, s.get(f"{base}/metrics") as r:
+        assert r.status == 200, r.status
+        return await r.read()
+
+
+async def scrape(base: str) -> Samples:
+    """Every sample of the daemon at ``base``'s /metrics."""
+    return samples(await metrics_body(base))
+
+
+async def post_reload(base: str, token: str) -> tuple[int, str]:
+    """``POST {base}/-/reload`` with the bearer ``token``: the status and the body."""
+    async with aiohttp.ClientSession() as s, s.post(
+            f"{base}/-/reload", headers={"Authorization": f"Bearer {token}"}) as r:
+        return r.status, await r.text()

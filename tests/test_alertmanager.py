@@ -4,7 +4,6 @@ escalation/maintenance rules by the real promtool, inhibition by a real Alertman
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import yaml
 
 from harness.catalog_factory import write_catalog
 from harness.stack import alertmanager, get_json, poll, post_json
-from harness.tools import require
+from harness.tools import dozor, require
 from monitor.alertmanager import (
     AlertmanagerOptions,
     render_alertmanager,
@@ -21,7 +20,6 @@ from monitor.alertmanager import (
 )
 from monitor.catalog import Catalog, load_catalog
 
-ROOT = Path(__file__).resolve().parent.parent
 SINK = "http://127.0.0.1:9/"  # discard port: never delivered to in these tests
 
 
@@ -291,17 +289,13 @@ async def test_inhibition_in_a_real_alertmanager(tmp_path: Path, catalog: Catalo
 def test_cli_writes_config_and_escalation_rules(tmp_path: Path) -> None:
     cfg = write_catalog(tmp_path / "c.yaml", _catalog_data())
     out, rules = tmp_path / "am.yml", tmp_path / "esc.yml"
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "alertmanager", str(cfg), "-o", str(out),
-         "--escalation-rules", str(rules), "--escalate-after", "45m",
-         "--regional-webhook", "http://127.0.0.1:9/{region}", "--page-timing", "5s,30s,2h"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+    done = dozor("alertmanager", str(cfg), "-o", str(out),
+                 "--escalation-rules", str(rules), "--escalate-after", "45m",
+                 "--regional-webhook", "http://127.0.0.1:9/{region}", "--page-timing", "5s,30s,2h")
     assert done.returncode == 0, done.stderr
     assert _amtool("check-config", str(out)).returncode == 0
     assert "for: 45m" in rules.read_text()
     text = out.read_text()
     assert "http://127.0.0.1:9/RU-KHA" in text and "repeat_interval: 2h" in text
-    bad = subprocess.run(
-        [sys.executable, "-m", "monitor", "alertmanager", str(cfg), "--escalate-after", "soon"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+    bad = dozor("alertmanager", str(cfg), "--escalate-after", "soon")
     assert bad.returncode == 2 and "expected a duration" in bad.stderr

@@ -7,18 +7,15 @@ Also ``dozor check`` as a user runs it (a real process): what it prints, to whic
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness.catalog_factory import ERROR_SHAPE as SHAPE
-from harness.catalog_factory import catalog_dict, write_catalog
+from harness.catalog_factory import catalog_dict, write_catalog, write_files
+from harness.tools import dozor
 from monitor.catalog import CatalogError, load_catalog
 from monitor.catalog.yaml_source import MAX_BYTES
-
-ROOT = Path(__file__).resolve().parent.parent
 
 _LAUGHS = "\n".join(
     ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
@@ -53,20 +50,10 @@ WHOLE_FILE: dict[str, tuple[dict[str, str | bytes], str, tuple[int, str], str]] 
 }
 
 
-def _write(base: Path, files: dict[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        target = base / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content, encoding="utf-8")
-
-
 @pytest.mark.parametrize("name", list(WHOLE_FILE))
 def test_every_error_has_the_shape_file_line_field_message(tmp_path: Path, name: str) -> None:
     files, load, (line, field), fragment = WHOLE_FILE[name]
-    _write(tmp_path, files)
+    write_files(tmp_path, files)
     with pytest.raises(CatalogError) as caught:
         load_catalog(tmp_path / load, env={})
     [issue] = caught.value.issues
@@ -89,17 +76,12 @@ def test_a_key_with_a_line_break_stays_on_one_line(tmp_path: Path) -> None:
     assert "\x1b" not in str(issue)
 
 
-def _dozor(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
-                          text=True, timeout=60, cwd=ROOT, check=False)
-
-
 @pytest.mark.e2e
 def test_check_output_lines_all_have_the_shape(tmp_path: Path) -> None:
     for name in ("oversized", "missing-file", "non-utf8", "top-level-list", "no-services"):
         files, load, _, _ = WHOLE_FILE[name]
-        _write(tmp_path / name, files)
-        done = _dozor("check", str(tmp_path / name / load))
+        write_files(tmp_path / name, files)
+        done = dozor("check", str(tmp_path / name / load))
         assert done.returncode == 1, (name, done.stderr)
         *errors, summary = done.stderr.splitlines()
         assert errors and all(SHAPE.match(line) for line in errors), (name, done.stderr)
@@ -124,7 +106,7 @@ def test_an_included_file_that_is_not_a_catalog_is_not_echoed(tmp_path: Path, ki
     catalog = write_catalog(tmp_path / "c.yaml", catalog_dict(["http://127.0.0.1:1/a"]))
     with catalog.open("a", encoding="utf-8") as fh:
         fh.write("include: [secret.env]\n")
-    done = _dozor("check", str(catalog))
+    done = dozor("check", str(catalog))
     assert done.returncode == 1, done.stdout
     output = done.stdout + done.stderr
     assert CANARY not in output and "12345678901234567890" not in output, output
@@ -142,7 +124,7 @@ def test_including_etc_passwd_does_not_print_it(tmp_path: Path) -> None:
     first_line = passwd.read_text(encoding="utf-8", errors="replace").splitlines()[0]
     catalog = tmp_path / "c.yaml"
     catalog.write_text('services: []\ninclude: ["/etc/passwd"]\n', encoding="utf-8")
-    done = _dozor("check", str(catalog))
+    done = dozor("check", str(catalog))
     assert done.returncode == 1
     assert first_line not in done.stdout + done.stderr
     assert "/etc/passwd:1: (file): " in done.stderr
@@ -192,13 +174,13 @@ def test_no_services_anywhere_in_the_included_files_is_refused(tmp_path: Path) -
 
 def test_check_summary_ends_with_a_newline(tmp_path: Path) -> None:
     good = write_catalog(tmp_path / "c.yaml", catalog_dict(["http://127.0.0.1:1/a"]))
-    done = _dozor("check", str(good))
+    done = dozor("check", str(good))
     assert done.returncode == 0, done.stderr
     assert done.stdout == (f"{good}: ok: 1 services, 1 probes, 2 curators, 2 regions, "
                            "1 life situations\n")
     assert done.stderr == ""
     (tmp_path / "bad.yaml").write_text("services: nope\n", encoding="utf-8")
-    done = _dozor("check", str(tmp_path / "bad.yaml"))
+    done = dozor("check", str(tmp_path / "bad.yaml"))
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.endswith(f"{tmp_path / 'bad.yaml'}: 1 error(s)\n"), repr(done.stderr)
 

@@ -17,20 +17,15 @@ import pytest
 
 from harness.catalog_factory import EVERY_KIND, catalog_dict, write_catalog
 from harness.stack import free_port
-from harness.tools import samples
+from harness.tools import dozor, samples
 from probes import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _dozor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
-                          text=True, timeout=60, cwd=ROOT, check=False, env=env)
-
-
 def test_check_valid_prints_one_line_summary(tmp_path: Path) -> None:
     cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(["http://127.0.0.1:1/a"] * 3))
-    done = _dozor("check", str(cfg))
+    done = dozor("check", str(cfg))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1
@@ -42,7 +37,7 @@ def test_check_invalid_prints_every_error_and_exits_1(tmp_path: Path) -> None:
     data["services"][0]["curator"] = "nobody"
     data["services"][1]["level"] = "galactic"
     cfg = write_catalog(tmp_path / "bad.yaml", data)
-    done = _dozor("check", str(cfg))
+    done = dozor("check", str(cfg))
     assert done.returncode == 1
     err = done.stderr
     assert "nobody" in err and "galactic" in err and "ftp://nope/" in err
@@ -51,7 +46,7 @@ def test_check_invalid_prints_every_error_and_exits_1(tmp_path: Path) -> None:
 
 
 def test_check_demo_catalog_is_valid() -> None:
-    done = _dozor("check", "config/examples/demo")
+    done = dozor("check", "config/examples/demo")
     assert done.returncode == 0, done.stderr
     assert "services" in done.stdout
 

@@ -14,7 +14,14 @@ from structlog.testing import capture_logs
 from harness.catalog_factory import catalog_dict, write_catalog
 from harness.stack import poll, until
 from harness.target import Target
-from harness.tools import Samples, promtool_check_metrics, samples
+from harness.tools import (
+    Samples,
+    metrics_body,
+    post_reload,
+    promtool_check_metrics,
+    samples,
+    scrape,
+)
 from monitor.runtime import scheduler as scheduler_module
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.plan import JobSpec, PlanDiff
@@ -29,9 +36,7 @@ async def _start(path: Path, **kw: Any) -> Daemon:
 
 
 async def _scrape(daemon: Daemon) -> tuple[bytes, Samples]:
-    async with aiohttp.ClientSession() as s, s.get(f"{daemon.url}/metrics") as r:
-        assert r.status == 200
-        body = await r.read()
+    body = await metrics_body(daemon.url)
     return body, samples(body)
 
 
@@ -99,9 +104,7 @@ async def test_valid_reload_applies_a_diff(tmp_path: Path, target: Target) -> No
         data["services"][1]["probes"][0]["interval"] = "2s"  # changed interval
         del data["services"][2]  # removed probe
         write_catalog(cfg, data)
-        async with aiohttp.ClientSession() as s, s.post(
-                f"{daemon.url}/-/reload", headers={"Authorization": f"Bearer {token}"}) as r:
-            assert r.status == 200
+        assert (await post_reload(daemon.url, token))[0] == 200
         assert set(daemon.scheduler.jobs) == {"svc-00000/portal", "svc-00001/portal"}
         assert daemon.scheduler.jobs["svc-00001/portal"].interval == 2.0
         assert daemon.scheduler.state("svc-00000/portal") is kept_state
@@ -111,7 +114,7 @@ async def test_valid_reload_applies_a_diff(tmp_path: Path, target: Target) -> No
         # not `% 1.0`, which reads 0.9999998 as off-grid).
         moved = next_now - kept_next
         assert moved == pytest.approx(round(moved), abs=1e-3)
-        _, samples = await _scrape(daemon)
+        samples = await scrape(daemon.url)
         assert _total(samples, "svc-00002", "success") == 0
         assert not [k for k in samples if dict(k[1]).get("service") == "svc-00002"]
         assert samples["dozor_config_last_reload_successful", frozenset()] == 1
@@ -134,7 +137,7 @@ async def test_invalid_reload_keeps_running_catalog(tmp_path: Path, target: Targ
         assert set(daemon.scheduler.jobs) == {"svc-00000/portal"}
         hits = target.hits
         await until(lambda: target.hits >= hits + 2)  # still probing
-        _, samples = await _scrape(daemon)
+        samples = await scrape(daemon.url)
         assert samples["dozor_config_last_reload_successful", frozenset()] == 0
     finally:
         await daemon.stop()
@@ -185,12 +188,6 @@ def _series(samples: Samples, name: str, service: str, **extra: str) -> float:
     return samples[name, frozenset(labels.items())]
 
 
-async def _post_reload(daemon: Daemon, token: str) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as s, s.post(
-            f"{daemon.url}/-/reload", headers={"Authorization": f"Bearer {token}"}) as r:
-        return r.status, await r.text()
-
-
 TOKEN = "a-reload-token-of-some-length"
 
 
@@ -202,9 +199,9 @@ async def test_reload_onto_a_dns_only_catalog_applies(tmp_path: Path, target: Ta
         data["services"][0]["probes"] = [
             {"name": "dns", "dns": {"server": "127.0.0.1:1", "query_name": "example.org"}}]
         write_catalog(cfg, data)
-        assert await _post_reload(daemon, TOKEN) == (200, "reloaded\n")
+        assert await post_reload(daemon.url, TOKEN) == (200, "reloaded\n")
         assert set(daemon.scheduler.jobs) == {"svc-00000/dns"}
-        _, samples = await _scrape(daemon)
+        samples = await scrape(daemon.url)
         assert samples["dozor_config_last_reload_successful", frozenset()] == 1
     finally:
         await daemon.stop()
@@ -233,7 +230,7 @@ async def test_probe_that_raises_is_a_failed_run_logged_once(
                                                    "reason": "error"}) or 0.0
 
             await until(lambda: failures() >= 3, what="three failed runs")
-            _, samples = await _scrape(daemon)
+            samples = await scrape(daemon.url)
             assert _total(samples, "svc-00000", "failure") >= 3
             assert _total(samples, "svc-00000", "success") == 0
             assert _series(samples, "dozor_probe_success", "svc-00000") == 0
@@ -273,7 +270,7 @@ async def test_reload_that_raises_is_a_failed_reload(
         write_catalog(cfg, catalog_dict([f"{target.url}/a", f"{target.url}/b"],
                                         interval="1s", timeout="500ms"))
         with capture_logs() as logs:
-            status, body = await _post_reload(daemon, TOKEN)
+            status, body = await post_reload(daemon.url, TOKEN)
         assert status == 400
         assert body == "reload failed; running catalog kept (see log)\n"
         errors = [e for e in logs if e["log_level"] == "error"]
@@ -281,7 +278,7 @@ async def test_reload_that_raises_is_a_failed_reload(
         assert errors[0]["error"] == "RuntimeError: apply broke"
         assert set(daemon.scheduler.jobs) == {"svc-00000/portal"}
         assert daemon.catalog is not None and len(daemon.catalog.services) == 1
-        _, samples = await _scrape(daemon)
+        samples = await scrape(daemon.url)
         assert samples["dozor_config_last_reload_successful", frozenset()] == 0
         assert samples["dozor_probes_configured", frozenset()] == 1
         assert not [k for k in samples if dict(k[1]).get("service") == "svc-00001"]
@@ -311,7 +308,8 @@ async def test_probe_success_is_absent_until_the_first_run(
     try:
         body, samples = await _scrape(daemon)
         for service in ("svc-00000", "svc-00001"):
-            assert _total(samples, service, "failure") == 0  # its series are there ...
+            assert _has(samples, "dozor_probes_total", service)  # its series are there ...
+            assert _total(samples, service, "failure") == 0
             assert not _has(samples, "dozor_probe_success", service)  # ... but no verdict
             assert not _has(samples, "dozor_probe_up", service)
         checked = promtool_check_metrics(body)
@@ -320,7 +318,7 @@ async def test_probe_success_is_absent_until_the_first_run(
         gate.set()
 
         async def both_ran() -> bool | None:
-            _, s = await _scrape(daemon)
+            s = await scrape(daemon.url)
             return True if all(_has(s, "dozor_probe_success", f"svc-0000{i}")
                                for i in (0, 1)) else None
 
@@ -328,17 +326,18 @@ async def test_probe_success_is_absent_until_the_first_run(
         gate.clear()
         write_catalog(cfg, catalog_dict([f"{target.url}/{p}" for p in "abc"], interval="10s",
                                         timeout="9s"))
-        assert (await _post_reload(daemon, TOKEN))[0] == 200
+        assert (await post_reload(daemon.url, TOKEN))[0] == 200
         body, samples = await _scrape(daemon)
         assert _series(samples, "dozor_probe_success", "svc-00000") == 1
+        assert _has(samples, "dozor_probes_total", "svc-00002")
         assert _total(samples, "svc-00002", "failure") == 0
         assert not _has(samples, "dozor_probe_success", "svc-00002")  # added, not run yet
         checked = promtool_check_metrics(body)
         assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
 
         write_catalog(cfg, data)  # and removal still drops every series
-        assert (await _post_reload(daemon, TOKEN))[0] == 200
-        _, samples = await _scrape(daemon)
+        assert (await post_reload(daemon.url, TOKEN))[0] == 200
+        samples = await scrape(daemon.url)
         assert not [k for k in samples if dict(k[1]).get("service") == "svc-00002"]
     finally:
         gate.set()

@@ -7,8 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
+from harness.tools import dozor
 from monitor.catalog import load_catalog
 from monitor.dashboards import DATASOURCE_UID, dashboards, render_dashboards
 from monitor.rules import render_rules
@@ -53,9 +52,8 @@ def test_committed_json_is_the_generated_json() -> None:
 
 def test_cli_writes_the_same_files(tmp_path: Path) -> None:
     # A subprocess: main() configures logging onto this process's (captured) stderr.
-    done = subprocess.run([sys.executable, "-m", "monitor", "dashboards", "-o",
-                           str(tmp_path / "out")], capture_output=True, text=True,
-                          timeout=60, check=True, cwd=ROOT)
+    done = dozor("dashboards", "-o", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
     written = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "out").iterdir()}
     assert written == render_dashboards()
     assert len(done.stdout.splitlines()) == len(UIDS)

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 import pytest
 import yaml
 
+from harness.catalog_factory import write_catalog
 from harness.stack import poll
-from harness.tools import Samples, samples
+from harness.tools import Samples, post_reload, scrape
 from monitor.demo import World, demo_env, start_world
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.serving.security import WebSecurity
@@ -131,8 +131,9 @@ CASES: dict[str, KindCase] = {
 # --- the catalog ------------------------------------------------------------------------
 
 
-def _shipped(env: dict[str, str]) -> dict[str, Any]:
-    del env  # the daemon expands the catalog's ${DOZOR_DEMO_*} with the world's own
+def _shipped() -> dict[str, Any]:
+    """The shipped catalog, unexpanded: the daemon expands its ${DOZOR_DEMO_*} with the
+    world's own."""
     text = (CATALOG / "catalog.yaml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     data["defaults"] = {"interval": "1s", "timeout": "900ms"}
@@ -158,10 +159,6 @@ def _reloaded(data: dict[str, Any]) -> dict[str, Any]:
 
 def _refs(data: dict[str, Any]) -> set[Ref]:
     return {(s["id"], p["name"]) for s in data["services"] for p in s["probes"]}
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 # --- /metrics ---------------------------------------------------------------------------
@@ -190,14 +187,9 @@ class Running:
     daemon: Daemon
     config: Path
 
-    async def scrape(self) -> Samples:
-        async with aiohttp.ClientSession() as s, s.get(f"{self.daemon.url}/metrics") as r:
-            assert r.status == 200
-            return samples(await r.read())
-
     async def until_every_probe_ran(self, refs: set[Ref]) -> Samples:
         async def check() -> Samples | None:
-            found = await self.scrape()
+            found = await scrape(self.daemon.url)
             ran = all(_value(found, "dozor_probe_success", ref) is not None for ref in refs)
             return found if ran else None
 
@@ -208,7 +200,7 @@ class Running:
 async def running(tmp_path: Path) -> AsyncIterator[Running]:
     async with await start_world(clock=lambda: PINNED, time_scale=0.01) as world:
         config = tmp_path / "catalog.yaml"
-        _write(config, _shipped(demo_env(world)))
+        write_catalog(config, _shipped())
         daemon = Daemon(DaemonOptions(config=config, port=0, location="e2e",
                                       env=demo_env(world),
                                       security=WebSecurity(reload_token=TOKEN)))
@@ -220,7 +212,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
 
 
 async def test_every_kind_runs_judges_and_reloads(running: Running) -> None:
-    shipped = _shipped(demo_env(running.world))
+    shipped = _shipped()
     assert {k for s in shipped["services"] for p in s["probes"] for k in p} - {"name"} == set(CASES)
     assert set(CASES) == {kind.name for kind in KINDS}, "every registered kind has a row"
     found = await running.until_every_probe_ran(_refs(shipped))
@@ -240,15 +232,14 @@ async def test_every_kind_runs_judges_and_reloads(running: Running) -> None:
     assert 4 * 86400 < expiry - datetime.now(UTC).timestamp() < 6 * 86400
 
     after = _reloaded(shipped)
-    _write(running.config, after)
-    async with aiohttp.ClientSession() as s, s.post(
-            f"{running.daemon.url}/-/reload", headers={"Authorization": f"Bearer {TOKEN}"}) as r:
-        assert r.status == 200, await r.text()
+    write_catalog(running.config, after)
+    status, text = await post_reload(running.daemon.url, TOKEN)
+    assert status == 200, text
 
     added = {(case.good[0], case.added["name"]) for case in CASES.values()}
 
     async def diff_applied() -> Samples | None:
-        found = await running.scrape()
+        found = await scrape(running.daemon.url)
         flipped = all(_value(found, "dozor_probe_success", c.failing) == 1 for c in CASES.values())
         appeared = all(_value(found, "dozor_probe_success", ref) is not None for ref in added)
         return found if flipped and appeared else None

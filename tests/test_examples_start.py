@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from harness.tools import samples
+from harness.tools import scrape
+from monitor.catalog.loading import load_catalog
 from monitor.runtime.daemon import Daemon, DaemonOptions
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
@@ -22,14 +22,14 @@ def test_there_are_examples() -> None:
 
 @pytest.mark.parametrize("root", ROOTS, ids=lambda p: p.name)
 async def test_example_catalog_starts_the_daemon(root: Path) -> None:
+    # Counted from an independent load, not from the daemon whose metric is checked.
+    configured = sum(len(s.probes) for s in load_catalog(root, env={}).services)
+    assert configured > 0
     daemon = Daemon(DaemonOptions(config=root, port=0, location="examples", env={}, grace=1.0))
     await daemon.start()
     try:
         assert daemon.catalog is not None
-        configured = sum(len(s.probes) for s in daemon.catalog.services)
-        async with aiohttp.ClientSession() as s, s.get(f"{daemon.url}/metrics") as r:
-            assert r.status == 200
-            found = samples(await r.read())
+        found = await scrape(daemon.url)
         assert found["dozor_probes_configured", frozenset()] == configured
         assert found["dozor_config_last_reload_successful", frozenset()] == 1
     finally:

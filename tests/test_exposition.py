@@ -121,5 +121,15 @@ async def test_bucket_swap_during_a_streamed_render_keeps_it_whole(swap_after: i
         if len(chunks) == swap_after:
             assert m.use_buckets((0.1, 0.2))
     assert len(chunks) > swap_after  # the swap came between two chunks
-    checked = promtool_check_metrics(b"".join(chunks))
+    body = b"".join(chunks)
+    checked = promtool_check_metrics(body)
     assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
+    # Whole, not merely valid: every family a full render has is in the streamed body ...
+    assert _type_families(body) == _type_families(m.render())
+    # ... and the histogram's remainder uses the new edges.
+    assert 'le="0.2"' in body.decode()
+
+
+def _type_families(exposition: bytes) -> set[str]:
+    return {line.split()[2] for line in exposition.decode().splitlines()
+            if line.startswith("# TYPE ")}

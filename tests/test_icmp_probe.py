@@ -22,8 +22,9 @@ from harness.blackbox import Blackbox
 from probes import Phase, ProbeContext, ProbeResult, Reason, run_probe
 from probes.icmp import IcmpSpec, probe_icmp
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
-                                reason="needs root and iproute2")
+# Only what opens a real ICMP socket, writes a sysctl or makes namespaces needs root (and
+# iproute2): the spec checks and the monkeypatched socket refusals run anywhere.
+ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (ICMP sockets, sysctls)")
 
 TIMEOUT = 0.5
 _N = os.getpid() % 200 + 20  # third octet: a concurrent run picks other links
@@ -47,6 +48,8 @@ def _ip(*args: str) -> None:
 def namespaces() -> Iterator[None]:
     """dzA-<n> answers at ANSWERS (veth MTU 1500); dzS-<n> at SILENT ignores every echo
     request."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2")
     a, s = f"dzA-{_N}", f"dzS-{_N}"
     made: list[str] = []
     try:
@@ -78,6 +81,7 @@ async def _run(ctx: ProbeContext, timeout: float = 3.0, **fields: Any) -> ProbeR
 # --- Dozor alone ----------------------------------------------------------------------------
 
 
+@ROOT
 async def test_echo_to_ipv4_loopback(ctx: ProbeContext) -> None:
     result = await _run(ctx, host="127.0.0.1")
     assert result.success, result.detail
@@ -86,6 +90,7 @@ async def test_echo_to_ipv4_loopback(ctx: ProbeContext) -> None:
     assert {Phase.RESOLVE, Phase.CONNECT} <= set(result.phases)
 
 
+@ROOT
 async def test_direct_call_keeps_every_phase(ctx: ProbeContext) -> None:
     """Called outside run_probe there is no caller's record: one record must still carry
     resolve, connect and processing (not a fresh one per step)."""
@@ -94,6 +99,7 @@ async def test_direct_call_keeps_every_phase(ctx: ProbeContext) -> None:
     assert {Phase.RESOLVE, Phase.CONNECT, Phase.PROCESSING} <= set(result.phases)
 
 
+@ROOT
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
 async def test_echo_to_ipv6_loopback_several_packets(ctx: ProbeContext) -> None:
     result, took = await run_probe(probe_icmp, IcmpSpec.model_validate(
@@ -103,6 +109,7 @@ async def test_echo_to_ipv6_loopback_several_packets(ctx: ProbeContext) -> None:
     assert took >= 0.1  # two intervals between three requests: causal, not a timing figure
 
 
+@ROOT
 async def test_host_name_resolves_with_ip4_preferred(ctx: ProbeContext) -> None:
     result = await _run(ctx, host="localhost", preferred_ip_protocol="ip4", ttl=1)
     assert result.success, result.detail
@@ -114,6 +121,7 @@ async def test_unresolvable_name_is_dns(ctx: ProbeContext) -> None:
     assert result.reason is Reason.DNS, result.detail
 
 
+@ROOT
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
 async def test_dont_fragment_over_the_loopback_mtu_fails_clearly(ctx: ProbeContext) -> None:
     """40 + 8 + 65507 bytes exceed lo's MTU 65536: with DF it cannot be sent; without, the
@@ -147,6 +155,7 @@ async def test_silent_host_with_packet_timeout_ends_by_itself(
     assert "no reply from" in result.detail and "2 echo request(s) within 200ms" in result.detail
 
 
+@ROOT
 async def test_loss_over_max_loss_is_an_assertion(
         ctx: ProbeContext, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every second reply is dropped as it is read: 50% loss."""
@@ -177,6 +186,8 @@ def test_max_loss_needs_packet_timeout() -> None:
 @pytest.fixture
 def ping_group_range() -> Iterator[None]:
     """Unprivileged ICMP sockets allowed for every group, restored afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (writes a sysctl)")
     path = Path("/proc/sys/net/ipv4/ping_group_range")
     before = path.read_text().strip()
     path.write_text("0 2147483647\n")

@@ -11,8 +11,6 @@ catalog, dumped and loaded again, is equal.
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.catalog_factory import ERROR_SHAPE as SHAPE
-from harness.catalog_factory import catalog_dict
+from harness.catalog_factory import catalog_dict, write_files
+from harness.tools import dozor
 from monitor.catalog import Catalog, CatalogError, dump_catalog, load_catalog
 from monitor.catalog.yaml_source import MAX_BYTES
 from monitor.runtime.daemon import Daemon, DaemonOptions
@@ -235,13 +234,7 @@ BAD: dict[str, tuple[dict[str, str | bytes], str]] = {
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_bad_catalog_is_reported_with_file_and_line(tmp_path: Path, name: str) -> None:
     files, fragment = BAD[name]
-    for rel, content in files.items():
-        target = tmp_path / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content, encoding="utf-8")
+    write_files(tmp_path, files)
     verdict = _load_verdict(tmp_path / "c.yaml")
     assert isinstance(verdict, CatalogError), f"{name} loaded as valid"
     assert any(fragment in str(i) for i in verdict.issues), [str(i) for i in verdict.issues]
@@ -255,14 +248,8 @@ CLI_CASES = ["unclosed-quote", "nul-byte", "tagged-int", "billion-laughs", "huge
 def test_cli_check_exits_1_without_traceback(tmp_path: Path) -> None:
     for name in CLI_CASES:
         case = tmp_path / name
-        for rel, content in BAD[name][0].items():
-            (case / rel).parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                (case / rel).write_bytes(content)
-            else:
-                (case / rel).write_text(content, encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "monitor", "check", str(case / "c.yaml")],
-                              capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+        write_files(case, BAD[name][0])
+        done = dozor("check", str(case / "c.yaml"))
         output = done.stdout + done.stderr
         assert done.returncode == 1, (name, output[-2000:])
         assert "Traceback" not in output, (name, output[-2000:])
@@ -282,12 +269,7 @@ async def test_reload_keeps_running_catalog_on_bad_input(tmp_path: Path) -> None
         jobs, catalog = daemon.scheduler.jobs, daemon.catalog
         for name in ("unclosed-quote", "nul-byte", "tagged-int", "billion-laughs", "huge-file",
                      "include-cycle", "top-level-list", "empty-file"):
-            for rel, content in BAD[name][0].items():
-                target = tmp_path / rel
-                if isinstance(content, bytes):
-                    target.write_bytes(content)
-                else:
-                    target.write_text(content, encoding="utf-8")
+            write_files(tmp_path, BAD[name][0])
             assert await daemon.reload() is False, name
             assert daemon.scheduler.jobs == jobs and daemon.catalog is catalog, name
             ok = daemon.metrics.registry.get_sample_value("dozor_config_last_reload_successful")

@@ -18,7 +18,6 @@ import csv
 import datetime as dt
 import struct
 import subprocess
-import sys
 import time
 import urllib.request
 import zlib
@@ -31,7 +30,7 @@ import pytest
 import yaml
 
 from harness.stack import free_port
-from harness.tools import require
+from harness.tools import dozor, require
 from monitor.localtime.hours import hours_label
 from monitor.report.command import add_arguments, run_report
 from monitor.report.csvout import OUTAGE_COLUMNS, REGION_COLUMNS, SERVICE_COLUMNS
@@ -372,9 +371,8 @@ def test_errors(prometheus: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_cli_wiring(prometheus: str, tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "monitor", "report", "--prometheus", prometheus,
-                           "--period", "2026-09", "--region", "RU-KHA", "-o", str(tmp_path)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = dozor("report", "--prometheus", prometheus, "--period", "2026-09", "--region",
+                 "RU-KHA", "-o", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""    # no progress line when stderr is not a terminal
     assert done.stdout.split() == [str(tmp_path / f"dozor-report-2026-09{suffix}") for suffix in

@@ -8,8 +8,6 @@ import json
 import logging
 import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +17,11 @@ import structlog
 
 from harness.catalog_factory import catalog_dict, write_catalog
 from harness.journey_app import JourneyApp, start_journey_app, steps
+from harness.tools import dozor
 from monitor.catalog import CatalogError, load_catalog
 from monitor.runtime.logs import configure_logging, redact_secrets
 from probes import ProbeContext, Reason
 from probes.journey import probe_journey
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def catalog_with_header(tmp_path: Path, value: str) -> Path:
@@ -255,10 +252,7 @@ async def test_canary_stays_out_of_details_and_logs(
 def test_canary_stays_out_of_dozor_check(tmp_path: Path) -> None:
     path = canary_catalog(tmp_path, "http://127.0.0.1:1", broken=True)
     env = {**os.environ, "DOZOR_TEST_CANARY": CANARY}
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "--log-format", "json", "check", str(path)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )
+    done = dozor("--log-format", "json", "check", str(path), env=env)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     lines = path.read_text(encoding="utf-8").splitlines()

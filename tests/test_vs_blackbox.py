@@ -583,6 +583,9 @@ async def test_verdicts(
         # was cut" is causal, not "never early".
         assert case.timeout / 2 <= series["probe_duration_seconds"] < case.timeout + 5
     expiry = series.get("probe_ssl_earliest_cert_expiry")
+    tls = target.startswith("https://") or case.server.startswith("tls:")
+    if tls and result.success and case.blackbox:  # both completed a handshake: both read it
+        assert expiry is not None and result.cert_expiry is not None, (expiry, result)
     if expiry is not None and result.cert_expiry is not None:
         assert result.cert_expiry == expiry  # the same chain, read the same way
     if case.server.startswith("tls:") and case.blackbox:
