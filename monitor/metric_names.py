@@ -19,6 +19,9 @@ PROBE_ATTEMPTS_TOTAL = "dozor_probe_attempts_total"
 PROBE_UP = "dozor_probe_up"
 PROBE_PHASE_SECONDS = "dozor_probe_phase_seconds"
 PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS = "dozor_probe_last_success_timestamp_seconds"
+PROBE_OUTAGE_START_TIMESTAMP_SECONDS = "dozor_probe_outage_start_timestamp_seconds"
+PROBE_LAST_OUTAGE_SECONDS = "dozor_probe_last_outage_seconds"
+PROBE_INTERVAL_SECONDS = "dozor_probe_interval_seconds"
 PROBE_DURATION_SECONDS = "dozor_probe_duration_seconds"  # histogram
 # Per probe, only for the kinds that have them.
 JOURNEY_STEP_DURATION_SECONDS = "dozor_journey_step_duration_seconds"

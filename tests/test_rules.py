@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from harness.catalog_factory import catalog_dict, write_catalog
+from harness.history import outages
 from harness.tools import require
 from monitor.catalog import Catalog, load_catalog
 from monitor.cli import main
@@ -111,12 +112,21 @@ class Svc:
                              and offhours(m) == (hours == "offhours") for m in range(n)]
                     add("dozor_probes_total", f'{probe},result="{result}",hours="{hours}"',
                         _cumulative(flags))
-            last, lasts = 0.0, []
+            # Stalled minutes repeat the last run's values, as a scrape of a stalled daemon
+            # would; the outage gauges come from the daemon's own logic. Runs end on their
+            # minute, so outages last whole minutes.
+            done = outages(((m * MIN - self.duration, ok[m]) for m in range(n) if ran[m]),
+                           self.duration)
+            verdict = [ok[m] for m in range(n) if ran[m]]
+            starts, lengths, verdicts, i = [], [], [], -1
             for m in range(n):
-                if ran[m] and ok[m]:
-                    last = float(m * MIN)
-                lasts.append(last)
-            add("dozor_probe_last_success_timestamp_seconds", probe, lasts)
+                i += ran[m]
+                starts.append(done[i].start if i >= 0 else 0.0)
+                lengths.append(done[i].seconds if i >= 0 else 0.0)
+                verdicts.append(1.0 if i < 0 or verdict[i] else 0.0)
+            add("dozor_probe_outage_start_timestamp_seconds", probe, starts)
+            add("dozor_probe_last_outage_seconds", probe, lengths)
+            add("dozor_probe_success", probe, verdicts)
             state, states = 1.0, []
             for m in range(n):
                 if ran[m]:

@@ -3,7 +3,8 @@ escalation rules (``monitor.alertmanager``) and the report's queries (``monitor.
 
 - ``expr``: expression building blocks (label lists, selectors, the location quorum) and
   Prometheus duration strings;
-- ``rulefile``: the typed model of a Prometheus rule file (``Group`` of ``Record``/``Alert``).
+- ``rulefile``: the typed model of a Prometheus rule file (``Group`` of ``Record``/``Alert``);
+- ``formulas``: what the rules record and the report recomputes, defined once.
 
 A leaf of its own: it imports nothing else from ``monitor`` (import-linter checks it), so any
 generator may use it without reaching into another generator.
@@ -12,7 +13,8 @@ generator may use it without reaching into another generator.
 from __future__ import annotations
 
 from monitor.promql.expr import DAY, HOUR, MINUTE, braces, by, duration, quorum
+from monitor.promql.formulas import location_outage_seconds
 from monitor.promql.rulefile import Alert, Group, Record
 
 __all__ = ["DAY", "HOUR", "MINUTE", "Alert", "Group", "Record", "braces", "by", "duration",
-           "quorum"]
+           "location_outage_seconds", "quorum"]

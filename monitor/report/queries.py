@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from monitor.metric_names import (
     MAINTENANCE_ACTIVE,
     PROBE_DURATION_SECONDS,
-    PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS,
     PROBE_UP,
     PROBES_TOTAL,
 )
-from monitor.promql import braces, duration, quorum
+from monitor.promql import braces, duration, location_outage_seconds, quorum
 
 SVC = ("service",)
 FIVE = "5m"
@@ -82,11 +81,8 @@ def latency_p95(svc: str, seconds: int) -> str:
 
 
 def outage_seconds(svc: str) -> str:
-    """``dozor:service_outage_seconds``: quorum of time since the oldest last success."""
-    sel = braces(svc)
-    location = (f"max by (service, location) (\n"
-                f"  time() - ({PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS}{sel} > 0)\n)")
-    return quorum(f"({location})", SVC)
+    """``dozor:service_outage_seconds``: the location quorum of the outage each measured."""
+    return quorum(f"({location_outage_seconds(svc)})", SVC)
 
 
 def longest_outage(svc: str, seconds: int) -> str:

@@ -14,11 +14,19 @@ from __future__ import annotations
 
 from monitor.metric_names import (
     PROBE_DURATION_SECONDS,
-    PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS,
     PROBE_UP,
     PROBES_TOTAL,
 )
-from monitor.promql import DAY, HOUR, Group, Record, braces, duration, quorum
+from monitor.promql import (
+    DAY,
+    HOUR,
+    Group,
+    Record,
+    braces,
+    duration,
+    location_outage_seconds,
+    quorum,
+)
 from monitor.rules.windows import Windows, chain
 
 SVC = ("service", "hours")
@@ -85,12 +93,10 @@ def _service_window(window: int, base: int, offhours: bool) -> list[Record]:
 
 
 def _outage_5m() -> list[Record]:
-    # A never-succeeded probe exports 0; it has no outage start to measure from (the burn
-    # rate alerts catch it), and time() - 0 would claim a 56-year outage.
+    # Only time the monitor measured (monitor.promql.formulas): a location whose daemon is
+    # away has no sample, so the quorum is of the locations that measure.
     return [
-        Record("dozor:location_outage_seconds",
-               "max by (service, location) (\n"
-               f"  time() - ({PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS} > 0)\n)"),
+        Record("dozor:location_outage_seconds", location_outage_seconds()),
         Record("dozor:service_outage_seconds",
                quorum("dozor:location_outage_seconds", ("service",))),
     ]

@@ -1,8 +1,16 @@
-"""What happens after a probe run: metrics, the confirmed up/down state, a log line per change.
+"""What happens after a probe run: metrics, the confirmed up/down state, the outage the
+monitor saw, a log line per change.
 
 Confirmation (Gatus's thresholds): the state turns *down* after ``failure_threshold``
 consecutive failed runs and *up* after ``success_threshold`` consecutive successful runs.
 Before the first confirmation the state is unknown and ``dozor_probe_up`` is absent.
+
+Outages are raw (every failed run counts, as the 24/7 standard's "longest outage" does) and
+only ever cover time the monitor measured: a streak of failures starts at the end of the
+last success seen just before it, or at the first failed run when nothing was seen just
+before it (first run ever, or first run after a restart: the monitor was away). A streak
+that was failing when the monitor stopped and fails again at its first run back keeps its
+true start: a gap between two failures is presumed failing, a gap next to a success never.
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ class ProbeState:
     consecutive_failures: int = 0
     consecutive_successes: int = 0
     last_success: float | None = None
+    outage_start: float | None = None  # the current or most recent outage the monitor saw
+    outage_seconds: float = 0.0  # its length as of the last run (final once it ended)
+    resumed: bool = False  # restored from the state file, no run since: the gap is unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,9 @@ def record(
     hours = hours_label(dt.datetime.fromtimestamp(started, dt.UTC), timezone)
     series.observe(result, duration, hours, started + duration)
     reason = result.reason.value if result.reason else ""
+    track_outage(state, result.success, started, started + duration)
+    if state.outage_start is not None:
+        series.set_outage(state.outage_start, state.outage_seconds)
     if result.success:
         state.last_success = started + duration
         state.consecutive_successes += 1
@@ -63,6 +77,23 @@ def record(
         series.set_up(state.up)
     log.debug("probe run", success=result.success, reason=reason, detail=result.detail,
               duration=round(duration, 6), hours=hours)
+
+
+def track_outage(state: ProbeState, success: bool, started: float, ended: float) -> None:
+    """Update the outage from one run; reads the streak counters as they were before it."""
+    ongoing = state.consecutive_failures > 0 and state.outage_start is not None
+    if success:
+        if ongoing and not state.resumed:
+            # It ended at the latest when this run started; if the monitor was away since
+            # the last failure, its length stays what the monitor measured before the gap.
+            state.outage_seconds = started - (state.outage_start or started)
+    elif ongoing:
+        state.outage_seconds = ended - (state.outage_start or ended)
+    else:
+        continuous = not state.resumed and state.last_success is not None
+        state.outage_start = state.last_success if continuous else started
+        state.outage_seconds = ended - (state.outage_start or ended)
+    state.resumed = False
 
 
 def _log_change(log: Any, state: ProbeState, result: ProbeResult, reason: str,

@@ -116,6 +116,7 @@ class ProbeScheduler:
             entry = self._entries[key]
             entry.job = plan[key]
             entry.thresholds = _thresholds(plan[key])
+            entry.series.set_interval(plan[key].interval)
         for key in diff.rescheduled:
             self._aps.reschedule_job(key, trigger=_trigger(plan[key]))
         for key in diff.added:
@@ -125,6 +126,7 @@ class ProbeScheduler:
                 job, self._metrics.series(job.service, job.probe),
                 ProbeContext(http=self._http, log=log, user_agent=self._user_agent),
                 _thresholds(job))
+            self._entries[key].series.set_interval(job.interval)
             self._aps.add_job(self._run, _trigger(job), args=(key,), id=key, name=key)
         return diff
 
@@ -170,13 +172,17 @@ class ProbeScheduler:
     def snapshot(self) -> dict[str, SavedProbe]:
         return {
             key: SavedProbe(e.state.last_success, e.state.up, e.state.since,
-                            e.state.consecutive_failures, e.state.consecutive_successes)
+                            e.state.consecutive_failures, e.state.consecutive_successes,
+                            e.state.outage_start, e.state.outage_seconds)
             for key, e in self._entries.items()
         }
 
     def restore(self, saved: dict[str, SavedProbe]) -> int:
-        """Resume confirmation state and last-success times of probes still in the catalog, so
-        a restart emits no false 'recovered' or 'failing'. Returns how many were restored."""
+        """Resume confirmation state, last-success times and outages of probes still in the
+        catalog, so a restart emits no false 'recovered' or 'failing'. The last run's verdict
+        is not restored: ``dozor_probe_success`` stays absent until the first run, and with
+        it any outage now (the time the monitor was away is not one). Returns how many were
+        restored."""
         restored = 0
         for key, probe in saved.items():
             entry = self._entries.get(key)
@@ -186,6 +192,10 @@ class ProbeScheduler:
             s.up, s.since, s.last_success = probe.up, probe.since, probe.last_success
             s.consecutive_failures = probe.consecutive_failures
             s.consecutive_successes = probe.consecutive_successes
+            s.outage_start, s.outage_seconds = probe.outage_start, probe.outage_seconds
+            s.resumed = True
+            if probe.outage_start is not None:
+                entry.series.set_outage(probe.outage_start, probe.outage_seconds)
             if probe.last_success is not None:
                 entry.series.restore_last_success(probe.last_success)
             if probe.up is not None:

@@ -1,4 +1,5 @@
-"""What the daemon keeps across a restart: last success times and confirmation state.
+"""What the daemon keeps across a restart: last success times, confirmation state and the
+current or most recent outage (``monitor.runtime.confirmation``).
 
 Written atomically (temporary file, fsync, rename, fsync of the directory), so a crash or
 ``kill -9`` at any moment leaves either the previous or the new file, never a torn one.
@@ -25,6 +26,9 @@ class SavedProbe:
     since: float
     consecutive_failures: int
     consecutive_successes: int
+    # Added later in format 1: files written before them load with no outage known.
+    outage_start: float | None = None
+    outage_seconds: float = 0.0
 
 
 def save_state(path: Path, probes: dict[str, SavedProbe], saved_at: float) -> None:

@@ -76,6 +76,14 @@ class ProbeSeries:
     def restore_last_success(self, timestamp: float) -> None:
         self._v[self._metrics.cols.last_success] = float(timestamp)
 
+    def set_outage(self, start: float, seconds: float) -> None:
+        v, cols = self._v, self._metrics.cols
+        v[cols.outage_start] = float(start)
+        v[cols.last_outage] = float(seconds)
+
+    def set_interval(self, seconds: float) -> None:
+        self._v[self._metrics.cols.interval] = float(seconds)
+
     def observe(self, result: ProbeResult, duration: float, hours: str, now: float) -> None:
         ok = result.success
         m, v = self._metrics, self._v
@@ -118,6 +126,9 @@ class _Columns:
     attempt: dict[bool, int]
     up: int
     last_success: int
+    outage_start: int
+    last_outage: int
+    interval: int
 
 
 _OBJECTIVE_HELP = {
@@ -172,12 +183,25 @@ class Metrics:
         self.last_success = t.columns(
             n.PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS, "Unix time of the last successful run.",
             "gauge", absent=True)
+        self.outage_start = t.columns(
+            n.PROBE_OUTAGE_START_TIMESTAMP_SECONDS, "Unix time the current or most recent "
+            "outage began: the end of the last success before its first failed run, or that "
+            "run's start if the monitor saw nothing just before it (first run, restart).",
+            "gauge", absent=True)
+        self.last_outage = t.columns(
+            n.PROBE_LAST_OUTAGE_SECONDS, "Length of the current or most recent outage as of "
+            "the last run (final once a run succeeded); time the monitor was away is not "
+            "counted.", "gauge", absent=True)
+        self.interval = t.columns(
+            n.PROBE_INTERVAL_SECONDS, "The probe's scheduled interval: coverage is runs done "
+            "over runs this implies.", "gauge", absent=True)
         self.buckets = tuple(buckets)
         self.probe_duration = t.histogram(  # last: new edges only resize the rows' tails
             n.PROBE_DURATION_SECONDS, "Whole-probe duration, including failures.",
             self.buckets)
         for family in (self.probes_total, self.probe_failures, self.probe_success,
                        self.attempts, self.probe_up, self.probe_phase, self.last_success,
+                       self.outage_start, self.last_outage, self.interval,
                        self.probe_duration):
             self._families.add(family)
         self.cols = _Columns(
@@ -188,7 +212,10 @@ class Metrics:
             attempt={ok: self.attempts.col("success" if ok else "failure")
                      for ok in (True, False)},
             up=self.probe_up.col(),
-            last_success=self.last_success.col())
+            last_success=self.last_success.col(),
+            outage_start=self.outage_start.col(),
+            last_outage=self.last_outage.col(),
+            interval=self.interval.col())
         self.journey_step = Gauge(
             n.JOURNEY_STEP_DURATION_SECONDS, "Last run's duration of each journey step.",
             [*PROBE_LABELS, "step"], registry=r)
