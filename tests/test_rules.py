@@ -35,9 +35,34 @@ def _catalog(tmp_path: Path, services: int = 2, reverse: bool = False) -> Catalo
 
 # --- synthetic series ------------------------------------------------------------------
 
-def notation(values: Sequence[float]) -> str:
+def notation(values: Sequence[float | None]) -> str:
     """promtool's expanding notation for one value per minute: runs of a constant step
-    become ``a+bxN`` (N+1 values)."""
+    become ``a+bxN`` (N+1 values); None is a minute without a sample (the first one after a
+    sample is ``stale``, as Prometheus marks a target it could not scrape)."""
+    parts: list[str] = []
+    i, n = 0, len(values)
+    while i < n:
+        if values[i] is None:
+            j = i
+            while j < n and values[j] is None:
+                j += 1
+            blanks = j - i
+            if i > 0:
+                parts.append("stale")
+                blanks -= 1
+            if blanks:
+                parts.append(f"_x{blanks}")
+            i = j
+            continue
+        j = i
+        while j < n and values[j] is not None:
+            j += 1
+        parts += _steps([v for v in values[i:j] if v is not None])
+        i = j
+    return " ".join(parts)
+
+
+def _steps(values: Sequence[float]) -> list[str]:
     parts, i, n = [], 0, len(values)
     while i < n:
         if i == n - 1:
@@ -49,7 +74,7 @@ def notation(values: Sequence[float]) -> str:
         sign = "+" if step >= 0 else "-"
         parts.append(f"{values[i]:g}{sign}{abs(step):g}x{j - i}")
         i = j + 1
-    return " ".join(parts)
+    return parts
 
 
 def _cumulative(flags: Sequence[bool]) -> list[float]:
@@ -73,6 +98,13 @@ def offhours(minute: int) -> bool:
     return m < 6 * 60 or m >= 22 * 60
 
 
+Away = Callable[[str, int], bool]   # (daemon host, minute): not scraped (down, unreachable)
+
+
+def never_away(host: str, minute: int) -> bool:
+    return False
+
+
 @dataclass
 class Svc:
     """One service probed from some locations; ``ok(location, minute)`` decides each run."""
@@ -92,51 +124,32 @@ class Svc:
     maintenance: Callable[[int], bool] = lambda m: False
     duration: float = 0.2                 # seconds every run takes
     cert_expiry: float | None = None
+    probes: tuple[str, ...] = ("portal",)
+    # Probe -> the minute a reload removed it (its daemon stays up; its series vanish).
+    removed: dict[str, int] = field(default_factory=dict)
+    shard: str = ""                       # the daemon is host f"{location}{shard}"
 
-    def series(self) -> list[dict[str, str]]:
+    def host(self, loc: str) -> str:
+        return f"{loc}{self.shard}"
+
+    def series(self, away: Away = never_away) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
         n = self.minutes + 1
         objectives = {**STANDARD, **self.objectives}
+
+        def add(metric: str, labels: str, values: Sequence[float | None]) -> None:
+            out.append({"series": f"{metric}{{{labels}}}", "values": notation(values)})
+
         for loc in self.locations:
-            target = f'instance="{loc}:9247",job="dozor"'
-            probe = f'service="{self.id}",probe="portal",location="{loc}",{target}'
-            ran = [m % self.every == 0 and self.runs(m) for m in range(n)]
-            ok = [self.ok(loc, m) for m in range(n)]
-
-            def add(metric: str, labels: str, values: Sequence[float]) -> None:
-                out.append({"series": f"{metric}{{{labels}}}", "values": notation(values)})
-
-            for result in ("success", "failure"):
-                for hours in ("business", "offhours"):
-                    flags = [ran[m] and ok[m] == (result == "success")
-                             and offhours(m) == (hours == "offhours") for m in range(n)]
-                    add("dozor_probes_total", f'{probe},result="{result}",hours="{hours}"',
-                        _cumulative(flags))
-            # Stalled minutes repeat the last run's values, as a scrape of a stalled daemon
-            # would; the outage gauges come from the daemon's own logic. Runs end on their
-            # minute, so outages last whole minutes.
-            done = outages(((m * MIN - self.duration, ok[m]) for m in range(n) if ran[m]),
-                           self.duration)
-            verdict = [ok[m] for m in range(n) if ran[m]]
-            starts, lengths, verdicts, i = [], [], [], -1
-            for m in range(n):
-                i += ran[m]
-                starts.append(done[i].start if i >= 0 else 0.0)
-                lengths.append(done[i].seconds if i >= 0 else 0.0)
-                verdicts.append(1.0 if i < 0 or verdict[i] else 0.0)
-            add("dozor_probe_outage_start_timestamp_seconds", probe, starts)
-            add("dozor_probe_last_outage_seconds", probe, lengths)
-            add("dozor_probe_success", probe, verdicts)
-            state, states = 1.0, []
-            for m in range(n):
-                if ran[m]:
-                    state = 1.0 if ok[m] else 0.0
-                states.append(state)
-            add("dozor_probe_up", probe, states)
-            for le in ("0.5", "1", "2", "2.5", "5", "+Inf"):
-                fits = le == "+Inf" or self.duration <= float(le)
-                add("dozor_probe_duration_seconds_bucket", f'{probe},le="{le}"',
-                    _cumulative([ran[m] and fits for m in range(n)]))
+            host = self.host(loc)
+            target = f'instance="{host}:9247",job="dozor"'
+            exported = {p: [not away(host, m) and m < self.removed.get(p, n) for m in range(n)]
+                        for p in self.probes}
+            for name in self.probes:
+                self._probe(add, f'service="{self.id}",probe="{name}",location="{loc}",{target}',
+                            loc, exported[name])
+            # Catalog facts while the daemon exports any of the service's probes.
+            facts = [any(e[m] for e in exported.values()) for m in range(n)]
             const: list[tuple[str, str, float]] = [
                 ("dozor_service_info",
                  f'service="{self.id}",name="Услуга {self.id}",level="{self.level}",'
@@ -151,10 +164,52 @@ class Svc:
                 const.append(("dozor_tls_cert_expiry_timestamp_seconds",
                               f'service="{self.id}",probe="portal"', self.cert_expiry))
             for metric, labels, value in const:
-                add(metric, f"{labels},{target}", [value] * n)
+                add(metric, f"{labels},{target}", [value if facts[m] else None for m in range(n)])
             add("dozor_maintenance_active", f'service="{self.id}",{target}',
-                [1.0 if self.maintenance(m) else 0.0 for m in range(n)])
+                [(1.0 if self.maintenance(m) else 0.0) if facts[m] else None for m in range(n)])
         return out
+
+    def _probe(self, add: Callable[[str, str, Sequence[float | None]], None], probe: str,
+               loc: str, exported: list[bool]) -> None:
+        n = self.minutes + 1
+        ran = [exported[m] and m % self.every == 0 and self.runs(m) for m in range(n)]
+        ok = [self.ok(loc, m) for m in range(n)]
+
+        def shown(values: Sequence[float]) -> list[float | None]:
+            return [v if exported[m] else None for m, v in enumerate(values)]
+
+        for result in ("success", "failure"):
+            for hours in ("business", "offhours"):
+                flags = [ran[m] and ok[m] == (result == "success")
+                         and offhours(m) == (hours == "offhours") for m in range(n)]
+                add("dozor_probes_total", f'{probe},result="{result}",hours="{hours}"',
+                    shown(_cumulative(flags)))
+        # Stalled minutes repeat the last run's values, as a scrape of a stalled daemon
+        # would; the outage gauges come from the daemon's own logic. Runs end on their
+        # minute, so outages last whole minutes.
+        done = outages(((m * MIN - self.duration, ok[m]) for m in range(n) if ran[m]),
+                       self.duration)
+        verdict = [ok[m] for m in range(n) if ran[m]]
+        starts, lengths, verdicts, i = [], [], [], -1
+        for m in range(n):
+            i += ran[m]
+            starts.append(done[i].start if i >= 0 else 0.0)
+            lengths.append(done[i].seconds if i >= 0 else 0.0)
+            verdicts.append(1.0 if i < 0 or verdict[i] else 0.0)
+        add("dozor_probe_outage_start_timestamp_seconds", probe, shown(starts))
+        add("dozor_probe_last_outage_seconds", probe, shown(lengths))
+        add("dozor_probe_success", probe, shown(verdicts))
+        add("dozor_probe_interval_seconds", probe, shown([self.every * 60.0] * n))
+        state, states = 1.0, []
+        for m in range(n):
+            if ran[m]:
+                state = 1.0 if ok[m] else 0.0
+            states.append(state)
+        add("dozor_probe_up", probe, shown(states))
+        for le in ("0.5", "1", "2", "2.5", "5", "+Inf"):
+            fits = le == "+Inf" or self.duration <= float(le)
+            add("dozor_probe_duration_seconds_bucket", f'{probe},le="{le}"',
+                shown(_cumulative([ran[m] and fits for m in range(n)])))
 
 
 def _run_promtool(tmp_path: Path, rules: str, tests: dict[str, Any]) -> None:
@@ -183,11 +238,18 @@ def _labels(svc: Svc, severity: str, **extra: str) -> dict[str, str]:
 
 
 def _scenario(services: Sequence[Svc], interval: str, alerts: list[dict[str, Any]],
-              exprs: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    series = [s for svc in services for s in svc.series()]
-    series += [{"series": f'up{{instance="{loc}:9247",job="dozor"}}',
-                "values": notation([1.0] * (services[0].minutes + 1))}
-               for loc in services[0].locations]
+              exprs: Sequence[dict[str, Any]] = (), away: Away = never_away) -> dict[str, Any]:
+    series = [s for svc in services for s in svc.series(away)]
+    minutes = range(services[0].minutes + 1)
+    # Each daemon's own series: scraped (up 1, its build info) unless it is away.
+    for host in sorted({svc.host(loc) for svc in services for loc in svc.locations}):
+        target = f'instance="{host}:9247",job="dozor"'
+        series += [
+            {"series": f"up{{{target}}}",
+             "values": notation([0.0 if away(host, m) else 1.0 for m in minutes])},
+            {"series": f'dozor_build_info{{{target},version="1.0",python="3.11"}}',
+             "values": notation([None if away(host, m) else 1.0 for m in minutes])},
+        ]
     return {"evaluation_interval": interval,
             "tests": [{"interval": "1m", "input_series": series,
                        "alert_rule_test": alerts, "promql_expr_test": list(exprs)}]}
@@ -444,6 +506,167 @@ def test_life_situations_and_region_share(tmp_path: Path, rules: str) -> None:
         _expr(at, "round(dozor:national_compliance_share:window, 0.001)", ("{}", 0.667)),
     ]
     _run_promtool(tmp_path, rules, _scenario(services, "5m", [], exprs))
+
+
+# --- coverage: the share of scheduled runs that happened ---------------------------------------
+
+def _between(at: str, expr: str, low: float, high: float, *labels: str) -> dict[str, Any]:
+    """Every series of ``expr`` lies in [low, high]; ``labels`` are the series expected
+    (below ``low`` a series is filtered out, above ``high`` it is 0)."""
+    return _expr(at, f"(({expr}) >= {low:g}) <= bool {high:g}", *((lb, 1) for lb in labels))
+
+
+def test_coverage_full_and_skipped_runs(tmp_path: Path, rules: str) -> None:
+    """Every run done is coverage 1, whether a probe runs every minute or every 5 minutes
+    (where each 5m increase alone is 0 or 1 and only the window's counts are exact); a probe
+    whose every fourth run is skipped covers 75 %, below the threshold: its verdict is "not
+    enough data", neither compliant nor not, though its availability is 100 %."""
+    full = Svc("full", 180)
+    slow = Svc("every-5m", 180, every=5)
+    skipping = Svc("skipping", 180, runs=lambda m: m % 4 != 3)
+    at = "3h"
+    exprs = [
+        _expr(at, 'dozor:location_coverage:1h{service=~"full|every-5m"}',
+              *((f'dozor:location_coverage:1h{{service="{s}",location="{loc}"}}', 1)
+                for s in ("full", "every-5m") for loc in full.locations)),
+        _expr(at, 'dozor:service_coverage:window{service=~"full|every-5m"}',
+              ('dozor:service_coverage:window{service="full"}', 1),
+              ('dozor:service_coverage:window{service="every-5m"}', 1)),
+        _expr(at, 'round(dozor:service_coverage:1h{service="skipping"}, 0.01)',
+              ('{service="skipping"}', 0.75)),
+        # The window's figure from three hours of history weighs its start in (the chain
+        # of averages trails), but stays under the threshold.
+        _between(at, 'dozor:service_coverage:window{service="skipping"}', 0.7, 0.89,
+                 '{service="skipping"}'),
+        _expr(at, "dozor:service_availability:window", *(
+            (f'dozor:service_availability:window{{service="{s}"}}', 1)
+            for s in ("full", "every-5m", "skipping"))),
+        _expr(at, "dozor:service_compliant:window",
+              ('dozor:service_compliant:window{service="full"}', 1),
+              ('dozor:service_compliant:window{service="every-5m"}', 1)),
+    ]
+    _run_promtool(tmp_path, rules, _scenario([full, slow, skipping], "1m", [], exprs))
+
+
+def test_coverage_dips_while_a_location_is_away_and_recovers(tmp_path: Path,
+                                                             rules: str) -> None:
+    """The daemon at nsk is not scraped from 2h to 4h. Its series are gone, yet its runs stay
+    due (carried from the last schedule it exported), so its coverage dips and the day's
+    figure keeps the gap after it is back. The quorum: of three locations two still cover
+    the service; of two, both must."""
+    trio = Svc("trio", 360)
+    duo = Svc("duo", 360, locations=("msk", "nsk"))
+
+    def away(host: str, m: int) -> bool:
+        return host == "nsk" and 120 <= m < 240
+
+    nsk = 'location="nsk"'
+    exprs = [
+        _expr("3h", f"dozor:location_runs_due:increase5m{{{nsk}}}",
+              *((f'dozor:location_runs_due:increase5m{{service="{s}",{nsk}}}', 5)
+                for s in ("trio", "duo"))),
+        _expr("3h", f"dozor:location_runs_done:increase5m{{{nsk}}}",
+              *((f'dozor:location_runs_done:increase5m{{service="{s}",{nsk}}}', 0)
+                for s in ("trio", "duo"))),
+        # Last scraped at minute 119, remembered while it is away.
+        _expr("3h", 'dozor:daemon_last_seen_timestamp_seconds{instance="nsk:9247"}',
+              ('dozor:daemon_last_seen_timestamp_seconds{instance="nsk:9247",job="dozor"}',
+               119 * 60)),
+        _expr("3h", f"dozor:location_coverage:1h{{{nsk}}} < bool 0.1",
+              *((f'{{service="{s}",{nsk}}}', 1) for s in ("trio", "duo"))),
+        _expr("3h", "dozor:service_coverage:1h < bool 0.1",
+              ('{service="trio"}', 0), ('{service="duo"}', 1)),
+        # Back: the last hour fully covered, the day's figure still shows the two hours.
+        _expr("6h", f"dozor:location_coverage:1h{{{nsk}}}",
+              *((f'dozor:location_coverage:1h{{service="{s}",{nsk}}}', 1)
+                for s in ("trio", "duo"))),
+        _between("6h", f"dozor:location_coverage:1d{{{nsk}}}", 0.5, 0.8,
+                 *(f'{{service="{s}",{nsk}}}' for s in ("trio", "duo"))),
+        _expr("6h", 'dozor:service_coverage:window{service="trio"}',
+              ('dozor:service_coverage:window{service="trio"}', 1)),
+        _between("6h", 'dozor:service_coverage:window{service="duo"}', 0.5, 0.8,
+                 '{service="duo"}'),
+        # Not enough data for duo: not ranked, though every run it made succeeded.
+        _expr("6h", "dozor:service_compliant:window",
+              ('dozor:service_compliant:window{service="trio"}', 1)),
+    ]
+    alerts = quiet("3h", *BURNS, "DozorOutageTooLong")
+    _run_promtool(tmp_path, rules, _scenario([trio, duo], "1m", alerts, exprs, away=away))
+
+
+def test_coverage_follows_each_daemon_of_a_sharded_location(tmp_path: Path,
+                                                            rules: str) -> None:
+    """msk runs shards: msk-a is down from 1h to 2h while msk-b is up, and only msk-a's
+    service loses coverage. msk-c goes away for good at 1h (a pod replaced under a new
+    address) and msk-d takes its service over at 1h10m: due there once, not twice."""
+    minutes = 150
+    on_a = Svc("on-a", minutes, locations=("msk",), shard="-a")
+    on_b = Svc("on-b", minutes, locations=("msk",), shard="-b")
+    old = Svc("moved", minutes, locations=("msk",), shard="-c")
+    new = Svc("moved", minutes, locations=("msk",), shard="-d")
+
+    def away(host: str, m: int) -> bool:
+        return ((host == "msk-a" and 60 <= m < 120) or (host == "msk-c" and m >= 60)
+                or (host == "msk-d" and m < 70))
+
+    due, done = "dozor:location_runs_due:increase5m", "dozor:location_runs_done:increase5m"
+    exprs = [
+        _expr("1h30m", due, *((f'{due}{{service="{s}",location="msk"}}', 5)
+                              for s in ("on-a", "on-b", "moved"))),
+        _expr("1h30m", done, (f'{done}{{service="on-a",location="msk"}}', 0),
+              (f'{done}{{service="on-b",location="msk"}}', 5),
+              (f'{done}{{service="moved",location="msk"}}', 5)),
+        # Between the old pod's last scrape and the new one's first, the runs are missed.
+        _expr("1h5m", f'{done}{{service="moved"}}',
+              (f'{done}{{service="moved",location="msk"}}', 0)),
+        _expr("2h30m", 'dozor:location_coverage:1h{service=~"on-b|moved"}',
+              *((f'dozor:location_coverage:1h{{service="{s}",location="msk"}}', 1)
+                for s in ("on-b", "moved"))),
+        # An hour of two and a half missed; ten minutes of it.
+        _between("2h30m", 'dozor:location_coverage:1d{service="on-a"}', 0.5, 0.8,
+                 '{service="on-a",location="msk"}'),
+        _between("2h30m", 'dozor:location_coverage:1d{service="moved"}', 0.9, 0.99,
+                 '{service="moved",location="msk"}'),
+        _expr("2h30m", 'dozor:location_coverage:1d{service="on-b"}',
+              ('dozor:location_coverage:1d{service="on-b",location="msk"}', 1)),
+    ]
+    _run_promtool(tmp_path, rules, _scenario([on_a, on_b, old, new], "1m", [], exprs,
+                                             away=away))
+
+
+def test_coverage_stops_counting_what_was_removed(tmp_path: Path) -> None:
+    """A probe or a service removed by a reload (its daemon up) is no longer due at once;
+    a location whose daemon never comes back stays due for the standard's window (here 1d)
+    after it was last seen, then stops counting."""
+    data = catalog_dict(["http://127.0.0.1:9/"])
+    data["standard"]["window"] = "1d"
+    rules = render_rules(load_catalog(write_catalog(tmp_path / "c.yaml", data)))
+    minutes = DAY_MIN + 120
+    two = Svc("two-probes", minutes, locations=("msk",), probes=("portal", "api"),
+              removed={"api": 60})
+    gone = Svc("removed", minutes, locations=("msk",), removed={"portal": 60})
+    decommissioned = Svc("decommissioned", minutes, locations=("msk", "old"))
+
+    def away(host: str, m: int) -> bool:
+        return host == "old" and m >= 60
+
+    due = "dozor:location_runs_due:increase5m"
+    exprs = [
+        _expr("50m", f'{due}{{service="two-probes"}}',
+              (f'{due}{{service="two-probes",location="msk"}}', 10)),
+        _expr("1h30m", f'{due}{{service=~"two-probes|removed"}}',
+              (f'{due}{{service="two-probes",location="msk"}}', 5)),
+        _expr("1h30m", 'dozor:location_coverage:1h{service="two-probes"}',
+              ('dozor:location_coverage:1h{service="two-probes",location="msk"}', 1)),
+        _expr("1d30m", f'{due}{{service="decommissioned"}}',
+              (f'{due}{{service="decommissioned",location="msk"}}', 5),
+              (f'{due}{{service="decommissioned",location="old"}}', 5)),
+        _expr("1d1h30m", f'{due}{{service="decommissioned"}}',
+              (f'{due}{{service="decommissioned",location="msk"}}', 5)),
+        _expr("1d1h30m", 'dozor:daemon_last_seen_timestamp_seconds{instance="old:9247"}'),
+    ]
+    _run_promtool(tmp_path, rules, _scenario([two, gone, decommissioned], "5m", [], exprs,
+                                             away=away))
 
 
 def test_monitor_alerts(tmp_path: Path, rules: str) -> None:

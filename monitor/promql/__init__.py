@@ -13,8 +13,20 @@ generator may use it without reaching into another generator.
 from __future__ import annotations
 
 from monitor.promql.expr import DAY, HOUR, MINUTE, braces, by, duration, quorum
-from monitor.promql.formulas import location_outage_seconds
+from monitor.promql.formulas import (
+    CARRY_LOOKBACK,
+    COVERAGE_STEP,
+    COVERAGE_THRESHOLD,
+    daemon_present,
+    daemon_runs_due,
+    daemon_seen_now,
+    first_due,
+    location_outage_seconds,
+    while_away,
+)
 from monitor.promql.rulefile import Alert, Group, Record
 
-__all__ = ["DAY", "HOUR", "MINUTE", "Alert", "Group", "Record", "braces", "by", "duration",
-           "location_outage_seconds", "quorum"]
+__all__ = ["CARRY_LOOKBACK", "COVERAGE_STEP", "COVERAGE_THRESHOLD", "DAY", "HOUR", "MINUTE",
+           "Alert", "Group", "Record", "braces", "by", "daemon_present", "daemon_runs_due",
+           "daemon_seen_now", "duration", "first_due", "location_outage_seconds", "quorum",
+           "while_away"]

@@ -1,11 +1,29 @@
 """Formulas the rules and the report both compute, written once: the report inlines them
-over a calendar month where the rules record them (``monitor.rules.sli``).
+over a calendar month where the rules record them (``monitor.rules.sli``,
+``monitor.rules.coverage``).
 """
 
 from __future__ import annotations
 
-from monitor.metric_names import PROBE_OUTAGE_START_TIMESTAMP_SECONDS, PROBE_SUCCESS
+from monitor.metric_names import (
+    BUILD_INFO,
+    PROBE_INTERVAL_SECONDS,
+    PROBE_OUTAGE_START_TIMESTAMP_SECONDS,
+    PROBE_SUCCESS,
+)
 from monitor.promql.expr import braces
+
+# Below this share of its scheduled runs done over the window (the report: the month), a
+# service's figures describe too little of the period to judge it: its verdict is "not
+# enough data" rather than met or broken, and it is left out of the rankings. 90 % leaves
+# room for restarts and a bad day (three days of a 30-day month) and no more.
+COVERAGE_THRESHOLD = 0.9
+# The step every coverage count is made in: the 5m SLI recordings and the report's steps.
+COVERAGE_STEP = 300
+# How long a coverage count is carried over its daemon's absence by looking back at its own
+# (or the raw series') last value: several evaluations of the 30s group, and a Prometheus
+# restart, fit in it; one absence is carried from evaluation to evaluation indefinitely.
+CARRY_LOOKBACK = "10m"
 
 
 def location_outage_seconds(*matchers: str) -> str:
@@ -24,3 +42,45 @@ def location_outage_seconds(*matchers: str) -> str:
             f"  or\n"
             f"  {PROBE_SUCCESS}{sel} * 0\n"
             f")")
+
+
+def daemon_present() -> str:
+    """One series per daemon while Prometheus scrapes it (every daemon exports its build,
+    with or without probes). Its target labels (``instance``, ``job`` and whatever the
+    scrape or remote write adds) name the daemon; version and Python are dropped so an
+    upgrade is the same daemon."""
+    return f"max without (version, python) ({BUILD_INFO})"
+
+
+def daemon_seen_now() -> str:
+    """Per daemon scraped now: the time (a last-seen timestamp once it is carried)."""
+    return f"timestamp({daemon_present()})"
+
+
+def daemon_runs_due(*matchers: str, lookback: str = "") -> str:
+    """Per (service, location, daemon): the runs its schedule asks for in one
+    ``COVERAGE_STEP``, from each probe's interval. With ``lookback``, from the intervals last
+    exported within it (a daemon that has just gone away still owes its runs)."""
+    interval = f"{PROBE_INTERVAL_SECONDS}{braces(*matchers)}"
+    if lookback:
+        interval = f"last_over_time({interval}[{lookback}])"
+    return f"sum without (probe) ({COVERAGE_STEP} / {interval})"
+
+
+def first_due(*matchers: str) -> str:
+    """Per (service, location, daemon) exporting its schedule now: from when its runs would be
+    due if it were new, one interval after it was scraped (the latest over its probes). By
+    then a working probe has run, wherever its start falls on its grid, so a new probe never
+    reads as having missed a run."""
+    interval = f"{PROBE_INTERVAL_SECONDS}{braces(*matchers)}"
+    return f"max without (probe) (timestamp({interval}) + {interval})"
+
+
+def while_away(carried: str, *matchers: str) -> str:
+    """``carried`` (runs due per service, location and daemon) only while that daemon is not
+    scraped and no other daemon of the location probes the service: a daemon that is up and
+    no longer exports a service had it removed (reload), and a service another daemon took
+    over (a restarted pod under a new address, a new shard) is due there, not twice."""
+    return (f"{carried}\n"
+            f"unless ignoring (service, location) {daemon_present()}\n"
+            f"unless on (service, location) {PROBE_INTERVAL_SECONDS}{braces(*matchers)}")

@@ -3,7 +3,7 @@ compliance with every part of the standard, life situations and the regional ran
 
 from __future__ import annotations
 
-from monitor.promql import Group, Record, duration
+from monitor.promql import COVERAGE_THRESHOLD, Group, Record, duration
 from monitor.rules.windows import Windows
 
 
@@ -42,13 +42,17 @@ def ranking_group(windows: Windows) -> Group:
                f"dozor:service_longest_outage_seconds:{w}"),
         Record("dozor:service_latency_p95_seconds:window",
                f"dozor:service_latency_p95_seconds:{w}"),
+        Record("dozor:service_coverage:window", f"dozor:service_coverage:{w}"),
         *(Record("dozor:service_compliance:window", expr, {"part": part})
           for part, expr in _parts()),
         # Met only when every measured part is met; a service without an availability figure
-        # (no probe ran in the window) is not ranked at all rather than ranked compliant.
+        # (no probe ran in the window) is not ranked at all rather than ranked compliant, nor
+        # is one whose runs cover too little of the window to judge it ("not enough data";
+        # without a coverage figure, e.g. from daemons too old to export intervals, it is).
         Record("dozor:service_compliant:window",
                "min by (service) (dozor:service_compliance:window)\n"
-               'and on (service) dozor:service_compliance:window{part="availability"}'),
+               'and on (service) dozor:service_compliance:window{part="availability"}\n'
+               f"unless on (service) (dozor:service_coverage:window < {COVERAGE_THRESHOLD:g})"),
         Record("dozor:region_compliance_share:window",
                f"avg by (region) (\n  dozor:service_compliant:window\n"
                f"  * on (service) group_left (region) {mszu}\n)"),

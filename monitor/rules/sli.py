@@ -27,6 +27,7 @@ from monitor.promql import (
     location_outage_seconds,
     quorum,
 )
+from monitor.rules.coverage import coverage_5m, coverage_windows
 from monitor.rules.windows import Windows, chain
 
 SVC = ("service", "hours")
@@ -154,7 +155,11 @@ def sli_groups(windows: Windows) -> tuple[Group, ...]:
     for window, base in chain((HOUR, DAY, windows.standard)):
         latency = _latency_window(window, base, window in (HOUR, windows.standard))
         (short if window < DAY else long).extend(latency)
-    five = [*_location_counts(), *_service_5m(), *_outage_5m(), *_up_5m(), _latency_5m()]
+    covered_short, covered_long = coverage_windows(windows)
+    short += covered_short
+    long += covered_long
+    five = [*_location_counts(), *_service_5m(), *_outage_5m(), *_up_5m(), _latency_5m(),
+            *coverage_5m(windows)]
     return (
         Group("dozor.sli.5m", "30s", tuple(five)),
         Group("dozor.sli.short", "1m", tuple(short)),
