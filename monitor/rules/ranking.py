@@ -42,6 +42,7 @@ def ranking_group(windows: Windows) -> Group:
                f"dozor:service_longest_outage_seconds:{w}"),
         Record("dozor:service_latency_p95_seconds:window",
                f"dozor:service_latency_p95_seconds:{w}"),
+        Record("dozor:location_coverage:window", f"dozor:location_coverage:{w}"),
         Record("dozor:service_coverage:window", f"dozor:service_coverage:{w}"),
         *(Record("dozor:service_compliance:window", expr, {"part": part})
           for part, expr in _parts()),
