@@ -18,6 +18,7 @@ import yaml
 from harness.tools import dozor
 from monitor.catalog import load_catalog
 from monitor.dashboards import DATASOURCE_UID, dashboards, render_dashboards
+from monitor.promql import COVERAGE_THRESHOLD
 from monitor.rules import render_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,6 +204,24 @@ def test_standard_breaches_are_coloured_red() -> None:
     assert base_then(titles["National goal: МСЗУ services meeting the 24/7 standard"]) == [
         (None, "red"), (0.95, "yellow"), (0.99, "green")]
     assert base_then(titles["Error budget remaining"])[0] == (None, "red")
+
+
+def test_coverage_on_service_and_monitor_dashboards_is_never_red() -> None:
+    """Missed runs are the monitor's gap, not the service's failure: below the threshold a
+    coverage panel is orange ("not enough data"), green from it, red nowhere."""
+    panels = {(doc["uid"], p["title"]): p for doc in _docs() for p in doc["panels"]}
+    coverage = [p for (uid, title), p in panels.items()
+                if uid in ("dozor-service", "dozor-monitor")
+                and any("coverage" in t["expr"] or "runs_due" in t["expr"]
+                        for t in p["targets"])]
+    assert {p["title"] for p in coverage} == {
+        "Coverage over the standard's window", "Coverage by location (1h)",
+        "Scheduled runs done, by location (1h)",
+        "Services with not enough data (coverage below 90%)"}
+    for panel in coverage:
+        steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        assert [(s["value"], s["color"]) for s in steps] == [
+            (None, "orange"), (COVERAGE_THRESHOLD, "green")], panel["title"]
 
 
 def test_maintenance_is_an_annotation() -> None:

@@ -247,6 +247,7 @@ async def test_every_panel_query(tmp_path: Path) -> None:
     _check_services(seen, panels["dozor-service"], now)
     _check_curator(seen["dozor-curator", ""])
     _check_life_situations(seen["dozor-life-situations", ""])
+    _check_coverage(seen, panels)
     queries = sum(len(p["targets"]) for doc in docs.values() for p in doc["panels"])
     print(f"\n{queries} queries in {sum(len(d['panels']) for d in docs.values())} panels; "
           f"{time.monotonic() - started:.0f}s in all")
@@ -325,6 +326,25 @@ def _check_curator(results: Results) -> None:
     assert {NIGHT, "doctor-mow"} <= _services(services)
     up = {s["metric"]["service"]: _last(s) for s in services[2]}
     assert up[NIGHT] == 0 and up["doctor-mow"] == 1
+
+
+def _check_coverage(seen: dict[tuple[str, str], Results],
+                    panels: dict[str, dict[str, Any]]) -> None:
+    """The daemon ran every scheduled run: covered (green) at its location, service and
+    monitor alike. The backfilled week has runs but no schedule: no coverage, not 0."""
+    title = "Coverage over the standard's window"
+    for service in (NIGHT, FLAKY):
+        service_figure, locations = seen["dozor-service", service][title]
+        value = _last(service_figure[0])
+        assert 0.9 <= value <= 1, (service, value)
+        assert _color(panels["dozor-service"][title], value) == "green"
+        assert {s["metric"]["location"] for s in locations} == {"e2e"}
+        trend = seen["dozor-service", service]["Coverage by location (1h)"][0]
+        assert {s["metric"]["location"] for s in trend} == {"e2e"}
+    monitor = panels["dozor-monitor"]["Scheduled runs done, by location (1h)"]
+    [done] = seen["dozor-monitor", ""]["Scheduled runs done, by location (1h)"][0]
+    assert done["metric"] == {"location": "e2e"}
+    assert _color(monitor, _last(done)) == "green"
 
 
 def _check_life_situations(results: Results) -> None:

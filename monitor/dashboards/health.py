@@ -1,9 +1,22 @@
-"""The monitor's own health: throughput, scheduler lag, load, reloads, per-location coverage."""
+"""The monitor's own health: throughput, scheduler lag, load, reloads, runs done of runs due,
+per-location coverage of the catalog."""
 
 from __future__ import annotations
 
 from monitor.dashboards.model import Dashboard, Panel, Query
-from monitor.dashboards.parts import GREEN, LEGEND, MERGE, ORANGE, RED, STAT, TABLE, UP, organize
+from monitor.dashboards.parts import (
+    COVERAGE,
+    GREEN,
+    LEGEND,
+    MERGE,
+    ORANGE,
+    RED,
+    STAT,
+    TABLE,
+    UP,
+    organize,
+    service_link,
+)
 from monitor.metric_names import (
     BUILD_INFO,
     CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
@@ -15,6 +28,7 @@ from monitor.metric_names import (
     SCHEDULER_LAG_SECONDS,
     SCHEDULER_SKIPPED_RUNS_TOTAL,
 )
+from monitor.promql import COVERAGE_THRESHOLD
 
 RELOAD = ({"type": "value", "options": {"0": {"text": "FAILED", "color": RED, "index": 0},
                                         "1": {"text": "ok", "color": GREEN, "index": 1}}},)
@@ -64,7 +78,7 @@ def health() -> Dashboard:
         width=6, height=6, options=TABLE,
         transformations=(organize({}, hide=("Time", "Value", "__name__")),))
     coverage = Panel(
-        "Per-location coverage", "table",
+        "What each location probes", "table",
         # Counted from the run counters, pre-set per probe: dozor_probe_success is absent
         # until a probe's first run, which would undercount right after a start or reload.
         (Query(f"count by (location) (group by (location, service, probe) ({PROBES_TOTAL}))",
@@ -84,9 +98,30 @@ def health() -> Dashboard:
                             {"color": RED, "value": None}, {"color": ORANGE, "value": 0.5},
                             {"color": GREEN, "value": 1}]}},
                         {"id": "custom.cellOptions", "value": {"type": "color-background"}}]},))
+    runs_done = Panel(
+        "Scheduled runs done, by location (1h)", "timeseries",
+        # Sums over the location's services: a probe run every second weighs as its runs do.
+        (Query("clamp_max(\n  sum by (location) (dozor:location_runs_done:sum1h)\n"
+               "  / sum by (location) (dozor:location_runs_due:sum1h)\n, 1)", "{{location}}"),),
+        width=16, height=8, unit="percentunit", decimals=2, minimum=0, maximum=1,
+        thresholds=COVERAGE, options=LEGEND,
+        custom={"thresholdsStyle": {"mode": "line"}, "fillOpacity": 0},
+        description="Coverage: the share of the runs the schedules ask for (one per probe "
+                    "interval) that happened, counted while a daemon is down too. A dip is "
+                    "the monitor's own gap: a daemon down or restarting, skipped runs.")
+    thin = Panel(
+        f"Services with not enough data (coverage below {COVERAGE_THRESHOLD:.0%})", "table",
+        (Query(f"dozor:service_coverage:window < {COVERAGE_THRESHOLD:g}", instant=True,
+               table=True),),
+        width=8, height=8, unit="percentunit", decimals=2, thresholds=COVERAGE,
+        color_mode="thresholds", options=TABLE, may_be_empty=True,
+        description="Over the standard's window. These services are judged neither "
+                    "compliant nor not, and not ranked. Empty while every service is covered.",
+        transformations=(organize({"Value": "coverage"}, hide=("Time", "__name__")),),
+        overrides=(service_link(),))
     return Dashboard(
         "dozor-monitor", "Dozor: monitor health",
         "Is the watch itself working: probes, scheduler, reloads, vantage points.",
         rows=((rate, lag), (in_flight, skipped), (reload, reload_age, scraped, build),
-              (coverage,)),
+              (runs_done, thin), (coverage,)),
         time_from="now-6h")

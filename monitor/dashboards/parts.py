@@ -6,6 +6,7 @@ from typing import Any
 
 from monitor.dashboards.model import Threshold, Variable
 from monitor.metric_names import SERVICE_INFO
+from monitor.promql import COVERAGE_THRESHOLD
 
 SERVICE_DASHBOARD = "dozor-service"
 RED, ORANGE, YELLOW, GREEN = "red", "orange", "yellow", "green"
@@ -19,6 +20,9 @@ BUDGET = (Threshold(RED), Threshold(ORANGE, 0.0), Threshold(YELLOW, 0.25),
 UP_DOWN = ({"type": "value", "options": {
     "0": {"text": "DOWN", "color": RED, "index": 0},
     "1": {"text": "up", "color": GREEN, "index": 1}}},)
+# Coverage (share of scheduled runs done): below the threshold a service's figures are "not
+# enough data". Orange, never red: missing runs are the monitor's gap, not the service's fault.
+COVERAGE = (Threshold(ORANGE), Threshold(GREEN, COVERAGE_THRESHOLD))
 # Red at 0, green at 1: colours a 0/1 state (up, reload ok, scraped).
 UP = (Threshold(RED), Threshold(GREEN, 1))
 

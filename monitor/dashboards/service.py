@@ -8,6 +8,7 @@ from monitor.dashboards.parts import (
     AVAILABILITY,
     BARS,
     BUDGET,
+    COVERAGE,
     FILTERED,
     FILTERS,
     GREEN,
@@ -33,6 +34,7 @@ from monitor.metric_names import (
     PROBES_TOTAL,
     TLS_CERT_EXPIRY_TIMESTAMP_SECONDS,
 )
+from monitor.promql import COVERAGE_THRESHOLD
 
 SVC = 'service="$service"'
 DAY = 86400
@@ -169,6 +171,24 @@ def service() -> Dashboard:
         thresholds=AVAILABILITY, color_mode="thresholds", options=BARS,
         description="Share of successful runs in business hours and off-hours (local time) "
                     "over the dashboard's range, and off-hours over the standard's window.")
+    coverage = Panel(
+        "Coverage over the standard's window", "stat",
+        (Query(f"dozor:service_coverage:window{{{SVC}}}", "service (quorum)", instant=True),
+         Query(f"dozor:location_coverage:window{{{SVC}}}", "{{location}}", instant=True)),
+        width=6, height=8, unit="percentunit", decimals=2, thresholds=COVERAGE,
+        color_mode="thresholds", options=STAT,
+        description="Share of the scheduled runs (one per probe interval) that really "
+                    "happened, while the monitor was down too. Below "
+                    f"{COVERAGE_THRESHOLD:.0%} the service is not judged: not enough data.")
+    coverage_trend = Panel(
+        "Coverage by location (1h)", "timeseries",
+        (Query(f"dozor:location_coverage:1h{{{SVC}}}", "{{location}}"),
+         Query(f"dozor:service_coverage:1h{{{SVC}}}", "service (quorum)")),
+        width=18, height=8, unit="percentunit", decimals=2, minimum=0, maximum=1,
+        thresholds=COVERAGE, options=LEGEND,
+        custom={"thresholdsStyle": {"mode": "line"}, "fillOpacity": 0},
+        description="Dips are runs the monitor missed (a daemon down or restarting, skipped "
+                    "runs), not failures of the service.")
     locations = Panel(
         "Per-location results", "table",
         (Query(_location(PROBE_SUCCESS), instant=True, table=True),
@@ -185,7 +205,8 @@ def service() -> Dashboard:
         "dozor-service", "Dozor: service",
         "One e-service against the 24/7 standard.",
         rows=((availability, budget, offhours, longest, cert), (timeline,),
-              (trend, budget_trend), (phases, latency), (week, hours), (locations,)),
+              (trend, budget_trend), (phases, latency), (week, hours),
+              (coverage, coverage_trend), (locations,)),
         variables=(*FILTERS, SERVICE, TZ_OFFSET),
         annotations=(Annotation("Maintenance",
                                 f"max by (service) ({MAINTENANCE_ACTIVE}{{{SVC}}}) == 1",
