@@ -122,7 +122,7 @@ def openmetrics() -> str:
             probe = f'service="{s.id}",probe="portal",location="{loc}"'
             counts = {(r, h): 0 for r in ("success", "failure") for h in ("business", "offhours")}
             verdicts = [(t - s.duration, s.ok(loc, t)) for t in s.run_times]  # runs end at t
-            gauges = outages(verdicts, s.duration)
+            gauges = outages(verdicts, s.duration, 1.0 if s.dense else STEP)
             for runs, (t, (_, ok), outage) in enumerate(
                     zip(s.run_times, verdicts, gauges, strict=True), start=1):
                 hours = hours_label(dt.datetime.fromtimestamp(t, dt.UTC), s.timezone)
