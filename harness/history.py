@@ -19,11 +19,13 @@ class Exported:
     seconds: float
 
 
-def outages(runs: Iterable[tuple[float, bool]], duration: float) -> list[Exported]:
-    """One ``Exported`` per (start time, success) run, in order."""
+def outages(runs: Iterable[tuple[float, bool]], duration: float,
+            interval: float) -> list[Exported]:
+    """One ``Exported`` per (start time, success) run, in order, scheduled every
+    ``interval`` seconds (a longer pause between runs is the daemon stalling)."""
     state, out = ProbeState(), []
     for started, ok in runs:
-        track_outage(state, ok, started, started + duration)
+        track_outage(state, ok, started, started + duration, interval)
         if ok:
             state.last_success = started + duration
             state.consecutive_failures = 0

@@ -87,3 +87,43 @@ async def test_retries_count_every_attempt_and_last_attempt_decides(
         assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
     finally:
         await daemon.stop()
+
+
+# (start, verdict) runs of 1 s each, interval 10 s -> exported outage (start, length).
+@pytest.mark.parametrize(("runs", "outage"), [
+    # continuous: from the end of the last success to the start of the run that succeeded
+    ([(0, "S"), (10, "F"), (20, "F"), (30, "S")], (1.0, 29.0)),
+    # still failing: its length as of the last run's end
+    ([(0, "S"), (10, "F"), (20, "F")], (1.0, 20.0)),
+    # first run ever fails: nothing measured before it, so it starts there
+    ([(0, "F"), (10, "F")], (0.0, 11.0)),
+    # the daemon stalled 40 s after a success: the outage starts at the run after the stall
+    ([(0, "S"), (41, "F"), (50, "F")], (41.0, 10.0)),
+    # a late run (lag or an overrunning previous run) is no stall
+    ([(0, "S"), (14, "F")], (1.0, 14.0)),
+    # failing at both ends of a stall: presumed failing across it
+    ([(0, "S"), (10, "F"), (60, "F")], (1.0, 60.0)),
+    # failing before a stall, up after: it ended unseen, its length is what was measured
+    ([(0, "S"), (10, "F"), (60, "S")], (1.0, 10.0)),
+])
+def test_outages_cover_only_measured_time(runs: list[tuple[float, str]],
+                                          outage: tuple[float, float]) -> None:
+    metrics = Metrics("loc", "0")
+    series, state = metrics.series("svc-00000", "portal"), ProbeState()
+    for started, verdict in runs:
+        result = ProbeResult.ok() if verdict == "S" else ProbeResult.fail(Reason.CONNECT, "x")
+        record(series, state, structlog.get_logger(), result, 1.0, 1000.0 + started,
+               "Europe/Moscow", interval=10.0)
+    start = _value(metrics, "dozor_probe_outage_start_timestamp_seconds")
+    length = _value(metrics, "dozor_probe_last_outage_seconds")
+    assert start is not None and length is not None
+    assert (start - 1000.0, length) == outage
+
+
+def test_no_outage_series_before_the_first_failure() -> None:
+    metrics = Metrics("loc", "0")
+    series, state = metrics.series("svc-00000", "portal"), ProbeState()
+    record(series, state, structlog.get_logger(), ProbeResult.ok(), 1.0, 1000.0,
+           "Europe/Moscow", interval=10.0)
+    assert _value(metrics, "dozor_probe_outage_start_timestamp_seconds") is None
+    assert _value(metrics, "dozor_probe_success") == 1

@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import json
 import struct
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
@@ -29,9 +31,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from harness.history import outages
 from harness.stack import free_port
 from harness.tools import dozor, require
 from monitor.localtime.hours import hours_label
+from monitor.promql import location_outage_seconds, quorum
 from monitor.report.command import add_arguments, run_report
 from monitor.report.csvout import OUTAGE_COLUMNS, REGION_COLUMNS, SERVICE_COLUMNS
 
@@ -70,11 +74,23 @@ class Svc:
     ok: Callable[[str, float], bool]          # (location, run time) -> verdict
     duration: float = 0.3
     locations: tuple[str, ...] = ("msk",)
+    dense: bool = False  # runs every second for the five minutes up to BLIP_AT
+
+    @property
+    def run_times(self) -> list[float]:
+        if not self.dense:
+            return RUN_TIMES
+        return sorted([t for t in RUN_TIMES if t != BLIP_AT]
+                      + [BLIP_AT - 299 + i for i in range(300)])
 
     @property
     def timezone(self) -> str:
         return REGIONS[self.region][1]
 
+
+# A 20-second outage, shorter than the report's one-minute step, in business hours.
+BLIP_AT = dt.datetime(2026, 9, 15, 12, 0, tzinfo=MSK).timestamp()
+BLIP = (BLIP_AT - 150, BLIP_AT - 130)
 
 SERVICES = (
     Svc("healthy", "Запись к врачу", "RU-MOW", "ivanova", True, lambda loc, t: True),
@@ -86,6 +102,8 @@ SERVICES = (
         duration=3.0),
     Svc("quorum", "Регистрация брака", "RU-SPE", "petrov", True,
         lambda loc, t: loc == "msk" or t >= WEEK1_END, locations=("msk", "spb")),
+    Svc("blip", "Справка о доходах", "RU-MOW", "ivanova", True,
+        lambda loc, t: not BLIP[0] <= t < BLIP[1], dense=True),
 )
 
 # Runs every 5 minutes, an hour either side of the month so its edges have data.
@@ -103,20 +121,23 @@ def openmetrics() -> str:
         for loc in s.locations:
             probe = f'service="{s.id}",probe="portal",location="{loc}"'
             counts = {(r, h): 0 for r in ("success", "failure") for h in ("business", "offhours")}
-            last = 0.0
-            for runs, t in enumerate(RUN_TIMES, start=1):
-                ok = s.ok(loc, t)
+            verdicts = [(t - s.duration, s.ok(loc, t)) for t in s.run_times]  # runs end at t
+            gauges = outages(verdicts, s.duration, 1.0 if s.dense else STEP)
+            for runs, (t, (_, ok), outage) in enumerate(
+                    zip(s.run_times, verdicts, gauges, strict=True), start=1):
                 hours = hours_label(dt.datetime.fromtimestamp(t, dt.UTC), s.timezone)
                 counts[("success" if ok else "failure", hours)] += 1
-                last = t if ok else last
                 for (result, h), n in counts.items():
                     add("dozor_probes", "counter", f'dozor_probes_total{{{probe},result="{result}"'
                         f',hours="{h}"}} {n} {t:.0f}')
                 add("dozor_probe_up", "gauge", f"dozor_probe_up{{{probe}}} {int(ok)} {t:.0f}")
-                if last:
-                    add("dozor_probe_last_success_timestamp_seconds", "gauge",
-                        f"dozor_probe_last_success_timestamp_seconds{{{probe}}} {last:.0f} "
-                        f"{t:.0f}")
+                add("dozor_probe_success", "gauge",
+                    f"dozor_probe_success{{{probe}}} {int(ok)} {t:.0f}")
+                if outage.start:
+                    for name, value in (("outage_start_timestamp_seconds", outage.start),
+                                        ("last_outage_seconds", outage.seconds)):
+                        add(f"dozor_probe_{name}", "gauge",
+                            f"dozor_probe_{name}{{{probe}}} {value:.1f} {t:.0f}")
                 hist = "dozor_probe_duration_seconds"
                 for le in BUCKETS:
                     n = runs if le == "+Inf" or s.duration <= float(le) else 0
@@ -155,7 +176,7 @@ def truth(s: Svc, offhours_only: bool = False) -> float:
     """Availability over the runs the report counts (after START, up to END), location
     quorum per run (a strict majority: with two locations, both must fail)."""
     runs = fails = 0
-    for t in RUN_TIMES:
+    for t in s.run_times:
         if not START < t <= END:
             continue
         if offhours_only and hours_label(dt.datetime.fromtimestamp(t, dt.UTC),
@@ -250,6 +271,7 @@ VERDICTS = {
     "longdown": (F, T, F, T, F),
     "slow": (T, T, T, F, F),
     "quorum": (T, T, T, T, T),      # one location failing all week does not count
+    "blip": (T, T, T, T, T),
 }
 
 
@@ -263,7 +285,8 @@ def test_verdicts_and_figures(full: dict[str, Path], service: str) -> None:
     assert got == VERDICTS[service]
     assert float(row["availability"]) == pytest.approx(truth(s), abs=2e-4)
     assert float(row["offhours_availability"]) == pytest.approx(truth(s, True), abs=2e-4)
-    assert float(row["events"]) == pytest.approx(8640)      # 30 days of 5-minute runs
+    # 30 days of 5-minute runs (blip's one 5-minute stretch has a run every second instead).
+    assert float(row["events"]) == pytest.approx(8640 + (299 if s.dense else 0))
     assert float(row["availability_objective"]) == 0.995
     assert float(row["max_outage_objective_seconds"]) == 3600
     assert float(row["latency_p95_objective_seconds"]) == 2
@@ -301,22 +324,44 @@ def test_outages(full: dict[str, Path]) -> None:
     by: dict[str, list[dict[str, str]]] = {}
     for r in rows:
         by.setdefault(r["service"], []).append(r)
-    assert set(by) == {"longdown", "nightly"}   # quorum's one bad location is no outage
+    # quorum's one bad location is no outage
+    assert set(by) == {"longdown", "nightly", "blip"}
+    # As the rules count: from the end of the last success (the run ending at 11:55) to the
+    # start of the run that succeeded again (0.3 s before it ended at 18:00).
     [long] = by["longdown"]
-    assert long["start"] == "2026-09-10T12:00:00+03:00"
-    assert long["end"] == "2026-09-10T18:00:00+03:00"
-    assert float(long["duration_seconds"]) == 6 * 3600 and long["ongoing"] == "false"
+    assert long["start"] == "2026-09-10T11:55:00+03:00"
+    assert long["end"] == "2026-09-10T17:59:59+03:00"
+    assert float(long["duration_seconds"]) == pytest.approx(6 * 3600 + 300 - 0.3, abs=0.11)
+    assert long["ongoing"] == "false"
     # 01:00-04:00 in Vladivostok (UTC+10) is 18:00-21:00 in Moscow, every night.
     assert len(by["nightly"]) == 30
     assert {(r["start"][11:], r["end"][11:], r["duration_seconds"]) for r in by["nightly"]} \
-        == {("18:00:00+03:00", "21:00:00+03:00", "10800")}
+        == {("17:55:00+03:00", "20:59:59+03:00", "11099.7")}
+
+
+def test_an_outage_shorter_than_the_step_is_listed_as_the_rules_measure_it(
+        full: dict[str, Path], prometheus: str) -> None:
+    """20 failed 1-second runs: one row, about 20 s (not cut to the one-minute step, not
+    lost between steps), agreeing to a probe interval with the rules' own formula evaluated
+    every second over the same history."""
+    [row] = [r for r in _rows(full["outages"]) if r["service"] == "blip"]
+    figure = next(r for r in _rows(full["services"]) if r["service"] == "blip")
+    assert float(figure["longest_outage_seconds"]) == float(row["duration_seconds"])
+    assert 20 <= float(row["duration_seconds"]) <= 21
+    location = location_outage_seconds('service="blip"')
+    recording = quorum(f"({location})", ("service",))
+    query = f"max_over_time(({recording})[10m:1s])"
+    with urllib.request.urlopen(f"{prometheus}/api/v1/query?" + urllib.parse.urlencode(
+            {"query": query, "time": f"{BLIP_AT + 60:.0f}"}), timeout=30) as r:
+        [sample] = json.load(r)["data"]["result"]
+    assert abs(float(sample["value"][1]) - float(row["duration_seconds"])) <= 1.0
 
 
 def test_region_ranking(full: dict[str, Path]) -> None:
     rows = [(r["rank"], r["region"], r["mszu_ranked"], r["mszu_compliant"], r["share"])
             for r in _rows(full["regions"])]
     # slow (RU-SPE) is not МСЗУ: it breaks the standard but is not ranked.
-    assert rows == [("1", "RU-SPE", "1", "1", "1"), ("2", "RU-MOW", "2", "1", "0.5"),
+    assert rows == [("1", "RU-SPE", "1", "1", "1"), ("2", "RU-MOW", "3", "2", "0.666667"),
                     ("3", "RU-KHA", "1", "0", "0")]
 
 
@@ -342,7 +387,7 @@ def test_heatmap(full: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize(("flag", "value", "services", "regions"), [
-    ("--region", "RU-MOW", {"healthy", "longdown"}, ["RU-MOW"]),
+    ("--region", "RU-MOW", {"healthy", "longdown", "blip"}, ["RU-MOW"]),
     ("--curator", "petrov", {"nightly", "slow", "quorum"}, ["RU-SPE", "RU-KHA"]),
 ])
 def test_filters(prometheus: str, tmp_path: Path, flag: str, value: str, services: set[str],
@@ -447,7 +492,7 @@ def _png_rows(path: Path, limit: int) -> tuple[int, int, list[bytes]]:
 def test_html_renders_offline_in_chromium(full: dict[str, Path], tmp_path: Path) -> None:
     html = full["html"].read_text(encoding="utf-8")
     for text in ("Отчёт о соблюдении стандарта", "Рейтинг регионов", "Перерывы в работе",
-                 "Доступность по часам недели", "Пособие на ребёнка", "10.09.2026 12:00"):
+                 "Доступность по часам недели", "Пособие на ребёнка", "10.09.2026 11:55"):
         assert text in html
     # Self-contained: no scripts, no external stylesheets, images or fonts.
     assert "<script" not in html and "<link" not in html and "src=" not in html

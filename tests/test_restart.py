@@ -126,3 +126,84 @@ async def test_restart_restores_state_and_emits_no_false_transition(
     assert recovered["down_for"] == pytest.approx(came_up - went_down, abs=2e-3)
     assert any(e["event"] == "state restored" and e["probes"] == 1 for e in logs)
 
+
+
+def _own_samples(daemon: Daemon) -> dict[str, float]:
+    return {s.name: s.value for fam in text_string_to_metric_families(
+        generate_latest(daemon.metrics.registry).decode()) for s in fam.samples
+        if s.labels.get("service") == "svc-00000" and "phase" not in s.labels
+        and "result" not in s.labels and "reason" not in s.labels and "le" not in s.labels}
+
+
+async def test_a_healthy_service_restarted_has_no_outage_and_no_verdict_before_its_run(
+    tmp_path: Path, target: Target
+) -> None:
+    """The monitor's own gap is never the service's outage: healthy at the stop and failing at
+    the first run back, the outage starts at that run, not at the success before the stop."""
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        [f"{target.url}/a"], interval="1s", timeout="500ms"))
+    options = DaemonOptions(config=cfg, port=0, location="loc",
+                            state_file=tmp_path / "state.json")
+    first = Daemon(options)
+    await first.start()
+    try:
+        await until(lambda: first.scheduler.state("svc-00000/portal").up is True)
+    finally:
+        await first.stop()
+    last_ok = first.scheduler.state("svc-00000/portal").last_success
+    assert last_ok is not None
+    target.status = 503  # broken while the monitor was away: when, nobody measured
+
+    second = Daemon(options)
+    await second.start()
+    try:
+        restored = _own_samples(second)
+        # Restored facts are back; no verdict, so no outage and no failed run, until a run.
+        assert restored["dozor_probe_last_success_timestamp_seconds"] == last_ok
+        assert restored["dozor_probe_up"] == 1
+        assert restored["dozor_probe_interval_seconds"] == 1  # for coverage, from the catalog
+        assert "dozor_probe_success" not in restored
+        assert "dozor_probe_outage_start_timestamp_seconds" not in restored
+        back = time.time()
+        await until(lambda: _own_samples(second).get("dozor_probe_success") == 0)
+        seen = _own_samples(second)
+    finally:
+        await second.stop()
+    assert seen["dozor_probe_outage_start_timestamp_seconds"] >= back > last_ok
+    assert seen["dozor_probe_last_outage_seconds"] < back - last_ok  # the gap is not in it
+
+
+async def test_an_outage_across_a_restart_keeps_its_true_start(
+    tmp_path: Path, target: Target
+) -> None:
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        [f"{target.url}/a"], interval="1s", timeout="500ms"))
+    options = DaemonOptions(config=cfg, port=0, location="loc",
+                            state_file=tmp_path / "state.json")
+    first = Daemon(options)
+    await first.start()
+    try:
+        await until(lambda: first.scheduler.state("svc-00000/portal").up is True)
+        target.status = 503
+        await until(lambda: _own_samples(first).get("dozor_probe_success") == 0)
+        began = _own_samples(first)["dozor_probe_outage_start_timestamp_seconds"]
+    finally:
+        await first.stop()
+    # The outage began where the last success ended: measured without a gap.
+    assert began == first.scheduler.state("svc-00000/portal").last_success
+
+    second = Daemon(options)
+    await second.start()
+    try:
+        assert "dozor_probe_success" not in _own_samples(second)
+        await until(lambda: _own_samples(second).get("dozor_probe_success") == 0)
+        seen = _own_samples(second)
+        target.status = 200
+        await until(lambda: _own_samples(second).get("dozor_probe_success") == 1)
+        ended = _own_samples(second)
+    finally:
+        await second.stop()
+    assert seen["dozor_probe_outage_start_timestamp_seconds"] == began
+    # Ended: its final length runs from the true start to the run that saw it up again.
+    assert ended["dozor_probe_outage_start_timestamp_seconds"] == began
+    assert ended["dozor_probe_last_outage_seconds"] > seen["dozor_probe_last_outage_seconds"]

@@ -188,7 +188,7 @@ class Svc:
         # would; the outage gauges come from the daemon's own logic. Runs end on their
         # minute, so outages last whole minutes.
         done = outages(((m * MIN - self.duration, ok[m]) for m in range(n) if ran[m]),
-                       self.duration)
+                       self.duration, self.every * MIN)
         verdict = [ok[m] for m in range(n) if ran[m]]
         starts, lengths, verdicts, i = [], [], [], -1
         for m in range(n):

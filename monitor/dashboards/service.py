@@ -108,7 +108,8 @@ def service() -> Dashboard:
         (Query(f"dozor:service_longest_outage_seconds:window{{{SVC}}}", "longest",
                instant=True),),
         width=5, height=6, unit="s", thresholds=OUTAGE, options=STAT, may_be_empty=True,
-        description="Empty while the service has never succeeded (no outage start).")
+        description="Longest stretch the monitor saw the service failing; time the monitor "
+                    "itself was away never counts. Empty until the service has been probed.")
     cert = Panel(
         "Certificate expires in", "stat",
         (Query(f"min by (probe) ({TLS_CERT_EXPIRY_TIMESTAMP_SECONDS}{{{SVC}}}) - time()",

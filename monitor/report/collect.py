@@ -34,10 +34,10 @@ from monitor.report.model import (
     ServiceFacts,
     ServiceReport,
 )
+from monitor.report.outages import month_outages
 from monitor.report.period import Period, parse_period
 from monitor.report.progress import Progress
 
-OUTAGE_STEP = 60
 HEAT_STEP = 3600
 # The parts of the standard a report judges (the window is the report's own period).
 OBJECTIVES = tuple((part, name) for part, name in SERVICE_OBJECTIVES.items() if part != "window")
@@ -158,10 +158,10 @@ async def _chunk(prom: Prometheus, period: Period,
 
     instant = [*(q.last_value(metric, svc, seconds) for _, metric in OBJECTIVES),
                *(count_query(*c) for c in counts),
-               q.latency_p95(svc, seconds), q.longest_outage(svc, seconds)]
+               q.latency_p95(svc, seconds)]
     found = await asyncio.gather(*(prom.instant(text, at) for text in instant))
-    down, heat_events, heat_failures = await asyncio.gather(
-        prom.range(q.service_down(svc), period.start, at - OUTAGE_STEP, OUTAGE_STEP),
+    outages, heat_events, heat_failures = await asyncio.gather(
+        month_outages(prom, svc, period),
         prom.range(q.over(q.step_events(svc, "all", False), HEAT_STEP),
                    period.start + HEAT_STEP, at, HEAT_STEP),
         prom.range(q.over(q.step_failures(svc, "all", False), HEAT_STEP),
@@ -169,13 +169,13 @@ async def _chunk(prom: Prometheus, period: Period,
     values = [_by_service(f) for f in found]
     objectives = dict(zip((k for k, _ in OBJECTIVES), values[:len(OBJECTIVES)], strict=True))
     count = dict(zip(counts, values[len(OBJECTIVES):len(OBJECTIVES) + len(counts)], strict=True))
-    p95, longest = values[-2], values[-1]
-    outages = _outages(down, period)
+    p95 = values[-1]
     heat = _heatmaps(heat_events, heat_failures, {f.id: f.timezone for f in chunk})
 
     reports = []
     for f in chunk:
         excluded_policy = objectives["maintenance_counts"].get(f.id) == 0
+        events = count[("all", False, "events")].get(f.id)
 
         def availability(hours: str, excluded: bool, sid: str = f.id) -> float | None:
             events = count[(hours, excluded, "events")].get(sid)
@@ -187,12 +187,13 @@ async def _chunk(prom: Prometheus, period: Period,
                  objectives["availability"].get(f.id)),
             Part("offhours_availability", availability("offhours", excluded_policy),
                  objectives["offhours_availability"].get(f.id)),
-            Part("max_outage", longest.get(f.id), objectives["max_outage"].get(f.id)),
+            Part("max_outage", _longest(outages.get(f.id, []), events),
+                 objectives["max_outage"].get(f.id)),
             Part("latency_p95", p95.get(f.id), objectives["latency_p95"].get(f.id)),
         )
         reports.append(ServiceReport(
             facts=f, parts=parts, maintenance_counts=not excluded_policy,
-            events=count[("all", False, "events")].get(f.id),
+            events=events,
             failures=count[("all", False, "failures")].get(f.id),
             availability_counted=availability("all", False),
             availability_excluded=availability("all", True),
@@ -201,26 +202,11 @@ async def _chunk(prom: Prometheus, period: Period,
     return reports
 
 
-def _outages(series: list[Series], period: Period) -> dict[str, list[Outage]]:
-    """Consecutive down evaluations (one a minute) merged into outages: down at t means down
-    over [t, t + step)."""
-    out: dict[str, list[Outage]] = {}
-    for s in series:
-        sid = s.labels.get("service", "")
-        times = [t for t, v in s.points if v == 1]
-        start = prev = None
-        spans: list[tuple[float, float]] = []
-        for t in times:
-            if start is None or prev is None or t - prev > OUTAGE_STEP:
-                if start is not None and prev is not None:
-                    spans.append((start, prev + OUTAGE_STEP))
-                start = t
-            prev = t
-        if start is not None and prev is not None:
-            spans.append((start, prev + OUTAGE_STEP))
-        out[sid] = [Outage(sid, a, min(b, period.end), ongoing=b >= period.end)
-                    for a, b in spans]
-    return out
+def _longest(outages: list[Outage], events: float | None) -> float | None:
+    """No runs, no figure; runs and no outage, 0."""
+    if not events:
+        return None
+    return max((o.seconds for o in outages), default=0.0)
 
 
 def _zone(name: str) -> ZoneInfo:

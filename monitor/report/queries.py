@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from monitor.metric_names import (
     MAINTENANCE_ACTIVE,
     PROBE_DURATION_SECONDS,
-    PROBE_UP,
+    PROBE_LAST_OUTAGE_SECONDS,
+    PROBE_SUCCESS,
     PROBES_TOTAL,
 )
-from monitor.promql import braces, duration, location_outage_seconds, quorum
+from monitor.promql import braces, duration, quorum
 
 SVC = ("service",)
 FIVE = "5m"
@@ -80,20 +81,23 @@ def latency_p95(svc: str, seconds: int) -> str:
     return quorum(f"({location})", SVC)
 
 
-def outage_seconds(svc: str) -> str:
-    """``dozor:service_outage_seconds``: the location quorum of the outage each measured."""
-    return quorum(f"({location_outage_seconds(svc)})", SVC)
+def outage_steps(metric: str, svc: str, step: int) -> str:
+    """A per-probe gauge as last scraped in each step, only at steps where the probe was
+    failing or its outage length moved (``monitor.report.outages``): a 20 s outage between
+    two steps still shows, with its final length once a run succeeded."""
+    # The filter looks further back than a step so that scrapes sparser than it still show
+    # a change (changes() needs two samples in its range).
+    sel, window, near = braces(svc), duration(step), duration(10 * step)
+    return (f"last_over_time({metric}{sel}[{window}])\n"
+            f"and on (service, probe, location) (\n"
+            f"  min_over_time({PROBE_SUCCESS}{sel}[{near}]) == 0\n"
+            f"  or changes({PROBE_LAST_OUTAGE_SECONDS}{sel}[{near}]) > 0\n)")
 
 
-def longest_outage(svc: str, seconds: int) -> str:
-    """``dozor:service_longest_outage_seconds``: max over the period, sampled every minute."""
-    return f"max_over_time((\n{outage_seconds(svc)}\n)[{seconds - 1}s:1m])"
-
-
-def service_down(svc: str) -> str:
-    """``dozor:service_down`` (quorum of the confirmed state), only where down."""
-    location = f"1 - min by (service, location) ({PROBE_UP}{braces(svc)})"
-    return f"{quorum(f'({location})', SVC)} == 1"
+def locations(svc: str, seconds: int) -> str:
+    """How many locations measured each service in the period: the quorum's size."""
+    return (f"count by (service) (count by (service, location) "
+            f"(last_over_time({PROBE_SUCCESS}{braces(svc)}[{seconds}s])))")
 
 
 def last_value(metric: str, svc: str, seconds: int, by: str = "service") -> str:

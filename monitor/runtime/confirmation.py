@@ -8,7 +8,8 @@ Before the first confirmation the state is unknown and ``dozor_probe_up`` is abs
 Outages are raw (every failed run counts, as the 24/7 standard's "longest outage" does) and
 only ever cover time the monitor measured: a streak of failures starts at the end of the
 last success seen just before it, or at the first failed run when nothing was seen just
-before it (first run ever, or first run after a restart: the monitor was away). A streak
+before it (first run ever, first run after a restart, or a run starting more than 1.5
+intervals after the previous one ended, the daemon itself stalled: the monitor was away). A streak
 that was failing when the monitor stopped and fails again at its first run back keeps its
 true start: a gap between two failures is presumed failing, a gap next to a success never.
 """
@@ -36,6 +37,7 @@ class ProbeState:
     outage_start: float | None = None  # the current or most recent outage the monitor saw
     outage_seconds: float = 0.0  # its length as of the last run (final once it ended)
     resumed: bool = False  # restored from the state file, no run since: the gap is unknown
+    last_run_end: float | None = None  # this process's previous run, to see its own stalls
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +55,14 @@ def record(
     started: float,
     timezone: str,
     thresholds: Thresholds = Thresholds(),
+    interval: float = 0.0,
 ) -> None:
+    """``interval``: the probe's schedule, to tell a run missed by the monitor (a stalled
+    daemon) from the next run; 0 when unknown."""
     hours = hours_label(dt.datetime.fromtimestamp(started, dt.UTC), timezone)
     series.observe(result, duration, hours, started + duration)
     reason = result.reason.value if result.reason else ""
-    track_outage(state, result.success, started, started + duration)
+    track_outage(state, result.success, started, started + duration, interval)
     if state.outage_start is not None:
         series.set_outage(state.outage_start, state.outage_seconds)
     if result.success:
@@ -79,18 +84,24 @@ def record(
               duration=round(duration, 6), hours=hours)
 
 
-def track_outage(state: ProbeState, success: bool, started: float, ended: float) -> None:
+def track_outage(state: ProbeState, success: bool, started: float, ended: float,
+                 interval: float = 0.0) -> None:
     """Update the outage from one run; reads the streak counters as they were before it."""
     ongoing = state.consecutive_failures > 0 and state.outage_start is not None
+    # A run normally starts within an interval of the previous one's end; one that ran
+    # late past that (the previous slot's run overran, or some lag) is still continuous.
+    stalled = (interval > 0 and state.last_run_end is not None
+               and started - state.last_run_end > 1.5 * interval)
+    state.last_run_end = ended
     if success:
-        if ongoing and not state.resumed:
+        if ongoing and not state.resumed and not stalled:
             # It ended at the latest when this run started; if the monitor was away since
             # the last failure, its length stays what the monitor measured before the gap.
             state.outage_seconds = started - (state.outage_start or started)
     elif ongoing:
         state.outage_seconds = ended - (state.outage_start or ended)
     else:
-        continuous = not state.resumed and state.last_success is not None
+        continuous = not state.resumed and not stalled and state.last_success is not None
         state.outage_start = state.last_success if continuous else started
         state.outage_seconds = ended - (state.outage_start or ended)
     state.resumed = False

@@ -162,7 +162,7 @@ class ProbeScheduler:
         finally:
             self._metrics.in_flight.dec()
         record(entry.series, entry.state, ctx.log, result, duration, started, job.timezone,
-               entry.thresholds)
+               entry.thresholds, job.interval)
 
     async def _attempt(self, entry: _Entry, fn: ProbeFn) -> tuple[ProbeResult, float]:
         found = await run_probe(fn, entry.job.spec, entry.ctx, entry.job.timeout, entry.raised)
