@@ -8,7 +8,9 @@ here from the same run-by-run verdicts that generate the series.
 
 Services: healthy; nightly (down 01:00–04:00 Vladivostok time every night); longdown (down
 six hours on 10 September); slow (every run 3 s); quorum (two locations, one of them failing
-all first week: the location quorum keeps the service up).
+all first week: the location quorum keeps the service up); blip (a 20-second outage); gappy
+(its location's daemon away four days: not enough data); late (added on the 25th); early (its
+location's daemon away since before the month, for its first two days).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import itertools
 import json
 import struct
 import subprocess
@@ -38,6 +41,7 @@ from monitor.localtime.hours import hours_label
 from monitor.promql import location_outage_seconds, quorum
 from monitor.report.command import add_arguments, run_report
 from monitor.report.csvout import OUTAGE_COLUMNS, REGION_COLUMNS, SERVICE_COLUMNS
+from monitor.report.svg import NO_DATA
 
 pytestmark = pytest.mark.e2e  # the real Prometheus (a month of data) and chromium
 
@@ -75,6 +79,7 @@ class Svc:
     duration: float = 0.3
     locations: tuple[str, ...] = ("msk",)
     dense: bool = False  # runs every second for the five minutes up to BLIP_AT
+    since: float = 0.0   # first probed (added to the catalog) then
 
     @property
     def run_times(self) -> list[float]:
@@ -83,9 +88,28 @@ class Svc:
         return sorted([t for t in RUN_TIMES if t != BLIP_AT]
                       + [BLIP_AT - 299 + i for i in range(300)])
 
+    def runs_at(self, loc: str) -> list[float]:
+        """The runs Prometheus has of this service at ``loc``: none before it was added,
+        none while the location's daemon was away (it scraped nothing then)."""
+        return [t for t in self.run_times if t >= self.since and not away(loc, t)]
+
     @property
     def timezone(self) -> str:
         return REGIONS[self.region][1]
+
+
+# The daemon at nsk is away (down, not scraped) four days: its series have no samples then;
+# the one at ekb from half an hour before the month to its third day.
+AWAY = {"nsk": (dt.datetime(2026, 9, 20, tzinfo=MSK).timestamp(),
+                dt.datetime(2026, 9, 24, tzinfo=MSK).timestamp()),
+        "ekb": (START - 1800, dt.datetime(2026, 9, 3, tzinfo=MSK).timestamp())}
+# A service added to the catalog on Friday 25 September.
+ADDED = dt.datetime(2026, 9, 25, tzinfo=MSK).timestamp()
+
+
+def away(loc: str, t: float) -> bool:
+    start, end = AWAY.get(loc, (0.0, 0.0))
+    return start <= t < end
 
 
 # A 20-second outage, shorter than the report's one-minute step, in business hours.
@@ -104,8 +128,18 @@ SERVICES = (
         lambda loc, t: loc == "msk" or t >= WEEK1_END, locations=("msk", "spb")),
     Svc("blip", "Справка о доходах", "RU-MOW", "ivanova", True,
         lambda loc, t: not BLIP[0] <= t < BLIP[1], dense=True),
+    # Only probed from nsk: 4 days of 30 unmeasured, below the coverage threshold. Slow, so
+    # judged it would break the standard and pull RU-SPE's share down: it is not judged.
+    Svc("gappy", "Выдача охотничьего билета", "RU-SPE", "ivanova", True, lambda loc, t: True,
+        duration=3.0, locations=("nsk",)),
+    Svc("late", "Запись в кружок", "RU-MOW", "ivanova", False, lambda loc, t: True,
+        since=ADDED),
+    # Its daemon went away before the month began: the month's first two days are missed.
+    Svc("early", "Справка об отсутствии долгов", "RU-KHA", "ivanova", False,
+        lambda loc, t: True, locations=("ekb",)),
 )
 
+TARGET = 'instance="{0}:9247",job="dozor"'
 # Runs every 5 minutes, an hour either side of the month so its edges have data.
 RUN_TIMES = [START - 3600 + i * STEP for i in range(int((END - START + 7200) // STEP) + 1)]
 
@@ -121,10 +155,14 @@ def openmetrics() -> str:
         for loc in s.locations:
             probe = f'service="{s.id}",probe="portal",location="{loc}"'
             counts = {(r, h): 0 for r in ("success", "failure") for h in ("business", "offhours")}
-            verdicts = [(t - s.duration, s.ok(loc, t)) for t in s.run_times]  # runs end at t
+            times = s.runs_at(loc)
+            verdicts = [(t - s.duration, s.ok(loc, t)) for t in times]  # runs end at t
             gauges = outages(verdicts, s.duration, 1.0 if s.dense else STEP)
             for runs, (t, (_, ok), outage) in enumerate(
-                    zip(s.run_times, verdicts, gauges, strict=True), start=1):
+                    zip(times, verdicts, gauges, strict=True), start=1):
+                add("dozor_probe_interval_seconds", "gauge",
+                    f'dozor_probe_interval_seconds{{{probe},{TARGET.format(loc)}}} {STEP} '
+                    f"{t:.0f}")
                 hours = hours_label(dt.datetime.fromtimestamp(t, dt.UTC), s.timezone)
                 counts[("success" if ok else "failure", hours)] += 1
                 for (result, h), n in counts.items():
@@ -151,6 +189,11 @@ def openmetrics() -> str:
                 f'mszu="{str(s.mszu).lower()}"}} 1 {t:.0f}')
             for metric, value in OBJECTIVES.items():
                 add(metric, "gauge", f'{metric}{{service="{s.id}"}} {value:g} {t:.0f}')
+    for loc in sorted({loc for s in SERVICES for loc in s.locations}):
+        for t in RUN_TIMES:  # each daemon's build, as scraped (not while it is away)
+            if not away(loc, t):
+                add("dozor_build_info", "gauge", f'dozor_build_info{{{TARGET.format(loc)},'
+                    f'version="1.0",python="3.11"}} 1 {t:.0f}')
     for t in RUN_TIMES[::12]:
         for code, (name, zone) in REGIONS.items():
             add("dozor_region_info", "gauge", f'dozor_region_info{{region="{code}",name="{name}",'
@@ -185,6 +228,28 @@ def truth(s: Svc, offhours_only: bool = False) -> float:
         runs += 1
         fails += all(not s.ok(loc, t) for loc in s.locations)
     return 1 - fails / runs
+
+
+STEPS = [START + STEP * i for i in range(1, int((END - START) // STEP) + 1)]
+
+
+def measured(s: Svc, loc: str) -> int:
+    """The period's runs at ``loc`` that its 5-minute increases see: each with an earlier
+    sample of the counter at most 5 minutes before (a window needs two)."""
+    times = s.runs_at(loc)
+    return sum(1 for prev, t in itertools.pairwise(times)
+               if START < t <= END and t - prev <= STEP)
+
+
+def coverage_truth(s: Svc) -> float:
+    """Per location, the runs seen over the steps due: every step of the period from the
+    first one with a schedule, the daemon's absence included; then the location quorum."""
+    figures = []
+    for loc in s.locations:
+        first = s.runs_at(loc)[0]
+        due = sum(1 for k in STEPS if k >= first)
+        figures.append(min(1.0, measured(s, loc) / due))
+    return sorted(figures)[(len(figures) - 1) // 2]
 
 
 # --- Prometheus with the backfilled month --------------------------------------------------
@@ -272,6 +337,9 @@ VERDICTS = {
     "slow": (T, T, T, F, F),
     "quorum": (T, T, T, T, T),      # one location failing all week does not count
     "blip": (T, T, T, T, T),
+    "gappy": (T, T, T, F, ""),      # not enough data: neither compliant nor not
+    "late": (T, T, T, T, T),        # from when it was added
+    "early": (T, T, T, T, T),       # two days missed of thirty: enough data
 }
 
 
@@ -285,14 +353,17 @@ def test_verdicts_and_figures(full: dict[str, Path], service: str) -> None:
     assert got == VERDICTS[service]
     assert float(row["availability"]) == pytest.approx(truth(s), abs=2e-4)
     assert float(row["offhours_availability"]) == pytest.approx(truth(s, True), abs=2e-4)
-    # 30 days of 5-minute runs (blip's one 5-minute stretch has a run every second instead).
-    assert float(row["events"]) == pytest.approx(8640 + (299 if s.dense else 0))
+    # 30 days of 5-minute runs (blip's one 5-minute stretch has a run every second instead;
+    # gappy's location was away four days; late was added on the 25th).
+    runs = sorted(measured(s, loc) for loc in s.locations)[(len(s.locations) - 1) // 2]
+    assert float(row["events"]) == pytest.approx(runs)
+    assert runs == 8640 + (299 if s.dense else 0) or service in ("gappy", "late", "early")
     assert float(row["availability_objective"]) == 0.995
     assert float(row["max_outage_objective_seconds"]) == 3600
     assert float(row["latency_p95_objective_seconds"]) == 2
     # Interpolated in the bucket the runs fall in: (2, 5] for 3 s runs, (0, 0.5] otherwise.
     p95 = float(row["latency_p95_seconds"])
-    assert (2 < p95 <= 5) if service == "slow" else (0 < p95 <= 0.5)
+    assert (2 < p95 <= 5) if s.duration > 2 else (0 < p95 <= 0.5)
 
 
 @pytest.mark.parametrize(("service", "hours"), [("longdown", 6), ("nightly", 3)])
@@ -304,6 +375,22 @@ def test_longest_outage_counts_from_the_last_success(full: dict[str, Path], serv
     assert hours * 3600 <= float(row["longest_outage_seconds"]) <= hours * 3600 + 300
 
 
+@pytest.mark.parametrize("service", [s.id for s in SERVICES])
+def test_coverage(full: dict[str, Path], service: str) -> None:
+    """The share of scheduled runs that happened, as the rules count it: gappy's daemon was
+    away four days, still owing its runs (under 90 %: not enough data to judge it, though
+    every run it made succeeded); early's was away since before the month (found from its
+    last scrape then); a service added mid-month owes runs from then on."""
+    row = next(r for r in _rows(full["services"]) if r["service"] == service)
+    s = next(x for x in SERVICES if x.id == service)
+    assert float(row["coverage"]) == pytest.approx(coverage_truth(s), abs=1e-4)
+    low = service == "gappy"
+    assert (float(row["coverage"]) < 0.9) is low
+    assert row["coverage_sufficient"] == ("false" if low else "true")
+    if low:
+        assert row["compliant"] == "" and float(row["availability"]) == 1
+
+
 def test_csv_columns(full: dict[str, Path]) -> None:
     header = full["services"].read_text(encoding="utf-8").splitlines()[0].split(",")
     for key in ("service", "name", "region", "curator", "mszu", "availability",
@@ -311,7 +398,8 @@ def test_csv_columns(full: dict[str, Path]) -> None:
                 "offhours_availability_met", "longest_outage_seconds",
                 "max_outage_objective_seconds", "max_outage_met", "latency_p95_seconds",
                 "latency_p95_objective_seconds", "latency_p95_met", "compliant",
-                "availability_maintenance_counted", "availability_maintenance_excluded"):
+                "availability_maintenance_counted", "availability_maintenance_excluded",
+                "coverage", "coverage_sufficient"):
         assert key in header
     assert list(_rows(full["outages"])[0]) == ["service", "start", "end", "duration_seconds",
                                                "ongoing"]
@@ -360,14 +448,16 @@ def test_an_outage_shorter_than_the_step_is_listed_as_the_rules_measure_it(
 def test_region_ranking(full: dict[str, Path]) -> None:
     rows = [(r["rank"], r["region"], r["mszu_ranked"], r["mszu_compliant"], r["share"])
             for r in _rows(full["regions"])]
-    # slow (RU-SPE) is not МСЗУ: it breaks the standard but is not ranked.
+    # slow (RU-SPE) is not МСЗУ: it breaks the standard but is not ranked; gappy (RU-SPE,
+    # МСЗУ, slow too) has not enough data: not ranked either (else RU-SPE would be 1 of 2).
     assert rows == [("1", "RU-SPE", "1", "1", "1"), ("2", "RU-MOW", "3", "2", "0.666667"),
                     ("3", "RU-KHA", "1", "0", "0")]
 
 
 def _heat(full: dict[str, Path]) -> dict[tuple[str, int], float]:
+    """Cells with a figure ("" is no data)."""
     return {(r["service"], int(r["hour_of_week"])): float(r["availability"])
-            for r in _rows(full["heatmap"])}
+            for r in _rows(full["heatmap"]) if r["availability"]}
 
 
 def test_heatmap(full: dict[str, Path]) -> None:
@@ -384,10 +474,19 @@ def test_heatmap(full: dict[str, Path]) -> None:
     assert all(heat[("longdown", thursday + h)] < 1 for h in range(12, 18))
     assert heat[("longdown", thursday + 10)] == heat[("longdown", 12)] == 1
     assert min(v for (sid, _), v in heat.items() if sid in ("healthy", "quorum", "slow")) == 1
+    # Added on Friday the 25th: no Thursday in its month, so its Thursday cells have no data
+    # (grey), never 0 (red); its other cells are full.
+    late = {h: v for (sid, h), v in heat.items() if sid == "late"}
+    assert set(late) == set(range(168)) - set(range(thursday, thursday + 24))
+    assert set(late.values()) == {1.0}
+    # gappy's four days away are in other weeks' cells: every cell has data, all good.
+    for sid in ("gappy", "early"):
+        assert len([k for k in heat if k[0] == sid]) == 168
+        assert min(v for (s, _), v in heat.items() if s == sid) == 1
 
 
 @pytest.mark.parametrize(("flag", "value", "services", "regions"), [
-    ("--region", "RU-MOW", {"healthy", "longdown", "blip"}, ["RU-MOW"]),
+    ("--region", "RU-MOW", {"healthy", "longdown", "blip", "late"}, ["RU-MOW"]),
     ("--curator", "petrov", {"nightly", "slow", "quorum"}, ["RU-SPE", "RU-KHA"]),
 ])
 def test_filters(prometheus: str, tmp_path: Path, flag: str, value: str, services: set[str],
@@ -496,6 +595,17 @@ def test_html_renders_offline_in_chromium(full: dict[str, Path], tmp_path: Path)
         assert text in html
     # Self-contained: no scripts, no external stylesheets, images or fonts.
     assert "<script" not in html and "<link" not in html and "src=" not in html
+    # Coverage: a column, gappy's verdict, and its four days in the timeline grey (no data),
+    # in no red: from the step after its daemon's last scrape to the last step before it
+    # was back (each 5-minute step is the five minutes before it).
+    assert "<th>Покрытие</th>" in html
+    gappy = html[html.index("Выдача охотничьего билета</b>"):]
+    assert gappy[:gappy.index("</tr>")].endswith('<td class="low">недостаточно данных</td>')
+    assert (f'fill="{NO_DATA}"><title>нет данных: 20.09.2026 00:00 — 23.09.2026 23:55 '
+            "(3 д 23 ч 55 мин)</title>") in html
+    assert (f'fill="{NO_DATA}"><title>нет данных: 01.09.2026 00:00 — 02.09.2026 23:55 '
+            "(1 д 23 ч 55 мин)</title>") in html
+    assert html.count(f'fill="{NO_DATA}"') == 2
     assert html.count("<svg") == 1 + 1 + 1 + 1 + len(SERVICES)  # legend, ranking, timeline,
     png = tmp_path / "report.png"                                 # total + one per service
     subprocess.run([require("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
@@ -504,12 +614,14 @@ def test_html_renders_offline_in_chromium(full: dict[str, Path], tmp_path: Path)
                     f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
                     "--window-size=1400,3000", full["html"].as_uri()],
                    check=True, capture_output=True, timeout=60, cwd=tmp_path)
-    width, height, rows = _png_rows(png, limit=700)   # the services table and the ranking
+    width, height, rows = _png_rows(png, limit=1000)  # the services table and the ranking
     assert (width, height) == (1400, 3000)
     pixels = [bytes(row[i:i + 3]) for row in rows for i in range(0, len(row), 3)]
     non_white = sum(p != b"\xff\xff\xff" for p in pixels)
     assert non_white / len(pixels) > 0.05
     assert len(set(pixels)) > 50
-    # The table's verdict backgrounds and the ranking's full green bar are really drawn.
+    # The table's verdict backgrounds (not enough data: grey) and the ranking's full green
+    # bar are really drawn.
     assert bytes.fromhex("e3f4e1") in set(pixels) and bytes.fromhex("fbe0dc") in set(pixels)
+    assert bytes.fromhex("e6e6e6") in set(pixels)
     assert bytes.fromhex("1a9850") in set(pixels)

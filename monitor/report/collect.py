@@ -23,6 +23,7 @@ from monitor.metric_names import (
 )
 from monitor.report import queries as q
 from monitor.report.client import Prometheus, Series
+from monitor.report.coverage import Daemons, daemon_timeline, month_coverage
 from monitor.report.errors import ReportError
 from monitor.report.model import (
     HOURS_OF_WEEK,
@@ -66,9 +67,10 @@ async def collect_report(options: ReportOptions, progress: Progress | None = Non
         if progress is not None:
             progress.total = len(chosen)
         chunks = [chosen[i:i + options.chunk] for i in range(0, len(chosen), options.chunk)]
+        daemons = await daemon_timeline(prom, period)
 
         async def one(chunk: Sequence[ServiceFacts]) -> list[ServiceReport]:
-            done = await _chunk(prom, period, chunk)
+            done = await _chunk(prom, period, chunk, daemons)
             if progress is not None:
                 progress.services_done(len(chunk))
             return done
@@ -145,8 +147,8 @@ def _by_service(samples: list[tuple[dict[str, str], float]]) -> dict[str, float]
     return {m["service"]: v for m, v in samples if "service" in m}
 
 
-async def _chunk(prom: Prometheus, period: Period,
-                 chunk: Sequence[ServiceFacts]) -> list[ServiceReport]:
+async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts],
+                 daemons: Daemons) -> list[ServiceReport]:
     svc = q.service_matcher([f.id for f in chunk])
     seconds, at = period.seconds, period.end
     counts = [(hours, excluded, kind) for hours in ("all", "offhours")
@@ -160,8 +162,9 @@ async def _chunk(prom: Prometheus, period: Period,
                *(count_query(*c) for c in counts),
                q.latency_p95(svc, seconds)]
     found = await asyncio.gather(*(prom.instant(text, at) for text in instant))
-    outages, heat_events, heat_failures = await asyncio.gather(
+    outages, coverage, heat_events, heat_failures = await asyncio.gather(
         month_outages(prom, svc, period),
+        month_coverage(prom, svc, period, daemons),
         prom.range(q.over(q.step_events(svc, "all", False), HEAT_STEP),
                    period.start + HEAT_STEP, at, HEAT_STEP),
         prom.range(q.over(q.step_failures(svc, "all", False), HEAT_STEP),
@@ -198,7 +201,9 @@ async def _chunk(prom: Prometheus, period: Period,
             availability_counted=availability("all", False),
             availability_excluded=availability("all", True),
             outages=outages.get(f.id, []),
-            heatmap=heat.get(f.id, ())))
+            heatmap=heat.get(f.id, ()),
+            coverage=coverage[f.id].value if f.id in coverage else None,
+            gaps=coverage[f.id].gaps if f.id in coverage else ()))
     return reports
 
 

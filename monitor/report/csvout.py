@@ -17,7 +17,7 @@ SERVICE_COLUMNS = (
     "offhours_availability", "offhours_availability_objective", "offhours_availability_met",
     "longest_outage_seconds", "max_outage_objective_seconds", "max_outage_met",
     "latency_p95_seconds", "latency_p95_objective_seconds", "latency_p95_met",
-    "compliant", "outages",
+    "coverage", "coverage_sufficient", "compliant", "outages",
 )
 OUTAGE_COLUMNS = ("service", "start", "end", "duration_seconds", "ongoing")
 REGION_COLUMNS = ("rank", "region", "region_name", "mszu_ranked", "mszu_compliant", "share")
@@ -52,7 +52,9 @@ def services_csv(report: Report) -> str:
             parts += [p.value, p.objective, p.met]
         rows.append([f.id, f.name, f.region, f.region_name, f.curator, f.level, f.department,
                      f.mszu, s.events, s.failures, *parts[:3], s.availability_counted,
-                     s.availability_excluded, *parts[3:], s.compliant, len(s.outages)])
+                     s.availability_excluded, *parts[3:], s.coverage,
+                     None if s.coverage is None else s.enough_data, s.compliant,
+                     len(s.outages)])
     return _csv(SERVICE_COLUMNS, rows)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from monitor.promql import COVERAGE_THRESHOLD
 from monitor.report import fmt, svg
 from monitor.report.model import HOURS_OF_WEEK, Cell, Part, Report, ServiceReport
 
@@ -28,6 +29,8 @@ td.ok{background:#e3f4e1} td.bad{background:#fbe0dc} td.na{color:#888}
 .meta{color:#555} .summary{font-size:16px;margin:10px 0}
 .maps{display:flex;flex-wrap:wrap;gap:18px}
 .note{color:#555;font-size:12px;max-width:1100px}
+td.low{background:#e6e6e6;color:#444}
+.swatch{display:inline-block;width:14px;height:12px;vertical-align:middle}
 """
 
 
@@ -51,7 +54,22 @@ def _part_cell(part: Part) -> str:
             f'<small>норматив {escape(_objective(part))}</small></td>')
 
 
+THRESHOLD = fmt.percent(COVERAGE_THRESHOLD, 0)
+NOT_ENOUGH = "недостаточно данных"
+
+
+def _coverage_cell(s: ServiceReport) -> str:
+    """Grey below the threshold, never red: the runs missing are the monitor's gap."""
+    if s.coverage is None:
+        return f'<td class="num na">{fmt.NONE}</td>'
+    css = "" if s.enough_data else " low"
+    return (f'<td class="num{css}">{escape(fmt.percent(s.coverage))}<br>'
+            f'<small>порог {escape(THRESHOLD)}</small></td>')
+
+
 def _verdict(s: ServiceReport) -> str:
+    if not s.enough_data:
+        return f'<td class="low">{NOT_ENOUGH}</td>'
     if s.compliant is None:
         return '<td class="na">нет данных</td>'
     return '<td class="ok">соблюдён</td>' if s.compliant else '<td class="bad">нарушен</td>'
@@ -70,10 +88,10 @@ def _services_table(services: Sequence[ServiceReport]) -> str:
             f"<td>{'да' if f.mszu else 'нет'}</td>"
             + "".join(_part_cell(p) for p in s.parts)
             + f'<td class="num">{escape(counted)} / {escape(excluded)}</td>'
-            + _verdict(s) + "</tr>")
+            + _coverage_cell(s) + _verdict(s) + "</tr>")
     return ("<table><tr><th>Услуга</th><th>Регион</th><th>Куратор</th><th>МСЗУ</th>"
             f"{head}<th>Доступность с учётом / без учёта регламентных работ</th>"
-            f"<th>Стандарт 24/7</th></tr>{''.join(rows)}</table>")
+            f"<th>Покрытие</th><th>Стандарт 24/7</th></tr>{''.join(rows)}</table>")
 
 
 def _regions_table(report: Report) -> str:
@@ -88,12 +106,15 @@ def _regions_table(report: Report) -> str:
 
 
 def _outages(report: Report) -> str:
-    with_outages = [s for s in report.services if s.outages]
-    if not with_outages:
+    shown = [s for s in report.services if s.outages or s.gaps]
+    with_outages = [s for s in shown if s.outages]
+    if not shown:
         return "<p>Перерывов в работе не зафиксировано.</p>"
     p = report.period
-    chart = svg.timeline([(s.facts.name, s.outages) for s in with_outages], p.start, p.end,
-                         days=round(p.seconds / 86400 + 0.49))
+    chart = svg.timeline([(s.facts.name, s.outages, s.gaps) for s in shown], p.start, p.end,
+                         days=round(p.seconds / 86400 + 0.49)) + svg.timeline_legend()
+    if not with_outages:
+        return chart + "<p>Перерывов в работе не зафиксировано.</p>"
     rows = []
     for s in with_outages:
         for o in s.outages:
@@ -130,6 +151,8 @@ def render_html(report: Report) -> str:
     services = report.services
     compliant = sum(1 for s in services if s.compliant)
     measured = sum(1 for s in services if s.compliant is not None)
+    thin = sum(1 for s in services if not s.enough_data)
+    thin_note = f", {NOT_ENOUGH} — {thin}" if thin else ""
     mszu = [s.compliant for s in services if s.facts.mszu and s.compliant is not None]
     share = fmt.percent(sum(mszu) / len(mszu), 0) if mszu else fmt.NONE
     partial = "" if p.complete else f" (неполный месяц: по {fmt.moscow(p.end)})"
@@ -143,7 +166,8 @@ def render_html(report: Report) -> str:
 Выборка: {escape(report.selection)}. Сформирован {fmt.moscow(report.generated_at)} (МСК)
 по данным Prometheus {escape(report.prometheus)}.</div>
 <p class="summary">Стандарт соблюдают <b>{compliant}</b> из {measured} услуг с данными
-(всего в отчёте {len(services)}). Доля услуг МСЗУ, соблюдающих стандарт: <b>{share}</b>.</p>
+(всего в отчёте {len(services)}{thin_note}). Доля услуг МСЗУ, соблюдающих стандарт:
+<b>{share}</b>.</p>
 <h2>Соблюдение стандарта по услугам</h2>
 {_services_table(services)}
 <h2>Рейтинг регионов</h2>
@@ -154,8 +178,8 @@ def render_html(report: Report) -> str:
 {_outages(report)}
 <h2>Доступность по часам недели</h2>
 <p class="note">Доля успешных проверок в каждый час недели за месяц, по местному времени
-региона услуги.{" Показаны услуги, нарушившие стандарт." if len(services) >
-ALL_HEATMAPS_UP_TO else ""}</p>
+региона услуги; серые клетки — нет данных (в этот час недели проверок не было).{
+" Показаны услуги, нарушившие стандарт." if len(services) > ALL_HEATMAPS_UP_TO else ""}</p>
 {_heatmaps(report)}
 <h2>Как считаются показатели</h2>
 <p class="note">Каждый плановый запуск проверки — одно событие. Доступность — доля успешных
@@ -165,6 +189,12 @@ ALL_HEATMAPS_UP_TO else ""}</p>
 успешной проверки; перерывы в списке — периоды подтверждённой неработоспособности. Время
 отклика — 95-й процентиль длительности проверки. Нормативы — действующие для услуги значения
 стандарта из каталога. Регламентные работы учитываются как перерыв, если для услуги не
-установлено иное; доступность приведена в обоих вариантах.</p>
+установлено иное; доступность приведена в обоих вариантах. Покрытие — доля плановых запусков
+проверок (по одному за интервал каждой проверки), которые действительно состоялись, в том числе
+пока монитор не работал; для услуги — значение, которого достигло большинство точек
+наблюдения. При покрытии ниже {THRESHOLD} показатели описывают слишком малую часть месяца:
+услуга не признаётся ни соблюдающей, ни нарушающей стандарт («{NOT_ENOUGH}») и не участвует
+в рейтинге регионов. Время, когда монитор не работал, — не перерыв в работе услуги: на
+графике перерывов оно серое.</p>
 </body></html>
 """

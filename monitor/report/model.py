@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from monitor.promql import COVERAGE_THRESHOLD
 from monitor.report.period import Period
 
 HOURS_OF_WEEK = 168
@@ -74,12 +75,20 @@ class ServiceReport:
     availability_excluded: float | None     # announced maintenance excluded
     outages: list[Outage] = field(default_factory=list)
     heatmap: tuple[Cell, ...] = ()          # 168 cells, Monday 00:00 local first
+    coverage: float | None = None           # share of scheduled runs done (location quorum)
+    gaps: tuple[tuple[float, float], ...] = ()  # no location measured: no data, not outages
+
+    @property
+    def enough_data(self) -> bool:
+        """False below the coverage threshold; a service without a coverage figure (no
+        schedule exported, e.g. by daemons too old to) is judged as before."""
+        return self.coverage is None or self.coverage >= COVERAGE_THRESHOLD
 
     @property
     def compliant(self) -> bool | None:
         """As ``dozor:service_compliant:window``: every measured part met; not ranked
-        without an availability figure."""
-        if self.parts[0].value is None:
+        without an availability figure, nor with not enough data (neither met nor not)."""
+        if self.parts[0].value is None or not self.enough_data:
             return None
         return all(p.met is not False for p in self.parts)
 

@@ -18,11 +18,21 @@ from collections.abc import Sequence
 from monitor.metric_names import (
     MAINTENANCE_ACTIVE,
     PROBE_DURATION_SECONDS,
+    PROBE_INTERVAL_SECONDS,
     PROBE_LAST_OUTAGE_SECONDS,
     PROBE_SUCCESS,
     PROBES_TOTAL,
+    SERVICE_WINDOW_SECONDS,
 )
-from monitor.promql import braces, duration, quorum
+from monitor.promql import (
+    CARRY_LOOKBACK,
+    braces,
+    daemon_present,
+    daemon_runs_due,
+    duration,
+    quorum,
+    while_away,
+)
 
 SVC = ("service",)
 FIVE = "5m"
@@ -107,3 +117,49 @@ def last_value(metric: str, svc: str, seconds: int, by: str = "service") -> str:
 
 def info(metric: str, seconds: int) -> str:
     return f"last_over_time({metric}[{seconds}s])"
+
+
+# --- coverage (monitor.report.coverage) -------------------------------------------------------
+
+def step_due(svc: str) -> str:
+    """Per (service, location): the runs due in one 5m step while a daemon exports the
+    schedule (``dozor:location_runs_due:increase5m`` without its carry over absences, which
+    ``monitor.report.coverage`` adds from the steps below)."""
+    return f"sum by (service, location) ({daemon_runs_due(svc)})"
+
+
+def step_dropped(svc: str) -> str:
+    """Per (service, location, daemon): the schedule of a daemon that went away within the
+    carry's lookback, as the rules start carrying it; a step or two of it per absence."""
+    return while_away(daemon_runs_due(svc, lookback=CARRY_LOOKBACK), svc)
+
+
+def step_done(svc: str) -> str:
+    """``dozor:location_runs_done:increase5m``: runs in one 5m step where runs are due (a
+    daemon that has just gone away still counts the runs it made before)."""
+    scheduled = f"{daemon_runs_due(svc)}\nor\n{step_dropped(svc)}"
+    return (f"{_location_runs(svc, 'all')}\n"
+            f"and on (service, location) (\n{scheduled}\n)")
+
+
+def step_appeared(svc: str) -> str:
+    """Per (service, location): 1 at a step where some daemon exports its schedule and none
+    did a step before (back from an absence, or taken over by another daemon)."""
+    now = f"group by (service, location) ({PROBE_INTERVAL_SECONDS}{braces(svc)})"
+    before = f"group by (service, location) ({PROBE_INTERVAL_SECONDS}{braces(svc)} offset {FIVE})"
+    return f"{now}\nunless\n{before}"
+
+
+def daemons() -> str:
+    """One series per daemon while it is scraped (``monitor.promql.daemon_present``)."""
+    return daemon_present()
+
+
+def daemons_last_seen(seconds: int) -> str:
+    """Per daemon: the last 5m step it was scraped in the ``seconds`` before evaluation."""
+    return f"max_over_time(timestamp({daemon_present()})[{seconds}s:{FIVE}])"
+
+
+def window_seconds(seconds: int) -> str:
+    """The standard's window as exported in the period (it is national: one value)."""
+    return f"max(last_over_time({SERVICE_WINDOW_SECONDS}[{seconds}s]))"

@@ -11,6 +11,10 @@ from monitor.report.model import Cell, Outage, RegionRank
 
 FONT = 'font-family="DejaVu Sans, Arial, sans-serif"'
 GREY = "#e6e6e6"
+# The timeline's "no data": darker than its row's background, never red (the monitor's gap,
+# not the service's outage).
+NO_DATA = "#a6a6a6"
+OUTAGE = "#d73027"
 
 
 def colour(availability: float | None) -> str:
@@ -96,9 +100,10 @@ def ranking(regions: Sequence[RegionRank]) -> str:
     return "".join(out)
 
 
-def timeline(rows: Sequence[tuple[str, Sequence[Outage]]], start: float, end: float,
-             days: int) -> str:
-    """One row per service with outages; red where it was down, on the month's day axis."""
+def timeline(rows: Sequence[tuple[str, Sequence[Outage], Sequence[tuple[float, float]]]],
+             start: float, end: float, days: int) -> str:
+    """One row per service with outages or gaps, on the month's day axis: red where it was
+    down, grey where no location measured it (no data: neither up nor down)."""
     row, left, width = 22, 230, 700
     height = row * len(rows) + 34
     scale = width / (end - start)
@@ -112,16 +117,30 @@ def timeline(rows: Sequence[tuple[str, Sequence[Outage]]], start: float, end: fl
                    f'stroke="{"#bbb" if day % 7 == 0 else "#eee"}"/>')
         if day % 2 == 0 and day < days:
             out.append(f'<text x="{x + 2:.1f}" y="{height - 4}">{day + 1}</text>')
-    for i, (name, outages) in enumerate(rows):
+    for i, (name, outages, gaps) in enumerate(rows):
         y = i * row + 2
         out.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">'
                    f'{escape(name[:32])}</text>'
                    f'<rect x="{left}" y="{y + 2}" width="{width}" height="16" fill="#f4f4f4"/>')
-        for o in outages:
-            x = left + (o.start - start) * scale
-            w = max((o.end - o.start) * scale, 1.5)  # a one-minute outage stays visible
-            tip = f"{fmt.moscow(o.start)} — {fmt.moscow(o.end)} ({fmt.seconds(o.seconds)})"
+        spans = [(a, b, NO_DATA, "нет данных") for a, b in gaps]
+        spans += [(o.start, o.end, OUTAGE, "перерыв") for o in outages]
+        for a, b, fill, what in spans:
+            a, b = max(a, start), min(b, end)
+            if b <= a:
+                continue
+            x = left + (a - start) * scale
+            w = max((b - a) * scale, 1.5)  # a one-minute outage stays visible
+            tip = f"{what}: {fmt.moscow(a)} — {fmt.moscow(b)} ({fmt.seconds(b - a)})"
             out.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="16" '
-                       f'fill="#d73027"><title>{escape(tip)}</title></rect>')
+                       f'fill="{fill}"><title>{escape(tip)}</title></rect>')
     out.append("</svg>")
     return "".join(out)
+
+
+def timeline_legend() -> str:
+    """HTML, below the timeline: what its colours mean."""
+    items = ((OUTAGE, "перерыв в работе"),
+             (NO_DATA, "нет данных: не работал монитор (не перерыв и не работа услуги)"))
+    return '<p class="note">' + " &nbsp; ".join(
+        f'<span class="swatch" style="background:{fill}"></span> {escape(text)}'
+        for fill, text in items) + "</p>"
