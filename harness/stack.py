@@ -200,6 +200,19 @@ async def prometheus(workdir: Path, *, scrape: str, rule_files: list[Path],
         yield proc
 
 
+def shortened_rules(rules: str, interval: float, for_: float | None = None) -> str:
+    """A generated rule file with every group evaluated each ``interval`` seconds and, if
+    ``for_`` is given, every alerting rule's ``for:`` set to it, so a test takes seconds, not
+    minutes; expressions, labels and routing stay the generated ones."""
+    doc = yaml.safe_load(rules)
+    for group in doc["groups"]:
+        group["interval"] = f"{interval:g}s"
+        for rule in group["rules"]:
+            if for_ is not None and "alert" in rule and "for" in rule:
+                rule["for"] = f"{for_:g}s"
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
 async def get_json(url: str) -> Any:
     async with aiohttp.ClientSession() as s, s.get(
             url, timeout=aiohttp.ClientTimeout(total=5)) as r:
