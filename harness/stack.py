@@ -13,10 +13,11 @@ import json
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 import yaml
@@ -176,15 +177,16 @@ async def alertmanager(workdir: Path, config: str) -> AsyncIterator[Process]:
 
 
 @contextlib.asynccontextmanager
-async def prometheus(workdir: Path, *, scrape: str, rule_files: list[Path],
+async def prometheus(workdir: Path, *, scrape: str | Sequence[str], rule_files: list[Path],
                      alertmanager_url: str | None, interval: str = "1s") -> AsyncIterator[Process]:
-    """Prometheus scraping ``scrape`` (HOST:PORT) and evaluating ``rule_files`` every
-    ``interval``, sending alerts to ``alertmanager_url``."""
+    """Prometheus scraping ``scrape`` (HOST:PORT, or several: one job, one target each) and
+    evaluating ``rule_files`` every ``interval``, sending alerts to ``alertmanager_url``."""
+    targets = [scrape] if isinstance(scrape, str) else list(scrape)
     config: dict[str, Any] = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval,
                    "scrape_timeout": interval},
         "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [{"job_name": "dozor", "static_configs": [{"targets": [scrape]}]}],
+        "scrape_configs": [{"job_name": "dozor", "static_configs": [{"targets": targets}]}],
     }
     if alertmanager_url is not None:
         config["alerting"] = {"alertmanagers": [{"static_configs": [
@@ -218,6 +220,15 @@ async def get_json(url: str) -> Any:
             url, timeout=aiohttp.ClientTimeout(total=5)) as r:
         r.raise_for_status()
         return await r.json()
+
+
+async def query(prom_url: str, expr: str) -> list[dict[str, Any]]:
+    """The result of the instant query ``expr`` at Prometheus ``prom_url``, which must
+    succeed: ``value`` per series, or ``values`` (raw samples) for a range selector."""
+    found = await get_json(f"{prom_url}/api/v1/query?" + urlencode({"query": expr}))
+    assert found["status"] == "success", (expr, found)
+    result: list[dict[str, Any]] = found["data"]["result"]
+    return result
 
 
 async def post_json(url: str, body: Any) -> None:

@@ -25,9 +25,9 @@ from harness.stack import (
     WebhookSink,
     alertmanager,
     free_port,
-    get_json,
     poll,
     prometheus,
+    query,
     shortened_rules,
     webhook_sink,
 )
@@ -140,8 +140,7 @@ async def test_page_reaches_curator_then_resolves(tmp_path: Path, endpoint: Endp
 
 async def _exercise(endpoint: Endpoint, sink: WebhookSink, prom_url: str) -> dict[str, float]:
     async def healthy() -> bool | None:
-        found = await get_json(f"{prom_url}/api/v1/query?query=dozor_probe_up")
-        values = [r["value"][1] for r in found["data"]["result"]]
+        values = [r["value"][1] for r in await query(prom_url, "dozor_probe_up")]
         return True if values == ["1"] else None
 
     await poll(healthy, 30, "Prometheus to see the probe up")
