@@ -13,9 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
-
-from harness.stack import free_port, poll
+from harness.stack import answers_200, free_port, poll
 from harness.tools import ROOT
 
 
@@ -59,12 +57,7 @@ class DozorProcess:
     async def _healthy(self) -> bool | None:
         if not self.running:
             raise AssertionError(f"dozor run ({self.location}) exited:\n{self.output()}")
-        try:
-            async with aiohttp.ClientSession() as s, s.get(
-                    f"{self.url}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
-                return True if r.status == 200 else None
-        except aiohttp.ClientError:
-            return None
+        return await answers_200(f"{self.url}/healthz")
 
     async def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 20.0) -> int:
         """Send ``sig`` and wait for the exit; its status (``-9`` after SIGKILL). Not gone

@@ -113,17 +113,23 @@ class Process:
         return self.log.read_text(errors="replace")[-4000:]
 
 
+async def answers_200(url: str) -> bool | None:
+    """True if ``GET url`` answers 200 within 2 s; None otherwise, refused included (a
+    ``poll`` check for a process coming up)."""
+    try:
+        async with aiohttp.ClientSession() as s, s.get(
+                url, timeout=aiohttp.ClientTimeout(total=2)) as r:
+            return True if r.status == 200 else None
+    except aiohttp.ClientError:
+        return None
+
+
 async def _ready(proc: Process, timeout: float = 20.0) -> None:
     async def check() -> bool | None:
         if proc.popen.poll() is not None:
             raise AssertionError(f"{proc.name} exited with {proc.popen.returncode}:\n"
                                  f"{proc.output()}")
-        try:
-            async with aiohttp.ClientSession() as s, s.get(
-                    f"{proc.url}/-/ready", timeout=aiohttp.ClientTimeout(total=2)) as r:
-                return True if r.status == 200 else None
-        except aiohttp.ClientError:
-            return None
+        return await answers_200(f"{proc.url}/-/ready")
 
     await poll(check, timeout, f"{proc.name} at {proc.url} to be ready")
 
