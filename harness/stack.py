@@ -13,10 +13,11 @@ import json
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 import yaml
@@ -112,17 +113,23 @@ class Process:
         return self.log.read_text(errors="replace")[-4000:]
 
 
+async def answers_200(url: str) -> bool | None:
+    """True if ``GET url`` answers 200 within 2 s; None otherwise, refused included (a
+    ``poll`` check for a process coming up)."""
+    try:
+        async with aiohttp.ClientSession() as s, s.get(
+                url, timeout=aiohttp.ClientTimeout(total=2)) as r:
+            return True if r.status == 200 else None
+    except aiohttp.ClientError:
+        return None
+
+
 async def _ready(proc: Process, timeout: float = 20.0) -> None:
     async def check() -> bool | None:
         if proc.popen.poll() is not None:
             raise AssertionError(f"{proc.name} exited with {proc.popen.returncode}:\n"
                                  f"{proc.output()}")
-        try:
-            async with aiohttp.ClientSession() as s, s.get(
-                    f"{proc.url}/-/ready", timeout=aiohttp.ClientTimeout(total=2)) as r:
-                return True if r.status == 200 else None
-        except aiohttp.ClientError:
-            return None
+        return await answers_200(f"{proc.url}/-/ready")
 
     await poll(check, timeout, f"{proc.name} at {proc.url} to be ready")
 
@@ -176,15 +183,16 @@ async def alertmanager(workdir: Path, config: str) -> AsyncIterator[Process]:
 
 
 @contextlib.asynccontextmanager
-async def prometheus(workdir: Path, *, scrape: str, rule_files: list[Path],
+async def prometheus(workdir: Path, *, scrape: str | Sequence[str], rule_files: list[Path],
                      alertmanager_url: str | None, interval: str = "1s") -> AsyncIterator[Process]:
-    """Prometheus scraping ``scrape`` (HOST:PORT) and evaluating ``rule_files`` every
-    ``interval``, sending alerts to ``alertmanager_url``."""
+    """Prometheus scraping ``scrape`` (HOST:PORT, or several: one job, one target each) and
+    evaluating ``rule_files`` every ``interval``, sending alerts to ``alertmanager_url``."""
+    targets = [scrape] if isinstance(scrape, str) else list(scrape)
     config: dict[str, Any] = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval,
                    "scrape_timeout": interval},
         "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [{"job_name": "dozor", "static_configs": [{"targets": [scrape]}]}],
+        "scrape_configs": [{"job_name": "dozor", "static_configs": [{"targets": targets}]}],
     }
     if alertmanager_url is not None:
         config["alerting"] = {"alertmanagers": [{"static_configs": [
@@ -200,11 +208,33 @@ async def prometheus(workdir: Path, *, scrape: str, rule_files: list[Path],
         yield proc
 
 
+def shortened_rules(rules: str, interval: float, for_: float | None = None) -> str:
+    """A generated rule file with every group evaluated each ``interval`` seconds and, if
+    ``for_`` is given, every alerting rule's ``for:`` set to it, so a test takes seconds, not
+    minutes; expressions, labels and routing stay the generated ones."""
+    doc = yaml.safe_load(rules)
+    for group in doc["groups"]:
+        group["interval"] = f"{interval:g}s"
+        for rule in group["rules"]:
+            if for_ is not None and "alert" in rule and "for" in rule:
+                rule["for"] = f"{for_:g}s"
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
 async def get_json(url: str) -> Any:
     async with aiohttp.ClientSession() as s, s.get(
             url, timeout=aiohttp.ClientTimeout(total=5)) as r:
         r.raise_for_status()
         return await r.json()
+
+
+async def query(prom_url: str, expr: str) -> list[dict[str, Any]]:
+    """The result of the instant query ``expr`` at Prometheus ``prom_url``, which must
+    succeed: ``value`` per series, or ``values`` (raw samples) for a range selector."""
+    found = await get_json(f"{prom_url}/api/v1/query?" + urlencode({"query": expr}))
+    assert found["status"] == "success", (expr, found)
+    result: list[dict[str, Any]] = found["data"]["result"]
+    return result
 
 
 async def post_json(url: str, body: Any) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -23,6 +23,13 @@ def dozor(*args: str, env: Mapping[str, str] | None = None) -> subprocess.Comple
     exit status is the caller's to check. ``env`` replaces the environment when given."""
     return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
                           text=True, timeout=60, cwd=ROOT, check=False, env=env)
+
+
+def print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """Rows of text under a header, columns padded to their widest cell (a test's figures)."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def require(tool: str) -> str:

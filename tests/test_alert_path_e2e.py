@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from aiohttp import web
 
 from harness.catalog_factory import write_catalog
@@ -26,9 +25,10 @@ from harness.stack import (
     WebhookSink,
     alertmanager,
     free_port,
-    get_json,
     poll,
     prometheus,
+    query,
+    shortened_rules,
     webhook_sink,
 )
 from monitor.alertmanager import (
@@ -44,7 +44,7 @@ from monitor.runtime.daemon import Daemon, DaemonOptions
 pytestmark = pytest.mark.e2e
 
 INTERVAL = 1.0  # probe interval, scrape interval and rule evaluation interval, seconds
-FOR = 2.0  # every alerting rule's `for:` is shortened to this (see _shortened)
+FOR = 2.0  # every alerting rule's `for:` is shortened to this (shortened_rules)
 MAX_OUTAGE = 3.0  # the service's max_outage: DozorOutageTooLong pages past it
 PAGE = "DozorOutageTooLong"  # the page measured: it resolves as soon as a probe succeeds
 GROUP_WAIT = 1.0
@@ -103,19 +103,6 @@ def _catalog(tmp_path: Path, endpoint: Endpoint, sink: WebhookSink) -> Path:
     })
 
 
-def _shortened(rules: str, seconds: float) -> str:
-    """Every alerting rule's `for:` set to ``seconds`` and every group evaluated each
-    INTERVAL, so the test takes seconds, not minutes; expressions, labels and routing are
-    the generated ones."""
-    doc = yaml.safe_load(rules)
-    for group in doc["groups"]:
-        group["interval"] = f"{INTERVAL:g}s"
-        for rule in group["rules"]:
-            if "alert" in rule and "for" in rule:
-                rule["for"] = f"{seconds:g}s"
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-
-
 def _matching(deliveries: list[Delivery], status: str, **extra: str) -> Delivery | None:
     """The first delivery holding an alert in ``status`` with the routing labels (+extra)."""
     wanted = {**LABELS, **extra}.items()
@@ -136,7 +123,7 @@ async def test_page_reaches_curator_then_resolves(tmp_path: Path, endpoint: Endp
             escalate_after=f"{ESCALATE_AFTER:g}s", page_timing=fast, ticket_timing=fast,
             default_timing=fast)
         rules = [tmp_path / "pages.yml", tmp_path / "escalation.yml"]
-        rules[0].write_text(_shortened(render_rules(catalog), FOR))
+        rules[0].write_text(shortened_rules(render_rules(catalog), INTERVAL, FOR))
         rules[1].write_text(render_escalation_rules(catalog, options))
 
         daemon = Daemon(DaemonOptions(config=catalog_path, port=0, location="e2e"))
@@ -153,8 +140,7 @@ async def test_page_reaches_curator_then_resolves(tmp_path: Path, endpoint: Endp
 
 async def _exercise(endpoint: Endpoint, sink: WebhookSink, prom_url: str) -> dict[str, float]:
     async def healthy() -> bool | None:
-        found = await get_json(f"{prom_url}/api/v1/query?query=dozor_probe_up")
-        values = [r["value"][1] for r in found["data"]["result"]]
+        values = [r["value"][1] for r in await query(prom_url, "dozor_probe_up")]
         return True if values == ["1"] else None
 
     await poll(healthy, 30, "Prometheus to see the probe up")

@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from harness.stack import get_json, poll, prometheus
+from harness.stack import get_json, poll, prometheus, query
 from harness.tools import require
 from monitor.catalog import load_catalog
 from monitor.dashboards import dashboards, render_dashboards
@@ -262,8 +262,7 @@ async def _wait_for_faults(prom: str) -> None:
                   "dozor:national_compliance_share:window",
                   'dozor:life_situation_availability:window')
         for expr in checks:
-            found = await get_json(f"{prom}/api/v1/query?" + urlencode({"query": expr}))
-            if not found["data"]["result"]:
+            if not await query(prom, expr):
                 return None
         return True
 

@@ -19,7 +19,7 @@ import re
 import socket
 import ssl
 import statistics
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from harness.dns_zoo import (
 from harness.http_zoo import OK_TEXT, Pki, RawZoo, ZooResolver, start_zoo
 from harness.tls_zoo import BANNER, Zoo
 from harness.tls_zoo import Target as StreamTarget
+from harness.tools import print_table
 from probes import PROBES, Phase, ProbeContext, ProbeResult, Reason, run_probe
 from probes.dns import DnsSpec
 from probes.http import HttpSpec
@@ -514,13 +515,7 @@ def agreement() -> Iterator[list[tuple[str, str, str, str]]]:
     yield rows
     if rows:
         print(f"\n\nDozor vs {version()}")
-        _print_table(("case", "Dozor", "blackbox", "agree?"), rows)
-
-
-def _print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        print_table(("case", "Dozor", "blackbox", "agree?"), rows)
 
 
 @pytest.fixture
@@ -665,7 +660,7 @@ async def test_timing_matches_blackbox(
                      f"{(dozor - bb) * 1000:+.2f}"))
         record_property(f"median_{name}_ms", f"dozor={dozor * 1000:.2f} bb={bb * 1000:.2f}")
     print(f"\n\nmedians over {RUNS} runs each, /delay/{DELAY_MS}, ms ({version()})")
-    _print_table(("phase", "Dozor", "blackbox", "diff"), rows)
+    print_table(("phase", "Dozor", "blackbox", "diff"), rows)
     # The delay is measured, by both: the server sleeps DELAY_MS after reading the request,
     # so processing cannot be shorter (load only makes it longer: cannot flake).
     assert min(ours["processing"]) >= DELAY_MS / 1000, ours["processing"]
