@@ -63,7 +63,16 @@ def test_kill_9_during_writes_always_leaves_a_loadable_state(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [(b"{not json", "not a Dozor state file"), (b'{"format": 99, "probes": {}}', "format"),
-     (b'{"format": 1, "probes": {"a/b": {"bogus": 1}}}', "not a Dozor state file")],
+     (b'{"format": 1, "probes": {"a/b": {"bogus": 1}}}', "not a Dozor state file"),
+     *((b'{"format": 1, "probes": {"a/b": {"last_success": 1, "up": true, "since": 1, '
+        b'"consecutive_failures": 0, "consecutive_successes": 1, ' + field + b'}}}',
+        "probe 'a/b': " + message)
+       for field, message in ((b'"outage_start": "x"', "outage_start is not a number"),
+                              (b'"outage_seconds": null', "outage_seconds is not a number"),
+                              (b'"outage_start": true', "outage_start is not a number"),
+                              (b'"up": 1', "up is not true"),
+                              (b'"consecutive_failures": -1', "consecutive_failures is not"))
+       )],
 )
 def test_unusable_state_files_are_named_not_crashed_on(
     tmp_path: Path, content: bytes, fragment: str
@@ -72,6 +81,14 @@ def test_unusable_state_files_are_named_not_crashed_on(
     path.write_bytes(content)
     with pytest.raises(StateFileError, match=fragment):
         load_state(path)
+
+
+def test_a_state_file_from_before_outages_were_kept_loads_with_none(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(b'{"format": 1, "saved_at": 5, "probes": {"a/b": {"last_success": 4.0, '
+                     b'"up": true, "since": 1.0, "consecutive_failures": 0, '
+                     b'"consecutive_successes": 3}}}')
+    assert load_state(path) == {"a/b": SavedProbe(4.0, True, 1.0, 0, 3, None, 0.0)}
 
 
 def test_missing_state_file_is_a_fresh_start(tmp_path: Path) -> None:

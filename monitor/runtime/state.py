@@ -72,6 +72,33 @@ def load_state(path: Path) -> dict[str, SavedProbe]:
         data: Any = json.loads(raw)
         if data.get("format") != FORMAT:
             raise StateFileError(f"{path}: unknown format {data.get('format')!r}")
-        return {key: SavedProbe(**entry) for key, entry in data["probes"].items()}
+        probes = {key: SavedProbe(**entry) for key, entry in data["probes"].items()}
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise StateFileError(f"{path}: not a Dozor state file ({exc})") from None
+    for key, probe in probes.items():
+        problem = _problem(probe)
+        if problem is not None:
+            # A hand-edited or foreign file must not crash the start it is restored into.
+            raise StateFileError(f"{path}: probe {key!r}: {problem}")
+    return probes
+
+
+_NUMBER = (int, float)
+
+
+def _problem(probe: SavedProbe) -> str | None:
+    for name in ("last_success", "outage_start"):
+        value = getattr(probe, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
+            return f"{name} is not a number"
+    for name in ("since", "outage_seconds"):
+        value = getattr(probe, name)
+        if isinstance(value, bool) or not isinstance(value, _NUMBER):
+            return f"{name} is not a number"
+    for name in ("consecutive_failures", "consecutive_successes"):
+        value = getattr(probe, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{name} is not a count"
+    if probe.up is not None and not isinstance(probe.up, bool):
+        return "up is not true, false or null"
+    return None
