@@ -105,6 +105,8 @@ async def test_retries_count_every_attempt_and_last_attempt_decides(
     ([(0, "S"), (10, "F"), (60, "F")], (1.0, 60.0)),
     # failing before a stall, up after: it ended unseen, its length is what was measured
     ([(0, "S"), (10, "F"), (60, "S")], (1.0, 10.0)),
+    # the wall clock stepped back past the outage's start: a length of 0, never negative
+    ([(0, "S"), (10, "F"), (-20, "F")], (1.0, 0.0)),
 ])
 def test_outages_cover_only_measured_time(runs: list[tuple[float, str]],
                                           outage: tuple[float, float]) -> None:

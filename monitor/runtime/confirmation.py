@@ -97,14 +97,19 @@ def track_outage(state: ProbeState, success: bool, started: float, ended: float,
         if ongoing and not state.resumed and not stalled:
             # It ended at the latest when this run started; if the monitor was away since
             # the last failure, its length stays what the monitor measured before the gap.
-            state.outage_seconds = started - (state.outage_start or started)
+            state.outage_seconds = _length(state, started)
     elif ongoing:
-        state.outage_seconds = ended - (state.outage_start or ended)
+        state.outage_seconds = _length(state, ended)
     else:
         continuous = not state.resumed and not stalled and state.last_success is not None
         state.outage_start = state.last_success if continuous else started
-        state.outage_seconds = ended - (state.outage_start or ended)
+        state.outage_seconds = _length(state, ended)
     state.resumed = False
+
+
+def _length(state: ProbeState, until: float) -> float:
+    # Never negative, should the wall clock be stepped back during an outage.
+    return max(0.0, until - (state.outage_start if state.outage_start is not None else until))
 
 
 def _log_change(log: Any, state: ProbeState, result: ProbeResult, reason: str,
