@@ -105,6 +105,9 @@ async def test_retries_count_every_attempt_and_last_attempt_decides(
     ([(0, "S"), (10, "F"), (60, "F")], (1.0, 60.0)),
     # failing before a stall, up after: it ended unseen, its length is what was measured
     ([(0, "S"), (10, "F"), (60, "S")], (1.0, 10.0)),
+    # failing at both ends of a long stall (over 5 minutes beyond the interval): a recovery
+    # may hide in it, so the failure after it starts a new outage
+    ([(0, "S"), (10, "F"), (400, "F")], (400.0, 1.0)),
     # the wall clock stepped back past the outage's start: a length of 0, never negative
     ([(0, "S"), (10, "F"), (-20, "F")], (1.0, 0.0)),
 ])
@@ -129,3 +132,38 @@ def test_no_outage_series_before_the_first_failure() -> None:
            "Europe/Moscow", interval=10.0)
     assert _value(metrics, "dozor_probe_outage_start_timestamp_seconds") is None
     assert _value(metrics, "dozor_probe_success") == 1
+
+
+def test_a_retried_run_ends_when_its_verdict_is_known() -> None:
+    """Interval 30 s, three 10 s attempts: the run at 30 ends at 60 (its slot at 60 skipped,
+    the next at 90). Its end is the last attempt's, not its start plus one attempt, so the
+    run at 90 is the next run, not one after a stall, and the outage runs from the success
+    before it to the success after it."""
+    metrics = Metrics("loc", "0")
+    series, state = metrics.series("svc-00000", "portal"), ProbeState()
+    fail = ProbeResult.fail(Reason.TIMEOUT, "x")
+    for started, result in ((0, ProbeResult.ok()), (30, fail), (90, fail),
+                            (150, ProbeResult.ok())):
+        attempts = 1 if result.success else 3
+        record(series, state, structlog.get_logger(), result, 10.0 if attempts > 1 else 1.0,
+               1000.0 + started, "Europe/Moscow", interval=30.0,
+               ended=1000.0 + started + (30.0 if attempts > 1 else 1.0))
+    assert _value(metrics, "dozor_probe_outage_start_timestamp_seconds") == 1001.0
+    assert _value(metrics, "dozor_probe_last_outage_seconds") == 149.0
+
+
+def test_a_restart_longer_than_the_bridge_starts_a_new_outage() -> None:
+    metrics = Metrics("loc", "0")
+    series = metrics.series("svc-00000", "portal")
+    fail = ProbeResult.fail(Reason.CONNECT, "x")
+    restored = ProbeState(up=False, consecutive_failures=3, outage_start=900.0,
+                          outage_seconds=100.0, resumed=True, last_run_end=1000.0)
+    record(series, restored, structlog.get_logger(), fail, 1.0, 1000.0 + 10 + 300 + 1,
+           "Europe/Moscow", interval=10.0)
+    assert _value(metrics, "dozor_probe_outage_start_timestamp_seconds") == 1311.0
+    short = ProbeState(up=False, consecutive_failures=3, outage_start=900.0,
+                       outage_seconds=100.0, resumed=True, last_run_end=1000.0)
+    record(series, short, structlog.get_logger(), fail, 1.0, 1000.0 + 60, "Europe/Moscow",
+           interval=10.0)
+    assert _value(metrics, "dozor_probe_outage_start_timestamp_seconds") == 900.0
+    assert _value(metrics, "dozor_probe_last_outage_seconds") == 161.0

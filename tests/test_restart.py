@@ -64,12 +64,17 @@ def test_kill_9_during_writes_always_leaves_a_loadable_state(tmp_path: Path) -> 
     ("content", "fragment"),
     [(b"{not json", "not a Dozor state file"), (b'{"format": 99, "probes": {}}', "format"),
      (b'{"format": 1, "probes": {"a/b": {"bogus": 1}}}', "not a Dozor state file"),
-     *((b'{"format": 1, "probes": {"a/b": {"last_success": 1, "up": true, "since": 1, '
+     *((b'{"format": 1, "saved_at": 100, "probes": {"a/b": {"last_success": 1, "up": true, '
+        b'"since": 1, '
         b'"consecutive_failures": 0, "consecutive_successes": 1, ' + field + b'}}}',
         "probe 'a/b': " + message)
-       for field, message in ((b'"outage_start": "x"', "outage_start is not a number"),
-                              (b'"outage_seconds": null', "outage_seconds is not a number"),
-                              (b'"outage_start": true', "outage_start is not a number"),
+       for field, message in ((b'"outage_start": "x"', "outage_start is not a time"),
+                              (b'"outage_seconds": null', "outage_seconds is not a length"),
+                              (b'"outage_seconds": -5', "outage_seconds is not a length"),
+                              (b'"outage_start": true', "outage_start is not a time"),
+                              (b'"outage_start": NaN', "outage_start is not a time"),
+                              (b'"last_run_end": Infinity', "last_run_end is not a time"),
+                              (b'"outage_start": 1e300', "outage_start is after the file"),
                               (b'"up": 1', "up is not true"),
                               (b'"consecutive_failures": -1', "consecutive_failures is not"))
        )],

@@ -9,9 +9,11 @@ Outages are raw (every failed run counts, as the 24/7 standard's "longest outage
 only ever cover time the monitor measured: a streak of failures starts at the end of the
 last success seen just before it, or at the first failed run when nothing was seen just
 before it (first run ever, first run after a restart, or a run starting more than 1.5
-intervals after the previous one ended, the daemon itself stalled: the monitor was away). A streak
-that was failing when the monitor stopped and fails again at its first run back keeps its
-true start: a gap between two failures is presumed failing, a gap next to a success never.
+intervals after the previous one ended, the daemon itself stalled: the monitor was away). A
+streak failing when the monitor went away and again at its first run back keeps its true
+start if the gap was short (``BRIDGE_SECONDS`` beyond the interval: a restart, an upgrade):
+such a gap between two failures is presumed failing, a gap next to a success never, and a
+longer gap never either (the failure after it starts a new outage).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from typing import Any
 from monitor.localtime.hours import hours_label
 from monitor.serving.metrics import ProbeSeries
 from probes import ProbeResult
+
+# The longest monitor gap (beyond the probe's interval) across which an outage failing at
+# both ends is presumed to have lasted; past it, the failure after the gap starts a new one.
+BRIDGE_SECONDS = 300.0
 
 
 @dataclass(slots=True)
@@ -36,8 +42,8 @@ class ProbeState:
     last_success: float | None = None
     outage_start: float | None = None  # the current or most recent outage the monitor saw
     outage_seconds: float = 0.0  # its length as of the last run (final once it ended)
-    resumed: bool = False  # restored from the state file, no run since: the gap is unknown
-    last_run_end: float | None = None  # this process's previous run, to see its own stalls
+    resumed: bool = False  # restored from the state file, no run since
+    last_run_end: float | None = None  # the previous run's end, to see the monitor's gaps
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +62,20 @@ def record(
     timezone: str,
     thresholds: Thresholds = Thresholds(),
     interval: float = 0.0,
+    ended: float | None = None,
 ) -> None:
     """``interval``: the probe's schedule, to tell a run missed by the monitor (a stalled
-    daemon) from the next run; 0 when unknown."""
+    daemon) from the next run; 0 when unknown. ``ended``: when the run's verdict was known,
+    after every retry (``started + duration`` when there were none)."""
     hours = hours_label(dt.datetime.fromtimestamp(started, dt.UTC), timezone)
-    series.observe(result, duration, hours, started + duration)
+    end = started + duration if ended is None else ended
+    series.observe(result, duration, hours, end)
     reason = result.reason.value if result.reason else ""
-    track_outage(state, result.success, started, started + duration, interval)
+    track_outage(state, result.success, started, end, interval)
     if state.outage_start is not None:
         series.set_outage(state.outage_start, state.outage_seconds)
     if result.success:
-        state.last_success = started + duration
+        state.last_success = end
         state.consecutive_successes += 1
         state.consecutive_failures = 0
         confirmed = state.consecutive_successes >= thresholds.successes
@@ -88,20 +97,23 @@ def track_outage(state: ProbeState, success: bool, started: float, ended: float,
                  interval: float = 0.0) -> None:
     """Update the outage from one run; reads the streak counters as they were before it."""
     ongoing = state.consecutive_failures > 0 and state.outage_start is not None
+    gap = None if state.last_run_end is None else started - state.last_run_end
     # A run normally starts within an interval of the previous one's end; one that ran
     # late past that (the previous slot's run overran, or some lag) is still continuous.
-    stalled = (interval > 0 and state.last_run_end is not None
-               and started - state.last_run_end > 1.5 * interval)
+    away = state.resumed or (interval > 0 and gap is not None and gap > 1.5 * interval)
+    # Failing at both ends of a gap is presumed failing across it only for a short gap (a
+    # restart, an upgrade): a long one may hide a recovery nobody saw.
+    bridged = not away or gap is None or gap <= interval + BRIDGE_SECONDS
     state.last_run_end = ended
     if success:
-        if ongoing and not state.resumed and not stalled:
+        if ongoing and not away:
             # It ended at the latest when this run started; if the monitor was away since
             # the last failure, its length stays what the monitor measured before the gap.
             state.outage_seconds = _length(state, started)
-    elif ongoing:
+    elif ongoing and bridged:
         state.outage_seconds = _length(state, ended)
     else:
-        continuous = not state.resumed and not stalled and state.last_success is not None
+        continuous = not away and state.last_success is not None
         state.outage_start = state.last_success if continuous else started
         state.outage_seconds = _length(state, ended)
     state.resumed = False

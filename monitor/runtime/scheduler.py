@@ -161,8 +161,10 @@ class ProbeScheduler:
                               reason=result.reason.value if result.reason else "")
         finally:
             self._metrics.in_flight.dec()
+        # The verdict is known now, after every retry: not at the last attempt's start +
+        # its duration, which would make a retried run look shorter than it was.
         record(entry.series, entry.state, ctx.log, result, duration, started, job.timezone,
-               entry.thresholds, job.interval)
+               entry.thresholds, job.interval, ended=time.time())
 
     async def _attempt(self, entry: _Entry, fn: ProbeFn) -> tuple[ProbeResult, float]:
         found = await run_probe(fn, entry.job.spec, entry.ctx, entry.job.timeout, entry.raised)
@@ -173,7 +175,8 @@ class ProbeScheduler:
         return {
             key: SavedProbe(e.state.last_success, e.state.up, e.state.since,
                             e.state.consecutive_failures, e.state.consecutive_successes,
-                            e.state.outage_start, e.state.outage_seconds)
+                            e.state.outage_start, e.state.outage_seconds,
+                            e.state.last_run_end)
             for key, e in self._entries.items()
         }
 
@@ -193,6 +196,7 @@ class ProbeScheduler:
             s.consecutive_failures = probe.consecutive_failures
             s.consecutive_successes = probe.consecutive_successes
             s.outage_start, s.outage_seconds = probe.outage_start, probe.outage_seconds
+            s.last_run_end = probe.last_run_end
             s.resumed = True
             if probe.outage_start is not None:
                 entry.series.set_outage(probe.outage_start, probe.outage_seconds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = 1
+CLOCK_SLACK = 60.0  # seconds a saved time may be after saved_at (taken a moment before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,7 @@ class SavedProbe:
     # Added later in format 1: files written before them load with no outage known.
     outage_start: float | None = None
     outage_seconds: float = 0.0
+    last_run_end: float | None = None
 
 
 def save_state(path: Path, probes: dict[str, SavedProbe], saved_at: float) -> None:
@@ -75,26 +78,33 @@ def load_state(path: Path) -> dict[str, SavedProbe]:
         probes = {key: SavedProbe(**entry) for key, entry in data["probes"].items()}
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise StateFileError(f"{path}: not a Dozor state file ({exc})") from None
+    saved_at = data.get("saved_at")
     for key, probe in probes.items():
-        problem = _problem(probe)
+        problem = _problem(probe, saved_at if _is_time(saved_at) else None)
         if problem is not None:
-            # A hand-edited or foreign file must not crash the start it is restored into.
+            # A hand-edited or foreign file must not crash the start it is restored into,
+            # nor export a NaN or future outage start.
             raise StateFileError(f"{path}: probe {key!r}: {problem}")
     return probes
 
 
-_NUMBER = (int, float)
+def _is_time(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value >= 0)
 
 
-def _problem(probe: SavedProbe) -> str | None:
-    for name in ("last_success", "outage_start"):
-        value = getattr(probe, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
-            return f"{name} is not a number"
-    for name in ("since", "outage_seconds"):
-        value = getattr(probe, name)
-        if isinstance(value, bool) or not isinstance(value, _NUMBER):
-            return f"{name} is not a number"
+def _problem(probe: SavedProbe, saved_at: float | None) -> str | None:
+    times = {"last_success": probe.last_success, "outage_start": probe.outage_start,
+             "last_run_end": probe.last_run_end, "since": probe.since}
+    for name, value in times.items():
+        if value is None and name != "since":
+            continue
+        if not _is_time(value):
+            return f"{name} is not a time"
+        if saved_at is not None and value is not None and value > saved_at + CLOCK_SLACK:
+            return f"{name} is after the file was saved"
+    if not _is_time(probe.outage_seconds):
+        return "outage_seconds is not a length"
     for name in ("consecutive_failures", "consecutive_successes"):
         value = getattr(probe, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
