@@ -447,6 +447,20 @@ def test_stalled_probes_and_silent_service(tmp_path: Path, rules: str) -> None:
     _run_promtool(tmp_path, rules, _scenario([stalled, silent], "5m", alerts, exprs))
 
 
+def test_a_stalled_daemon_still_scraped_makes_no_outage_of_what_it_did_not_measure(
+        tmp_path: Path, rules: str) -> None:
+    """Failing from minute 10; the daemon stops running the probe after minute 15 but is
+    still scraped (its last values repeat). The outage it measured is 6 minutes (from the end
+    of the last success at 9); the recording stops at that plus 1.5 intervals, so a 10-minute
+    max_outage is never reached by the 35 minutes nobody measured."""
+    svc = Svc("frozen", 50, ok=lambda loc, m: m < 10, runs=lambda m: m <= 15,
+              objectives={"dozor_service_max_outage_objective_seconds": 600.0})
+    alerts = quiet("50m", "DozorOutageTooLong")
+    exprs = [_expr("50m", 'dozor:service_outage_seconds{service="frozen"}',
+                   ('dozor:service_outage_seconds{service="frozen"}', 360 + 1.5 * 60))]
+    _run_promtool(tmp_path, rules, _scenario([svc], "1m", alerts, exprs))
+
+
 def test_certificate_expiry_ticket_then_page(tmp_path: Path, rules: str) -> None:
     soon = Svc("cert-20d", 20, cert_expiry=20 * 86400 + 600, locations=("msk",))
     imminent = Svc("cert-6d", 20, cert_expiry=6 * 86400 + 600, locations=("msk",))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from monitor.metric_names import (
     BUILD_INFO,
     PROBE_INTERVAL_SECONDS,
+    PROBE_LAST_OUTAGE_SECONDS,
     PROBE_OUTAGE_START_TIMESTAMP_SECONDS,
     PROBE_SUCCESS,
 )
@@ -24,6 +25,8 @@ COVERAGE_STEP = 300
 # (or the raw series') last value: several evaluations of the 30s group, and a Prometheus
 # restart, fit in it; one absence is carried from evaluation to evaluation indefinitely.
 CARRY_LOOKBACK = "10m"
+# An ongoing outage is counted up to this many intervals past its length at the last run.
+OUTAGE_SLACK_INTERVALS = 1.5
 
 
 def location_outage_seconds(*matchers: str) -> str:
@@ -31,13 +34,22 @@ def location_outage_seconds(*matchers: str) -> str:
     0 while its last run succeeded, absent before any run of this daemon's life.
 
     The daemon exports the outage's start (``monitor.runtime.confirmation``: never before a
-    gap in its own measurements) and the last run's verdict; an outage is ongoing while that
-    verdict is a failure. A restored daemon exports no verdict until its first run, so the
-    time it was away never shows as an outage, whatever its length.
+    gap in its own measurements), its length as of the last run, and the last run's
+    verdict; an outage is ongoing while that verdict is a failure. A restored daemon exports
+    no verdict until its first run, so the time it was away never shows as an outage,
+    whatever its length. Between runs the outage grows with the clock, but never more than
+    half an interval past the next run's due end: a daemon still scraped but no longer
+    running the probe (stalled) does not make an outage of the time it did not measure.
     """
     sel = braces(*matchers)
+    cap = (f"{PROBE_LAST_OUTAGE_SECONDS}{sel} + {OUTAGE_SLACK_INTERVALS:g} * "
+           f"{PROBE_INTERVAL_SECONDS}{sel}")
     return (f"max by (service, location) (\n"
-            f"  (time() - {PROBE_OUTAGE_START_TIMESTAMP_SECONDS}{sel})\n"
+            f"  (\n"
+            f"    (time() - {PROBE_OUTAGE_START_TIMESTAMP_SECONDS}{sel}) <= ({cap})\n"
+            f"    or\n"
+            f"    {cap}\n"
+            f"  )\n"
             f"    and on (service, probe, location) ({PROBE_SUCCESS}{sel} == 0)\n"
             f"  or\n"
             f"  {PROBE_SUCCESS}{sel} * 0\n"
