@@ -1,9 +1,13 @@
-"""The report's outage arithmetic (monitor/report/outages.py): per-location spans merged as
-the rules' ``max by (service, location)`` and lower-median quorum do."""
+"""The report's outage arithmetic (monitor/report/outages.py, monitor/report/spans.py):
+per-location spans merged as the rules' ``max by (service, location)`` and lower-median
+quorum of the locations measuring at the time do."""
 
 from __future__ import annotations
 
-from monitor.report.outages import majority, union
+from monitor.report.client import Series
+from monitor.report.outages import _probe_spans
+from monitor.report.period import Period
+from monitor.report.spans import majority, step_function, union
 
 
 def test_a_location_is_out_while_any_of_its_probes_is() -> None:
@@ -14,13 +18,37 @@ def test_a_location_is_out_while_any_of_its_probes_is() -> None:
 def test_a_service_is_out_while_a_strict_majority_of_locations_is() -> None:
     msk, nsk, khv = [(0, 100)], [(50, 150)], [(120, 130)]
     # Three locations: two must agree; the service's outage is where they overlap.
-    assert majority([msk, nsk, khv], 2) == [(50, 100), (120, 130)]
+    assert majority([msk, nsk, khv], lambda t: 2) == [(50, 100), (120, 130)]
     # Two locations: both (the lower median of two is their minimum).
-    assert majority([msk, nsk], 2) == [(50, 100)]
-    assert majority([msk, []], 2) == []
-    assert majority([msk], 1) == [(0, 100)]
+    assert majority([msk, nsk], lambda t: 2) == [(50, 100)]
+    assert majority([msk, []], lambda t: 2) == []
+    assert majority([msk], lambda t: 1) == [(0, 100)]
+
+
+def test_an_offline_location_leaves_the_quorum() -> None:
+    """Two locations; the second offline from 30 to 80 (one measuring: need 1), the first
+    failing from 10 to 60. The rules count the outage while the second is away, as here."""
+    measuring = step_function([(0, 2), (30, 1), (80, 2)], 2)
+    need = lambda t: int(measuring(t)) // 2 + 1  # noqa: E731
+    assert majority([[(10, 60)], []], need, changes=[0, 30, 80]) == [(30, 60)]
 
 
 def test_spans_that_only_touch_do_not_overlap() -> None:
-    assert majority([[(0, 10)], [(10, 20)]], 2) == []
-    assert majority([[(0, 10), (10, 20)]], 1) == [(0, 10), (10, 20)]
+    assert majority([[(0, 10)], [(10, 20)]], lambda t: 2) == []
+    assert majority([[(0, 10), (10, 20)]], lambda t: 1) == [(0, 20)]
+
+
+def test_two_daemons_of_one_location_keep_their_own_outages() -> None:
+    """A pod back under a new address (or a probe moved between shards): the same service,
+    probe and location under another instance. Both its outages are kept."""
+    period = Period("2026-09", 0.0, 10_000.0, True)
+    base = {"service": "s", "probe": "p", "location": "msk"}
+    old, new = {**base, "instance": "10.0.0.1:9247"}, {**base, "instance": "10.0.0.2:9247"}
+    starts = [Series(old, ((120.0, 100.0), (180.0, 100.0))),
+              Series(new, ((3060.0, 3000.0), (3120.0, 3000.0)))]
+    lengths = [Series(old, ((120.0, 20.0), (180.0, 50.0))),
+               Series(new, ((3060.0, 60.0), (3120.0, 90.0)))]
+    verdicts = [Series(old, ((180.0, 1.0),)), Series(new, ((3120.0, 1.0),))]
+    spans = _probe_spans(starts, lengths, verdicts, period)
+    assert sorted(s for found in spans.values() for s in found) == [(100.0, 150.0),
+                                                                   (3000.0, 3090.0)]

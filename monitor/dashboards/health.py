@@ -100,9 +100,13 @@ def health() -> Dashboard:
                         {"id": "custom.cellOptions", "value": {"type": "color-background"}}]},))
     runs_done = Panel(
         "Scheduled runs done, by location (1h)", "timeseries",
-        # Sums over the location's services: a probe run every second weighs as its runs do.
-        (Query("clamp_max(\n  sum by (location) (dozor:location_runs_done:sum1h)\n"
-               "  / sum by (location) (dozor:location_runs_due:sum1h)\n, 1)", "{{location}}"),),
+        # Sums over the location's services (a probe run every second weighs as its runs do),
+        # each service's runs done capped at its runs due first, so one service's extra
+        # runs (the sampling of increase) cannot hide another's missed ones.
+        (Query("sum by (location) (\n"
+               "  dozor:location_runs_done:sum1h <= dozor:location_runs_due:sum1h\n"
+               "  or dozor:location_runs_due:sum1h\n)\n"
+               "/ sum by (location) (dozor:location_runs_due:sum1h)", "{{location}}"),),
         width=16, height=8, unit="percentunit", decimals=2, minimum=0, maximum=1,
         thresholds=COVERAGE, options=LEGEND,
         custom={"thresholdsStyle": {"mode": "line"}, "fillOpacity": 0},

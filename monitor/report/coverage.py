@@ -31,10 +31,10 @@ from monitor.promql import COVERAGE_STEP as STEP
 from monitor.report import queries as q
 from monitor.report.client import Labels, Prometheus, Series
 from monitor.report.period import Period
+from monitor.report.spans import Span, intersect, union
 
 DEFAULT_WINDOW = 30 * 86400  # the catalog's default standard window
 Key = tuple[tuple[str, str], ...]   # a daemon: its target labels
-Span = tuple[float, float]
 Place = tuple[str, str]             # (service, location)
 
 
@@ -165,27 +165,6 @@ def _service(locations: dict[str, _Tally]) -> Coverage:
     value = ordered[(len(ordered) - 1) // 2]
     return Coverage(value, figures, tuple(intersect([union(e.gaps)
                                                      for e in locations.values()])))
-
-
-def union(spans: Iterable[Span]) -> list[Span]:
-    merged: list[Span] = []
-    for a, b in sorted(spans):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged
-
-
-def intersect(sets: Sequence[Sequence[Span]]) -> list[Span]:
-    """The stretches inside a span of every set (each set sorted and disjoint)."""
-    if not sets:
-        return []
-    out = list(sets[0])
-    for spans in sets[1:]:
-        out = [(max(a, c), min(b, d)) for a, b in out for c, d in spans
-               if max(a, c) < min(b, d)]
-    return out
 
 
 def _by_place(samples: list[tuple[Labels, float]]) -> dict[Place, float]:

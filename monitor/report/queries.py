@@ -20,6 +20,7 @@ from monitor.metric_names import (
     PROBE_DURATION_SECONDS,
     PROBE_INTERVAL_SECONDS,
     PROBE_LAST_OUTAGE_SECONDS,
+    PROBE_OUTAGE_START_TIMESTAMP_SECONDS,
     PROBE_SUCCESS,
     PROBES_TOTAL,
     SERVICE_WINDOW_SECONDS,
@@ -91,23 +92,42 @@ def latency_p95(svc: str, seconds: int) -> str:
     return quorum(f"({location})", SVC)
 
 
+def outage_probes(svc: str, seconds: int) -> str:
+    """The probes with any outage in the period (``monitor.report.outages``): one that began
+    or ended in it, or a failed run in it. One pass over the period, so the per-step queries
+    below only read the few probes that had one."""
+    sel, period = braces(svc), f"{seconds}s"
+    return (f"group by (service) (\n"
+            f"  changes({PROBE_OUTAGE_START_TIMESTAMP_SECONDS}{sel}[{period}]) > 0\n"
+            f"  or changes({PROBE_LAST_OUTAGE_SECONDS}{sel}[{period}]) > 0\n"
+            f"  or min_over_time({PROBE_SUCCESS}{sel}[{period}]) == 0\n)")
+
+
+def _near_outage(sel: str, step: int) -> str:
+    # Further back than a step, so scrapes sparser than it still show a change (changes()
+    # needs two samples in its range).
+    near = duration(10 * step)
+    return (f"min_over_time({PROBE_SUCCESS}{sel}[{near}]) == 0\n"
+            f"  or changes({PROBE_LAST_OUTAGE_SECONDS}{sel}[{near}]) > 0")
+
+
 def outage_steps(metric: str, svc: str, step: int) -> str:
     """A per-probe gauge as last scraped in each step, only at steps where the probe was
     failing or its outage length moved (``monitor.report.outages``): a 20 s outage between
     two steps still shows, with its final length once a run succeeded."""
-    # The filter looks further back than a step so that scrapes sparser than it still show
-    # a change (changes() needs two samples in its range).
-    sel, window, near = braces(svc), duration(step), duration(10 * step)
-    return (f"last_over_time({metric}{sel}[{window}])\n"
-            f"and on (service, probe, location) (\n"
-            f"  min_over_time({PROBE_SUCCESS}{sel}[{near}]) == 0\n"
-            f"  or changes({PROBE_LAST_OUTAGE_SECONDS}{sel}[{near}]) > 0\n)")
+    sel = braces(svc)
+    return (f"last_over_time({metric}{sel}[{duration(step)}])\n"
+            f"and on (service, probe, location) (\n  {_near_outage(sel, step)}\n)")
 
 
-def locations(svc: str, seconds: int) -> str:
-    """How many locations measured each service in the period: the quorum's size."""
-    return (f"count by (service) (count by (service, location) "
-            f"(last_over_time({PROBE_SUCCESS}{braces(svc)}[{seconds}s])))")
+def measuring_locations(svc: str, step: int) -> str:
+    """Per service, how many locations measured it in each step (its quorum's size then),
+    only at the steps near one of its outages."""
+    sel = braces(svc)
+    return (f"count by (service) (\n"
+            f"  group by (service, location) (last_over_time({PROBE_SUCCESS}{sel}"
+            f"[{duration(step)}]))\n)\n"
+            f"and on (service) group by (service) (\n  {_near_outage(sel, step)}\n)")
 
 
 def last_value(metric: str, svc: str, seconds: int, by: str = "service") -> str:
