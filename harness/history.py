@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from monitor.runtime.confirmation import ProbeState, track_outage
+from monitor.runtime.confirmation import ProbeState, advance
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +25,6 @@ def outages(runs: Iterable[tuple[float, bool]], duration: float,
     ``interval`` seconds (a longer pause between runs is the daemon stalling)."""
     state, out = ProbeState(), []
     for started, ok in runs:
-        track_outage(state, ok, started, started + duration, interval)
-        if ok:
-            state.last_success = started + duration
-            state.consecutive_failures = 0
-        else:
-            state.consecutive_failures += 1
+        advance(state, ok, started, started + duration, interval)
         out.append(Exported(state.outage_start or 0.0, state.outage_seconds))
     return out

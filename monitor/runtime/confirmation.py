@@ -71,18 +71,11 @@ def record(
     end = started + duration if ended is None else ended
     series.observe(result, duration, hours, end)
     reason = result.reason.value if result.reason else ""
-    track_outage(state, result.success, started, end, interval)
+    advance(state, result.success, started, end, interval)
     if state.outage_start is not None:
         series.set_outage(state.outage_start, state.outage_seconds)
-    if result.success:
-        state.last_success = end
-        state.consecutive_successes += 1
-        state.consecutive_failures = 0
-        confirmed = state.consecutive_successes >= thresholds.successes
-    else:
-        state.consecutive_failures += 1
-        state.consecutive_successes = 0
-        confirmed = state.consecutive_failures >= thresholds.failures
+    confirmed = (state.consecutive_successes >= thresholds.successes if result.success
+                 else state.consecutive_failures >= thresholds.failures)
     if confirmed and state.up is not result.success:
         _log_change(log, state, result, reason, started)
         state.up = result.success
@@ -93,10 +86,24 @@ def record(
               duration=round(duration, 6), hours=hours)
 
 
-def track_outage(state: ProbeState, success: bool, started: float, ended: float,
-                 interval: float = 0.0) -> None:
+def advance(state: ProbeState, success: bool, started: float, ended: float,
+            interval: float = 0.0) -> None:
+    """One run's effect on the state before any confirmation: its outage, the streak
+    counters and the last success."""
+    _track_outage(state, success, started, ended, interval)
+    if success:
+        state.last_success = ended
+        state.consecutive_successes += 1
+        state.consecutive_failures = 0
+    else:
+        state.consecutive_failures += 1
+        state.consecutive_successes = 0
+
+
+def _track_outage(state: ProbeState, success: bool, started: float, ended: float,
+                  interval: float) -> None:
     """Update the outage from one run; reads the streak counters as they were before it."""
-    ongoing = state.consecutive_failures > 0 and state.outage_start is not None
+    start, failing = state.outage_start, state.consecutive_failures > 0
     gap = None if state.last_run_end is None else started - state.last_run_end
     # A run normally starts within an interval of the previous one's end; one that ran
     # late past that (the previous slot's run overran, or some lag) is still continuous.
@@ -105,23 +112,18 @@ def track_outage(state: ProbeState, success: bool, started: float, ended: float,
     # restart, an upgrade): a long one may hide a recovery nobody saw.
     bridged = not away or gap is None or gap <= interval + BRIDGE_SECONDS
     state.last_run_end = ended
+    state.resumed = False
     if success:
-        if ongoing and not away:
+        if failing and start is not None and not away:
             # It ended at the latest when this run started; if the monitor was away since
             # the last failure, its length stays what the monitor measured before the gap.
-            state.outage_seconds = _length(state, started)
-    elif ongoing and bridged:
-        state.outage_seconds = _length(state, ended)
-    else:
-        continuous = not away and state.last_success is not None
-        state.outage_start = state.last_success if continuous else started
-        state.outage_seconds = _length(state, ended)
-    state.resumed = False
-
-
-def _length(state: ProbeState, until: float) -> float:
-    # Never negative, should the wall clock be stepped back during an outage.
-    return max(0.0, until - (state.outage_start if state.outage_start is not None else until))
+            state.outage_seconds = max(0.0, started - start)  # the clock may step back
+        return
+    if start is None or not failing or not bridged:  # a new outage
+        # From the end of the success seen just before, if the monitor saw it just before.
+        last = state.last_success
+        start = state.outage_start = last if last is not None and not away else started
+    state.outage_seconds = max(0.0, ended - start)
 
 
 def _log_change(log: Any, state: ProbeState, result: ProbeResult, reason: str,
