@@ -102,13 +102,17 @@ def test_missing_state_file_is_a_fresh_start(tmp_path: Path) -> None:
     assert load_state(tmp_path / "sub" / "s.json") == {"a/b": SavedProbe(None, None, 0.0, 0, 0)}
 
 
+def _restartable(tmp_path: Path, target: Target) -> DaemonOptions:
+    """A daemon probing ``target`` every second with a state file: start it twice."""
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
+        [f"{target.url}/a"], interval="1s", timeout="500ms"))
+    return DaemonOptions(config=cfg, port=0, location="loc", state_file=tmp_path / "state.json")
+
+
 async def test_restart_restores_state_and_emits_no_false_transition(
     tmp_path: Path, target: Target
 ) -> None:
-    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
-        [f"{target.url}/a"], interval="1s", timeout="500ms"))
-    state_file = tmp_path / "state.json"
-    options = DaemonOptions(config=cfg, port=0, location="loc", state_file=state_file)
+    options = _restartable(tmp_path, target)
 
     first = Daemon(options)
     await first.start()
@@ -162,10 +166,7 @@ async def test_a_healthy_service_restarted_has_no_outage_and_no_verdict_before_i
 ) -> None:
     """The monitor's own gap is never the service's outage: healthy at the stop and failing at
     the first run back, the outage starts at that run, not at the success before the stop."""
-    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
-        [f"{target.url}/a"], interval="1s", timeout="500ms"))
-    options = DaemonOptions(config=cfg, port=0, location="loc",
-                            state_file=tmp_path / "state.json")
+    options = _restartable(tmp_path, target)
     first = Daemon(options)
     await first.start()
     try:
@@ -198,10 +199,7 @@ async def test_a_healthy_service_restarted_has_no_outage_and_no_verdict_before_i
 async def test_an_outage_across_a_restart_keeps_its_true_start(
     tmp_path: Path, target: Target
 ) -> None:
-    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(
-        [f"{target.url}/a"], interval="1s", timeout="500ms"))
-    options = DaemonOptions(config=cfg, port=0, location="loc",
-                            state_file=tmp_path / "state.json")
+    options = _restartable(tmp_path, target)
     first = Daemon(options)
     await first.start()
     try:

@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.runtime.confirmation import ProbeState, Thresholds, record
 from monitor.runtime.plan import JobSpec, PlanDiff, diff_plans
-from monitor.runtime.state import SavedProbe
+from monitor.runtime.state import SAVED, SavedProbe
 from monitor.serving.metrics import Metrics, ProbeSeries
 from probes import PROBES, ProbeContext, ProbeFn, ProbeResult, run_probe
 
@@ -172,13 +172,9 @@ class ProbeScheduler:
         return found
 
     def snapshot(self) -> dict[str, SavedProbe]:
-        return {
-            key: SavedProbe(e.state.last_success, e.state.up, e.state.since,
-                            e.state.consecutive_failures, e.state.consecutive_successes,
-                            e.state.outage_start, e.state.outage_seconds,
-                            e.state.last_run_end)
-            for key, e in self._entries.items()
-        }
+        # A saved probe is the state's fields of the same names: one list, in state.py.
+        return {key: SavedProbe(**{name: getattr(e.state, name) for name in SAVED})
+                for key, e in self._entries.items()}
 
     def restore(self, saved: dict[str, SavedProbe]) -> int:
         """Resume confirmation state, last-success times and outages of probes still in the
@@ -191,13 +187,9 @@ class ProbeScheduler:
             entry = self._entries.get(key)
             if entry is None:
                 continue
-            s = entry.state
-            s.up, s.since, s.last_success = probe.up, probe.since, probe.last_success
-            s.consecutive_failures = probe.consecutive_failures
-            s.consecutive_successes = probe.consecutive_successes
-            s.outage_start, s.outage_seconds = probe.outage_start, probe.outage_seconds
-            s.last_run_end = probe.last_run_end
-            s.resumed = True
+            for name in SAVED:
+                setattr(entry.state, name, getattr(probe, name))
+            entry.state.resumed = True
             if probe.outage_start is not None:
                 entry.series.set_outage(probe.outage_start, probe.outage_seconds)
             if probe.last_success is not None:

@@ -13,7 +13,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,10 @@ class SavedProbe:
     outage_start: float | None = None
     outage_seconds: float = 0.0
     last_run_end: float | None = None
+
+
+# What is kept of a probe's ``ProbeState``: its fields of these names.
+SAVED = tuple(f.name for f in fields(SavedProbe))
 
 
 def save_state(path: Path, probes: dict[str, SavedProbe], saved_at: float) -> None:
