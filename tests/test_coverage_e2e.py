@@ -9,14 +9,11 @@ schedule carried, its runs missed, counted once when it is back under the same a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-import yaml
 
 from harness.catalog_factory import catalog_dict, write_catalog
-from harness.stack import free_port, get_json, poll, prometheus
+from harness.stack import free_port, poll, prometheus, query, shortened_rules
 from monitor.catalog import load_catalog
 from monitor.rules import render_rules
 from monitor.runtime.daemon import Daemon, DaemonOptions
@@ -27,19 +24,10 @@ SERVICES = ("svc-00000", "svc-00001")
 RUNS_PER_5M = 300  # a run every second
 
 
-def _fast_rules(rules: str) -> str:
-    doc = yaml.safe_load(rules)
-    for group in doc["groups"]:
-        group["interval"] = "1s"
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-
-
 async def _values(prom: str, expr: str) -> dict[str, float]:
     """Per service, the value of ``expr`` now."""
-    found = await get_json(f"{prom}/api/v1/query?" + urlencode({"query": expr}))
-    assert found["status"] == "success", found
-    result: list[dict[str, Any]] = found["data"]["result"]
-    return {r["metric"].get("service", ""): float(r["value"][1]) for r in result}
+    return {r["metric"].get("service", ""): float(r["value"][1])
+            for r in await query(prom, expr)}
 
 
 async def _each(prom: str, expr: str) -> dict[str, float] | None:
@@ -58,7 +46,8 @@ async def test_a_stopped_daemon_owes_its_runs(tmp_path: Path) -> None:
                         interval="1s", timeout="500ms")
     catalog = write_catalog(tmp_path / "catalog.yaml", data)
     rules = tmp_path / "rules.yml"
-    rules.write_text(_fast_rules(render_rules(load_catalog(catalog))), encoding="utf-8")
+    rules.write_text(shortened_rules(render_rules(load_catalog(catalog)), 1.0),
+                     encoding="utf-8")
     port = free_port()
     due, done = "dozor:location_runs_due:increase5m", "dozor:location_runs_done:increase5m"
     daemon = _daemon(catalog, port)

@@ -1,6 +1,8 @@
-"""Formulas the rules and the report both compute, written once: the report inlines them
-over a calendar month where the rules record them (``monitor.rules.sli``,
-``monitor.rules.coverage``).
+"""Formulas the rules record and the report recomputes, written once: the report inlines
+them over a calendar month (``monitor.report``) where the rules record them
+(``monitor.rules.sli``, ``monitor.rules.coverage``). The report's outages come from the same
+gauges as ``location_outage_seconds`` (``monitor.report.outages``); its test evaluates this
+formula against them.
 """
 
 from __future__ import annotations
@@ -77,15 +79,6 @@ def daemon_runs_due(*matchers: str, lookback: str = "") -> str:
     if lookback:
         interval = f"last_over_time({interval}[{lookback}])"
     return f"sum without (probe) ({COVERAGE_STEP} / {interval})"
-
-
-def first_due(*matchers: str) -> str:
-    """Per (service, location, daemon) exporting its schedule now: from when its runs would be
-    due if it were new, one interval after it was scraped (the latest over its probes). By
-    then a working probe has run, wherever its start falls on its grid, so a new probe never
-    reads as having missed a run."""
-    interval = f"{PROBE_INTERVAL_SECONDS}{braces(*matchers)}"
-    return f"max without (probe) (timestamp({interval}) + {interval})"
 
 
 def while_away(carried: str, *matchers: str) -> str:

@@ -179,6 +179,7 @@ async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts]
     for f in chunk:
         excluded_policy = objectives["maintenance_counts"].get(f.id) == 0
         events = count[("all", False, "events")].get(f.id)
+        cov = coverage.get(f.id)
 
         def availability(hours: str, excluded: bool, sid: str = f.id) -> float | None:
             events = count[(hours, excluded, "events")].get(sid)
@@ -202,8 +203,8 @@ async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts]
             availability_excluded=availability("all", True),
             outages=outages.get(f.id, []),
             heatmap=heat.get(f.id, ()),
-            coverage=coverage[f.id].value if f.id in coverage else None,
-            gaps=coverage[f.id].gaps if f.id in coverage else ()))
+            coverage=cov.value if cov is not None else None,
+            gaps=cov.gaps if cov is not None else ()))
     return reports
 
 

@@ -13,7 +13,9 @@ any daemon (``queries.step_appeared``), the standard's window has passed since t
 was last seen, the period ends. An absence that began before the period (its daemon away at
 the start) is found from the daemon's last step seen before it.
 
-Unlike the rules, the report also counts the time Prometheus itself was down: it has no
+Unlike the rules, a schedule seen for the first time is due from its first step, not one
+interval later (a new probe may read as having missed up to one run). Unlike the rules, the
+report also counts the time Prometheus itself was down: it has no
 samples then, which reads as every daemon away, while the rules are not evaluated at all.
 
 A service's figure is the location quorum of its locations' (the lower median); its gaps,
@@ -27,15 +29,20 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from monitor.catalog import Standard
 from monitor.promql import COVERAGE_STEP as STEP
+from monitor.promql import daemon_present
 from monitor.report import queries as q
 from monitor.report.client import Labels, Prometheus, Series
 from monitor.report.period import Period
 from monitor.report.spans import Span, intersect, union
 
-DEFAULT_WINDOW = 30 * 86400  # the catalog's default standard window
 Key = tuple[tuple[str, str], ...]   # a daemon: its target labels
 Place = tuple[str, str]             # (service, location)
+
+
+def _place(labels: Labels) -> Place:
+    return labels.get("service", ""), labels.get("location", "")
 
 
 def _daemon(labels: Labels) -> Key:
@@ -70,9 +77,9 @@ class Daemons:
 
 async def daemon_timeline(prom: Prometheus, period: Period) -> Daemons:
     found = await prom.instant(q.window_seconds(period.seconds), period.end)
-    window = found[0][1] if found else DEFAULT_WINDOW
+    window = found[0][1] if found else Standard().window
     present, before = await asyncio.gather(
-        prom.range(q.daemons(), period.start + STEP, period.end, STEP),
+        prom.range(daemon_present(), period.start + STEP, period.end, STEP),
         prom.instant(q.daemons_last_seen(round(window)), period.start))
     return Daemons(steps={_daemon(s.labels): [t for t, _ in s.points] for s in present},
                    before={_daemon(m): v for m, v in before}, window=window)
@@ -92,7 +99,7 @@ def absences(series: Iterable[Series]) -> list[Absence]:
     """One absence per run of consecutive steps of ``queries.step_dropped``."""
     out = []
     for s in series:
-        place = (s.labels.get("service", ""), s.labels.get("location", ""))
+        place = _place(s.labels)
         previous = None
         for t, rate in s.points:
             if previous is None or t - previous > STEP:
@@ -168,7 +175,7 @@ def _service(locations: dict[str, _Tally]) -> Coverage:
 
 
 def _by_place(samples: list[tuple[Labels, float]]) -> dict[Place, float]:
-    return {(m.get("service", ""), m.get("location", "")): v for m, v in samples}
+    return {_place(m): v for m, v in samples}
 
 
 async def month_coverage(prom: Prometheus, svc: str, period: Period,
@@ -186,6 +193,5 @@ async def month_coverage(prom: Prometheus, svc: str, period: Period,
                                                 STEP) for seen in sorted(set(away.values()))))
     before = [a for found in earlier for a in absences(found) if a.daemon in away]
     return tally(_by_place(due), _by_place(done), [*absences(dropped), *before],
-                 {(s.labels.get("service", ""), s.labels.get("location", "")):
-                  [t for t, _ in s.points] for s in appeared},
+                 {_place(s.labels): [t for t, _ in s.points] for s in appeared},
                  daemons, period)

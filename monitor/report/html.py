@@ -108,11 +108,10 @@ def _regions_table(report: Report) -> str:
 def _outages(report: Report) -> str:
     shown = [s for s in report.services if s.outages or s.gaps]
     with_outages = [s for s in shown if s.outages]
-    if not shown:
-        return "<p>Перерывов в работе не зафиксировано.</p>"
     p = report.period
-    chart = svg.timeline([(s.facts.name, s.outages, s.gaps) for s in shown], p.start, p.end,
-                         days=round(p.seconds / 86400 + 0.49)) + svg.timeline_legend()
+    chart = (svg.timeline([(s.facts.name, s.outages, s.gaps) for s in shown], p.start, p.end,
+                          days=round(p.seconds / 86400 + 0.49)) + svg.timeline_legend()
+             if shown else "")
     if not with_outages:
         return chart + "<p>Перерывов в работе не зафиксировано.</p>"
     rows = []

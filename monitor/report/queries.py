@@ -28,8 +28,8 @@ from monitor.metric_names import (
 from monitor.promql import (
     CARRY_LOOKBACK,
     braces,
-    daemon_present,
     daemon_runs_due,
+    daemon_seen_now,
     duration,
     quorum,
     while_away,
@@ -170,14 +170,9 @@ def step_appeared(svc: str) -> str:
     return f"{now}\nunless\n{before}"
 
 
-def daemons() -> str:
-    """One series per daemon while it is scraped (``monitor.promql.daemon_present``)."""
-    return daemon_present()
-
-
 def daemons_last_seen(seconds: int) -> str:
     """Per daemon: the last 5m step it was scraped in the ``seconds`` before evaluation."""
-    return f"max_over_time(timestamp({daemon_present()})[{seconds}s:{FIVE}])"
+    return f"max_over_time(({daemon_seen_now()})[{seconds}s:{FIVE}])"
 
 
 def window_seconds(seconds: int) -> str:

@@ -28,25 +28,33 @@ majority of them agree on.
 
 from __future__ import annotations
 
+from monitor.metric_names import PROBE_INTERVAL_SECONDS
 from monitor.promql import (
     CARRY_LOOKBACK,
     COVERAGE_STEP,
-    DAY,
     HOUR,
     Record,
     daemon_runs_due,
     daemon_seen_now,
     duration,
-    first_due,
     quorum,
     while_away,
 )
-from monitor.rules.windows import Windows, chain
+from monitor.rules.windows import Windows
 
 SCHEDULE = "dozor:daemon_schedule_runs:5m"
 FROM = "dozor:daemon_runs_due_from_timestamp_seconds"
 LAST_SEEN = "dozor:daemon_last_seen_timestamp_seconds"
 DUE, DONE = "dozor:location_runs_due:{}", "dozor:location_runs_done:{}"
+
+
+def _first_due() -> str:
+    """Per (service, location, daemon) exporting its schedule now: from when its runs would be
+    due if it were new, one interval after it was scraped (the latest over its probes). By
+    then a working probe has run, wherever its start falls on its grid, so a new probe never
+    reads as having missed a run."""
+    return (f"max without (probe) (timestamp({PROBE_INTERVAL_SECONDS}) + "
+            f"{PROBE_INTERVAL_SECONDS})")
 
 
 def _indent(text: str) -> str:
@@ -73,7 +81,7 @@ def coverage_5m(windows: Windows) -> list[Record]:
         # daemon's, carried with it), so a new probe, daemon or Prometheus starts with none
         # missed.
         Record(FROM, f"last_over_time({FROM}[{CARRY_LOOKBACK}]) and {SCHEDULE}\n"
-                     f"or\n{first_due()}"),
+                     f"or\n{_first_due()}"),
         Record(DUE.format("increase5m"), due),
         Record(DONE.format("increase5m"),
                'sum without (hours) (dozor:location_probe_events:increase5m{hours="all"})\n'
@@ -82,24 +90,20 @@ def coverage_5m(windows: Windows) -> list[Record]:
     ]
 
 
-def coverage_windows(windows: Windows) -> tuple[list[Record], list[Record]]:
-    """(windows under a day, the rest): due and done sums, then the location's coverage
-    and the service's quorum of it. ``:window`` is read in ``dozor.ranking``."""
-    short: list[Record] = []
-    long: list[Record] = []
-    for window, base in chain((HOUR, DAY, windows.standard)):
-        w = duration(window)
-        rules = [Record(_sum(name, w), f"sum_over_time({_counts(name, base)}[{w}])")
-                 for name in (DUE, DONE)]
-        location = f"dozor:location_coverage:{w}"
-        rules += [
-            # Done can exceed due by the sampling of increase (and a daemon that ran while
-            # Prometheus could not see it); never more than every run.
-            Record(location, f"clamp_max(\n  {_sum(DONE, w)}\n  / ({_sum(DUE, w)} > 0)\n, 1)"),
-            Record(f"dozor:service_coverage:{w}", quorum(location, ("service",))),
-        ]
-        (short if window < DAY else long).extend(rules)
-    return short, long
+def coverage_window(window: int, base: int) -> list[Record]:
+    """Over ``window`` from the ``base`` counts (``windows.chain``): due and done sums, then
+    the location's coverage and the service's quorum of it. ``:window`` is read in
+    ``dozor.ranking``."""
+    w = duration(window)
+    location = f"dozor:location_coverage:{w}"
+    return [
+        *(Record(_sum(name, w), f"sum_over_time({_counts(name, base)}[{w}])")
+          for name in (DUE, DONE)),
+        # Done can exceed due by the sampling of increase (and a daemon that ran while
+        # Prometheus could not see it); never more than every run.
+        Record(location, f"clamp_max(\n  {_sum(DONE, w)}\n  / ({_sum(DUE, w)} > 0)\n, 1)"),
+        Record(f"dozor:service_coverage:{w}", quorum(location, ("service",))),
+    ]
 
 
 def _sum(name: str, window: str) -> str:

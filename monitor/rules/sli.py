@@ -27,7 +27,7 @@ from monitor.promql import (
     location_outage_seconds,
     quorum,
 )
-from monitor.rules.coverage import coverage_5m, coverage_windows
+from monitor.rules.coverage import coverage_5m, coverage_window
 from monitor.rules.windows import Windows, chain
 
 SVC = ("service", "hours")
@@ -151,13 +151,10 @@ def sli_groups(windows: Windows) -> tuple[Group, ...]:
         target = short if window < DAY else long
         target += _service_window(window, base, window in offhours)
     for window, base in chain((HOUR, DAY, windows.standard)):
-        (short if window < DAY else long).append(_outage_window(window, base))
-    for window, base in chain((HOUR, DAY, windows.standard)):
-        latency = _latency_window(window, base, window in (HOUR, windows.standard))
-        (short if window < DAY else long).extend(latency)
-    covered_short, covered_long = coverage_windows(windows)
-    short += covered_short
-    long += covered_long
+        (short if window < DAY else long).extend([
+            _outage_window(window, base),
+            *_latency_window(window, base, window in (HOUR, windows.standard)),
+            *coverage_window(window, base)])
     five = [*_location_counts(), *_service_5m(), *_outage_5m(), *_up_5m(), _latency_5m(),
             *coverage_5m(windows)]
     return (
