@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 
 from monitor.report.client import Series
-from monitor.report.coverage import Absence, Daemons, absence_end, absences, tally
+from monitor.report.coverage import (
+    Absence,
+    Daemons,
+    absence_end,
+    absences,
+    tally,
+    under_way,
+)
 from monitor.report.period import Period
 
 STEP = 300
@@ -92,3 +99,17 @@ def test_no_runs_due_no_figure() -> None:
     """Runs counted without any schedule (a daemon too old to export intervals): no
     coverage figure, rather than 0."""
     assert tally({}, {("s", "msk"): 100.0}, [], {}, daemons([]), PERIOD) == {}
+
+
+def test_an_absence_under_way_is_taken_at_its_own_daemons_step_only() -> None:
+    """Daemons A and B both away at the month's start, last seen at different steps. The
+    query at A's step also finds an absence of B (one that began there and ended before the
+    month); only B's absence found at B's own step is under way."""
+    b: tuple[tuple[str, str], ...] = (("instance", "b:9247"), ("job", "dozor"))
+    away: dict[tuple[tuple[str, str], ...], float] = {A: -2.0 * STEP, b: -4.0 * STEP}
+    service = {"service": "s", "location": "msk"}
+    found = [Series({**service, **dict(A)}, ((-STEP, 1.0),)),
+             Series({**service, **dict(b)}, ((-STEP, 1.0),)),    # at A's step: not under way
+             Series({**service, **dict(b)}, ((-3 * STEP, 1.0),))]
+    assert sorted((a.daemon, a.start) for a in under_way(found, away)) == [
+        (A, -STEP), (b, -3 * STEP)]

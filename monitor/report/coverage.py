@@ -108,6 +108,13 @@ def absences(series: Iterable[Series]) -> list[Absence]:
     return out
 
 
+def under_way(series: Iterable[Series], away: dict[Key, float]) -> list[Absence]:
+    """The absences of the daemons away at the period's start, each found at the step after
+    its own last one: another daemon's absence at that step is a different one (already
+    ended, or found at its own step), not to be counted twice."""
+    return [a for a in absences(series) if a.daemon in away and a.start == away[a.daemon] + STEP]
+
+
 @dataclass(slots=True)
 class _Tally:
     due: float = 0.0
@@ -191,7 +198,7 @@ async def month_coverage(prom: Prometheus, svc: str, period: Period,
     away = daemons.away_at_start(period)
     earlier = await asyncio.gather(*(prom.range(q.step_dropped(svc), seen + STEP, seen + STEP,
                                                 STEP) for seen in sorted(set(away.values()))))
-    before = [a for found in earlier for a in absences(found) if a.daemon in away]
+    before = under_way([s for found in earlier for s in found], away)
     return tally(_by_place(due), _by_place(done), [*absences(dropped), *before],
                  {_place(s.labels): [t for t, _ in s.points] for s in appeared},
                  daemons, period)
