@@ -134,13 +134,15 @@ async def _ready(proc: Process, timeout: float = 20.0) -> None:
     await poll(check, timeout, f"{proc.name} at {proc.url} to be ready")
 
 
-def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """``argv`` in the background, its stdout and stderr to ``log``."""
     with log.open("wb") as out:
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
 
 
-def _stop(popen: subprocess.Popen[bytes]) -> None:
+def stop_process(popen: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
     popen.terminate()
     try:
         popen.wait(timeout=10)
@@ -157,13 +159,13 @@ def _write(path: Path, text: str) -> Path:
 
 @contextlib.asynccontextmanager
 async def _running(name: str, argv: list[str], url: str, log: Path) -> AsyncIterator[Process]:
-    popen = _spawn(argv, log)
+    popen = spawn(argv, log)
     proc = Process(name, url, popen, log)
     try:
         await _ready(proc)
         yield proc
     finally:
-        _stop(popen)
+        stop_process(popen)
 
 
 @contextlib.asynccontextmanager

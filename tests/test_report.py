@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 from harness.history import outages
-from harness.stack import free_port
+from harness.stack import free_port, spawn, stop_process
 from harness.tools import dozor, require
 from monitor.localtime.hours import hours_label
 from monitor.promql import location_outage_seconds, quorum
@@ -277,11 +277,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = work / "prometheus.yml"
     config.write_text(yaml.safe_dump({"global": {"scrape_interval": "1m"}}))
     port = free_port()
-    log = (work / "prometheus.log").open("wb")
-    proc = subprocess.Popen([require("prometheus"), f"--config.file={config}",
-                             f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
-                             f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = spawn([require("prometheus"), f"--config.file={config}",
+                  f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
+                  f"--web.listen-address=127.0.0.1:{port}"], work / "prometheus.log")
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -297,13 +295,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+        stop_process(proc)
 
 
 def report_command(argv: list[str]) -> int:
