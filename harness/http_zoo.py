@@ -26,6 +26,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
 
+from harness.stream_server import StreamServer
+
 UA = "Dozor/test (+24/7 e-service monitor)"  # what test sessions send; /ua echoes it
 OK_TEXT = "Запись в детский сад открыта"
 STEP = 0.1  # seconds each /slowhop hop waits before answering
@@ -150,31 +152,15 @@ def _csp_header() -> bytes:
 
 
 @dataclass
-class RawZoo:
+class RawZoo(StreamServer):
     """Misbehaving HTTP/1.1 on a raw socket; the request path picks the misbehaviour."""
 
-    server: asyncio.Server | None = None
-    port: int = 0
     paths: list[str] = field(default_factory=list)  # one entry per request received
-    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    async def start(self) -> RawZoo:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def close(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for writer in list(self._writers):
-            writer.close()
-        await self.server.wait_closed()
-
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             path = head.split(b" ", 2)[1].decode()
@@ -212,7 +198,6 @@ class RawZoo:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._writers.discard(writer)
             writer.close()
 
 

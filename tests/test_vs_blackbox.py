@@ -39,6 +39,7 @@ from harness.dns_zoo import (
     closed_udp_port,
 )
 from harness.http_zoo import OK_TEXT, Pki, RawZoo, ZooResolver, start_zoo
+from harness.stream_server import StreamServer
 from harness.tls_zoo import BANNER, Zoo
 from harness.tls_zoo import Target as StreamTarget
 from harness.tools import print_table
@@ -352,25 +353,13 @@ _TLS10_RESPONSE = (
 
 
 @dataclass
-class Tls10Server:
+class Tls10Server(StreamServer):
     """HTTPS limited to TLS 1.0, answering OK_TEXT. The handshake runs on an SSLObject over
     a plain stream because asyncio's own TLS server aborts a failed handshake without
     flushing the protocol_version alert: the client would see a bare TCP reset, which no
     real server sends."""
 
     context: ssl.SSLContext
-    server: asyncio.Server | None = None
-    port: int = 0
-
-    async def start(self) -> Tls10Server:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def close(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
