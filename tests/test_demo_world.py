@@ -8,12 +8,14 @@ than the catalog loader, so these tests check the demo data on their own.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +29,7 @@ import pytest
 import yaml
 
 from monitor.catalog.model import Catalog
-from monitor.demo import World, demo_env, start_world
+from monitor.demo import World, a11y, demo_env, spa, start_world
 from monitor.demo.services import (
     APPLICATIONS_SERVICE,
     FAULT_ZONE,
@@ -254,6 +256,106 @@ async def test_grpc_health_follows_the_hourly_window(
         with pytest.raises(grpc.aio.AioRpcError) as unknown:
             await stub.Check(health_pb2.HealthCheckRequest(service="nope"), timeout=10)
         assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+# --- the browser kind's pages ------------------------------------------------------------
+
+
+class _Tags(HTMLParser):
+    """Every start tag with its attributes, and every inline script's text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.inline_scripts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        if self.tags and self.tags[-1][0] == "script" and "src" not in self.tags[-1][1]:
+            self.inline_scripts.append(data)
+
+
+def _tags(html: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(html)
+    return parser
+
+
+@pytest.mark.parametrize(("minute", "api_down"),
+                         [(0, True), (5, True), (9, True), (10, False), (30, False), (59, False)])
+async def test_spa_shell_always_answers_while_its_api_fails_hourly(
+    world: World, session: aiohttp.ClientSession, clock: FakeClock, minute: int, api_down: bool
+) -> None:
+    clock.set_local(spa.ZONE, 14, minute)
+    async with session.get(world.http_url + spa.SHELL_PATH) as shell:
+        html = await shell.text()
+        assert shell.status == 200
+        # The shell never carries the data: only the script, run by a browser, can show it.
+        assert spa.TITLE in html and "Загрузка…" in html
+        assert spa.SLOTS_HEADING not in html and spa.UNAVAILABLE_TEXT not in html
+    async with session.get(world.http_url + spa.API_PATH) as api:
+        document = await api.json()
+        assert api.content_type == "application/json"
+        if api_down:
+            assert api.status == 503
+            assert document["error"] == "service_unavailable"
+            assert "slots" not in document
+        else:
+            assert api.status == 200
+            assert document["service"] == spa.SERVICE
+            assert len(document["slots"]) == len(spa.SLOTS)
+
+
+async def test_spa_shell_loads_its_one_script_from_its_own_origin_under_a_csp(
+    world: World, session: aiohttp.ClientSession
+) -> None:
+    async with session.get(world.http_url + spa.SHELL_PATH) as shell:
+        html = await shell.text()
+        csp = shell.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "unsafe-inline" not in csp
+    parsed = _tags(html)
+    assert ("html", {"lang": "ru"}) in parsed.tags
+    scripts = [attrs for tag, attrs in parsed.tags if tag == "script"]
+    assert scripts == [{"src": spa.SCRIPT_PATH, "defer": None}]
+    assert parsed.inline_scripts == []
+    api = next(attrs["data-api"] for tag, attrs in parsed.tags if attrs.get("id") == "app")
+    assert api == spa.API_PATH
+    async with session.get(world.http_url + spa.SCRIPT_PATH) as script:
+        source = await script.text()
+        assert (script.status, script.content_type) == (200, "text/javascript")
+    for text in (spa.SLOTS_HEADING, spa.SLOTS_TEXT, spa.UNAVAILABLE_TEXT):
+        assert json.dumps(text, ensure_ascii=False) in source
+
+
+@pytest.mark.parametrize("minute", [5, 30])
+async def test_accessibility_page_works_and_keeps_its_three_violations(
+    world: World, session: aiohttp.ClientSession, clock: FakeClock, minute: int
+) -> None:
+    clock.set_local(spa.ZONE, 14, minute)  # no fault window touches it
+    async with session.get(world.http_url + a11y.FORM_PATH) as page:
+        html = await page.text()
+        assert page.status == 200
+    tags = _tags(html).tags
+    assert a11y.TITLE in html
+    images = [attrs for tag, attrs in tags if tag == "img"]
+    assert images and all("alt" not in attrs for attrs in images)
+    inputs = [attrs for tag, attrs in tags if tag == "input"]
+    labels = [attrs for tag, attrs in tags if tag == "label"]
+    assert inputs and not labels
+    assert all(not {"id", "aria-label", "aria-labelledby", "title", "placeholder"} & set(attrs)
+               for attrs in inputs)
+    assert any(a11y.LOW_CONTRAST in (attrs.get("style") or "") for _, attrs in tags)
+
+
+async def test_browser_pages_live_on_the_plain_http_listener_only(
+    world: World, session: aiohttp.ClientSession
+) -> None:
+    for path in (spa.SHELL_PATH, spa.SCRIPT_PATH, spa.API_PATH, a11y.FORM_PATH):
+        assert await status_of(session, world.http_url + path) == 200
+        assert await status_of(session, world.https_url + path) == 404
+    assert await status_of(session, world.http_url + "/favicon.ico") == 204
 
 
 # --- the demo catalog against the world -------------------------------------------------

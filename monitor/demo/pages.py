@@ -4,6 +4,7 @@ that looks like what a real front proxy shows."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
@@ -73,12 +74,22 @@ def error_page(status: int) -> web.Response:
     )
 
 
-def index(sites: tuple[Site, ...], base: str) -> web.Response:
+@dataclass(frozen=True)
+class Link:
+    """One line of the index: a page, its service and what is wrong with it on purpose."""
+
+    path: str
+    title: str
+    service: str
+    fault: str = "none"
+
+
+def index(links: tuple[Link, ...], base: str) -> web.Response:
     """A list of every demo page, so a newcomer opening the world's root finds their way."""
     items = "\n".join(
         f'<li><a href="{escape(s.path)}">{escape(s.title)}</a> — {escape(s.service)}'
-        f"{'' if s.fault == 'none' else f' (fault: {s.fault})'}</li>"
-        for s in sites
+        f"{'' if s.fault == 'none' else f' (fault: {escape(s.fault)})'}</li>"
+        for s in links
     )
     html = (
         '<!doctype html><html lang="ru"><head><meta charset="utf-8">'

@@ -1,5 +1,6 @@
 """Start and stop the demo world: three aiohttp listeners on one host, plus the services for
 the other probe kinds (``services.py``): DNS, an SMTP-like banner with STARTTLS, gRPC health.
+The plain HTTP listener also serves the browser kind's pages (``spa.py``, ``a11y.py``).
 
 One application per listener, so a service lives at exactly one origin as in the catalog.
 """
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from monitor.demo import pages, services, tls
+from monitor.demo import a11y, pages, services, spa, tls
 from monitor.demo.faults import decide
 from monitor.demo.sites import SITES, Listener, Site
 
@@ -199,8 +200,20 @@ def _app(listener: Listener, behaviour: _Behaviour) -> web.Application:
     mine = tuple(s for s in SITES if s.listener == listener)
     for site in mine:
         app.router.add_get(site.path, _site_handler(site, behaviour))
-    app.router.add_get("/", _index_handler(mine))
+    links = tuple(pages.Link(s.path, s.title, s.service, s.fault) for s in mine)
+    if listener == "http":
+        app.router.add_routes([*spa.routes(behaviour.now), *a11y.routes()])
+        links += (pages.Link(spa.SHELL_PATH, spa.TITLE, spa.SERVICE, "hourly API, single-page app"),
+                  pages.Link(a11y.FORM_PATH, a11y.TITLE, a11y.SERVICE, "accessibility"))
+    app.router.add_get("/", _index_handler(links))
+    app.router.add_get("/favicon.ico", _no_favicon)
     return app
+
+
+async def _no_favicon(request: web.Request) -> web.StreamResponse:
+    # Browsers ask every origin for one; a 404 would be a failed request in every browser
+    # probe's log. 204: there is none, and nothing failed.
+    return web.Response(status=204)
 
 
 def _site_handler(site: Site, behaviour: _Behaviour) -> Handler:
@@ -217,9 +230,9 @@ def _site_handler(site: Site, behaviour: _Behaviour) -> Handler:
     return handle
 
 
-def _index_handler(sites: tuple[Site, ...]) -> Handler:
+def _index_handler(links: tuple[pages.Link, ...]) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
-        return pages.index(sites, str(request.url.origin()))
+        return pages.index(links, str(request.url.origin()))
 
     return handle
 
