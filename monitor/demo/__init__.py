@@ -20,6 +20,22 @@ gRPC health    ``DOZOR_DEMO_GRPC``           ``127.0.0.1:9255``
 The non-HTTP services and their schedule are described in ``services.py``;
 ``config/examples/every-kind`` probes each of them.
 
+Pages only a real browser can judge (the browser probe kind), on the plain HTTP listener:
+
+================================  ===========================================================
+path                              what it is
+================================  ===========================================================
+``/khv/doctor``                   doctor-khv's single-page app (``spa.py``): a shell that always
+                                  answers 200 with "Загрузка…" and one external script
+``/khv/doctor/app.js``            the script: fetches the API, renders "Свободные талоны" and
+                                  ``#slots`` ("Талонов свободно: 4"), or ``#error``
+                                  ("Сервис временно недоступен…") when the API fails
+``/api/khv/doctor/v1/slots``      the JSON the page is built from
+``/smo/address-assignment/apply`` a form that works but fails an accessibility audit
+                                  (``a11y.py``): image without alt, input without label,
+                                  2:1 contrast text
+================================  ===========================================================
+
 Faults, decided from the world's clock in the service region's local time:
 
 ===========================  ================  ==============================================
@@ -32,6 +48,9 @@ egrn-extract                 RU-MOW (UTC+3)    slow: 20 % of responses take 1.5�
                                                a 1 s latency objective
 first-grade-kzn              RU-TA (UTC+3)     HTTPS certificate expires 5 days after start
 construction-permit-khv      RU-KHA (UTC+10)   502 in minutes 00–09 of every hour
+doctor-khv                   RU-KHA (UTC+10)   its JSON API answers 503 in minutes 00–09 of
+                                               every hour while the page's shell answers 200:
+                                               an http probe says up, a browser probe down
 ===========================  ================  ==============================================
 
 Every other service answers 200 after 10–80 ms. ``sites.py`` lists every path.
