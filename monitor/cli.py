@@ -11,6 +11,8 @@ from pathlib import Path
 
 from monitor.catalog import Catalog, CatalogError, load_catalog
 from monitor.runtime.daemon import Daemon, DaemonOptions, dozor_version
+from monitor.runtime.kind_args import add_arguments as add_kind_arguments
+from monitor.runtime.kind_args import settings_from_args
 from monitor.runtime.logs import configure_logging
 from monitor.runtime.shard import Shard
 from monitor.serving.security import WebConfigError, load_web_security
@@ -58,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="keep last successes and up/down state here across restarts")
     run.add_argument("--shard", type=_shard, default=Shard(0, 1),
                      help="INDEX/COUNT: probe only this replica's share of the services")
+    add_kind_arguments(run)
 
     rules = sub.add_parser("rules", help="write Prometheus recording and alerting rules")
     rules.add_argument("config", type=Path)
@@ -91,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--world-dns-port", type=int, default=9253)
     demo.add_argument("--world-smtp-port", type=int, default=9254)
     demo.add_argument("--world-grpc-port", type=int, default=9255)
+    add_kind_arguments(demo)
     return p
 
 
@@ -148,7 +152,8 @@ async def _demo(args: argparse.Namespace, running: list[Daemon]) -> int:
                               grpc_port=args.world_grpc_port)
     try:
         options = DaemonOptions(config=args.config, host=args.listen[0], port=args.listen[1],
-                                location=args.location, env={**os.environ, **demo_env(world)})
+                                location=args.location, env={**os.environ, **demo_env(world)},
+                                runtime=settings_from_args(args))
         print(f"demo world on {world.http_url}; metrics on http://{args.listen[0]}:"
               f"{args.listen[1]}/metrics", file=sys.stderr)
         return await _run(options, running)
@@ -173,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_options = DaemonOptions(
             config=args.config, host=args.listen[0], port=args.listen[1],
             location=args.location, grace=args.grace, shard=args.shard,
-            state_file=args.state_file, security=security)
+            state_file=args.state_file, security=security, runtime=settings_from_args(args))
         return asyncio.run(_run(run_options, running))
     if args.command == "rules":
         from monitor.rules import RulesOptions, render_rules

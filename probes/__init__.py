@@ -14,7 +14,16 @@ from collections.abc import Mapping
 
 from probes._context import ProbeContext
 from probes._http_client import new_http_session
-from probes._kind import Kind, RunVariables, SpecBase, check_kinds
+from probes._kind import (
+    Kind,
+    KindMetric,
+    KindOption,
+    KindRuntime,
+    RuntimeSettings,
+    RunVariables,
+    SpecBase,
+    check_kinds,
+)
 from probes._result import Phase, ProbeResult, Reason
 from probes._run import ProbeFn, run_probe
 from probes._spec import (
@@ -59,6 +68,9 @@ __all__ = [
     "IcmpSpec",
     "JourneySpec",
     "Kind",
+    "KindMetric",
+    "KindOption",
+    "KindRuntime",
     "Percent",
     "Phase",
     "ProbeContext",
@@ -66,6 +78,7 @@ __all__ = [
     "ProbeResult",
     "Reason",
     "RunVariables",
+    "RuntimeSettings",
     "SpecBase",
     "StrictModel",
     "TcpSpec",

@@ -1,5 +1,6 @@
 """What the daemon hands every probe run: shared clients and a logger already bound to
-service/probe/location. Probes own no long-lived resources of their own."""
+service/probe/location. Probes own no long-lived resources of their own: a kind that needs
+one (a browser) gets its runtime here, created and closed by the daemon."""
 
 from __future__ import annotations
 
@@ -16,3 +17,7 @@ class ProbeContext:
     http: aiohttp.ClientSession
     log: Any  # structlog BoundLogger; Any because structlog's proxies are not precisely typed
     user_agent: str
+    runtime: Any = None  # the kind's KindRuntime, for kinds that register one
+    # Whose run this is, for what a run leaves behind (failure artifacts).
+    service: str = ""
+    probe: str = ""

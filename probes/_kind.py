@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 from probes._run import ProbeFn
 from probes._spec import StrictModel, format_duration
@@ -60,12 +62,70 @@ class SpecBase(StrictModel):
 
 
 @dataclass(frozen=True)
+class KindMetric:
+    """A gauge a kind exports beside the common per-probe series: labelled by service, probe
+    and location, then ``labels``; a run sets it through ``ProbeResult.samples``. With
+    ``per_probe=False`` it is a daemon-wide series set from :meth:`KindRuntime.samples`
+    (``counter`` names end in ``_total``)."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    per_probe: bool = True
+    type: str = "gauge"
+
+
+@dataclass(frozen=True)
+class KindOption:
+    """A ``dozor run`` flag a kind's runtime reads (``--<flag>``); the value reaches the
+    runtime factory as ``RuntimeSettings.options[flag]`` (None when not given)."""
+
+    flag: str
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What the daemon hands a kind's runtime when it creates it."""
+
+    # Where failed runs may leave evidence (screenshots, logs); None: nowhere.
+    artifacts_dir: Path | None = None
+    artifacts_keep: int = 20  # per probe
+    artifacts_max_age: float = 7 * 86400.0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class KindRuntime(Protocol):
+    """A long-lived resource shared by every run of one kind (one browser per daemon). It
+    is created at start, costs nothing until a run needs it, and is closed at shutdown."""
+
+    def slot(self, spec: Any) -> AbstractAsyncContextManager[None]:
+        """Entered by ``run_probe`` before the run's clock and timeout start: waiting for
+        capacity, or for the runtime to get ready for ``spec`` (a browser launch), is not the
+        service's latency. Never raises for the run's sake: a runtime that cannot get ready
+        lets the run fail with its own reason."""
+        ...
+
+    def samples(self) -> Iterable[tuple[str, tuple[str, ...], float]]:
+        """Current values of the kind's daemon-wide metrics: (name, label values, value)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
 class Kind:
-    """One probe kind: its catalog key, its spec model and the function that runs it."""
+    """One probe kind: its catalog key, its spec model and the function that runs it;
+    optionally the extra series it exports, and a runtime shared by its runs (with the
+    ``dozor run`` flags that tune it)."""
 
     name: str
     spec: type[SpecBase]
     probe: ProbeFn
+    metrics: tuple[KindMetric, ...] = ()
+    runtime: Callable[[RuntimeSettings], KindRuntime] | None = None
+    options: tuple[KindOption, ...] = ()
 
 
 def check_kinds(kinds: Iterable[Kind]) -> tuple[Kind, ...]:
@@ -90,6 +150,12 @@ def check_kinds(kinds: Iterable[Kind]) -> tuple[Kind, ...]:
                             "latency_objective()")
         if not inspect.iscoroutinefunction(kind.probe):
             raise TypeError(f"kind {kind.name!r}: probe {kind.probe!r} is not an async function")
+        for metric in kind.metrics:
+            if not metric.name.startswith(f"dozor_{kind.name}_"):
+                raise TypeError(f"kind {kind.name!r}: metric {metric.name!r} does not start "
+                                f"with dozor_{kind.name}_")
+        if kind.options and kind.runtime is None:
+            raise TypeError(f"kind {kind.name!r} has options but no runtime to read them")
         names.add(kind.name)
         specs.add(kind.spec)
     if not kinds:

@@ -77,6 +77,8 @@ class ProbeResult:
     # Journeys: seconds per named step, and the time from submitting to the result being ready.
     steps: dict[str, float] = field(default_factory=dict)
     time_to_result: float | None = None
+    # Values of the kind's own metrics (see ``KindMetric``): (name, extra label values, value).
+    samples: tuple[tuple[str, tuple[str, ...], float], ...] = ()
 
     @classmethod
     def ok(cls, phases: dict[Phase, float] | None = None, cert_expiry: float | None = None

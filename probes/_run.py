@@ -22,6 +22,14 @@ from probes._result import PhaseRecord, ProbeResult, Reason
 ProbeFn = Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
 
 _RECORD: ContextVar[PhaseRecord | None] = ContextVar("dozor_phase_record", default=None)
+_DEADLINE: ContextVar[float | None] = ContextVar("dozor_run_deadline", default=None)
+
+
+def run_deadline() -> float | None:
+    """When the current run will be cut (the event loop's clock), or None outside
+    ``run_probe``: a probe that has evidence to keep (a browser's screenshot) stops a little
+    earlier and reports the timeout itself."""
+    return _DEADLINE.get()
 
 
 def phase_record() -> PhaseRecord:
@@ -39,11 +47,24 @@ async def run_probe(
     A probe that raises has a bug; its run is a failure with reason ``error`` and the phases
     reached. ``on_raise`` gets the exception (the daemon logs it once per streak); without
     one, the traceback is logged through ``ctx.log``."""
+    if ctx.runtime is not None:
+        # Waiting for the kind's capacity (a browser slot, a launch) is not the service's time.
+        async with ctx.runtime.slot(spec):
+            return await _timed(fn, spec, ctx, timeout, on_raise)
+    return await _timed(fn, spec, ctx, timeout, on_raise)
+
+
+async def _timed(
+    fn: ProbeFn, spec: Any, ctx: ProbeContext, timeout: float,
+    on_raise: Callable[[Exception], None] | None,
+) -> tuple[ProbeResult, float]:
     record = PhaseRecord()
     token = _RECORD.set(record)
+    deadline = asyncio.get_running_loop().time() + timeout
+    deadline_token = _DEADLINE.set(deadline)
     start = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout_at(deadline):
             result = await fn(spec, ctx)
     except TimeoutError:
         # Cancellation has unwound the probe by now: phases it was in when cut are recorded.
@@ -58,4 +79,5 @@ async def run_probe(
                                   record.cut(time.perf_counter()))
     finally:
         _RECORD.reset(token)
+        _DEADLINE.reset(deadline_token)
     return result, time.perf_counter() - start

@@ -29,7 +29,7 @@ from monitor.runtime.state import StateFileError, load_state, save_state
 from monitor.serving.app import make_app
 from monitor.serving.metrics import Metrics, duration_buckets
 from monitor.serving.security import WebSecurity
-from probes import new_http_session
+from probes import KINDS, KindRuntime, RuntimeSettings, new_http_session
 
 MAINTENANCE_REFRESH = 15.0  # seconds; windows are minutes long, probes run every ~minute
 STATE_SAVE_INTERVAL = 10.0  # seconds of confirmation state a crash can lose at most
@@ -54,6 +54,8 @@ class DaemonOptions:
     shard: Shard = Shard(0, 1)  # noqa: RUF009 - frozen, safe to share
     state_file: Path | None = None  # last successes and confirmation state across restarts
     security: WebSecurity = WebSecurity()  # noqa: RUF009 - frozen; TLS/basic auth/reload token
+    # Kinds' runtimes (the browser): failure artifacts and the kinds' own flags.
+    runtime: RuntimeSettings = RuntimeSettings()  # noqa: RUF009 - frozen
 
 
 class Daemon:
@@ -68,8 +70,15 @@ class Daemon:
         self.user_agent = f"Dozor/{dozor_version()} (+24/7 e-service monitor)"
         self.metrics = Metrics(options.location, dozor_version(), shard=str(options.shard))
         self._http = new_http_session(user_agent=self.user_agent)
+        # One runtime per kind that has one; each launches nothing until a run needs it.
+        self._runtimes: dict[type, KindRuntime] = {}
+        for kind in KINDS:
+            if kind.runtime is not None:
+                runtime = self._runtimes[kind.spec] = kind.runtime(options.runtime)
+                self.metrics.add_runtime(kind.name, runtime)
         self.scheduler = ProbeScheduler(self.metrics, self._http, self.user_agent,
-                                        options.location, options.max_concurrency)
+                                        options.location, options.max_concurrency,
+                                        self._runtimes)
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -205,6 +214,8 @@ class Daemon:
         if self._runner is not None:
             await self._runner.cleanup()
         await self._http.close()
+        for runtime in self._runtimes.values():
+            await runtime.close()
         self._log.info("dozor stopped", cancelled_probes=cancelled)
 
     async def serve_until_signalled(self) -> None:

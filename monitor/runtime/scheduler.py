@@ -12,8 +12,8 @@ import asyncio
 import datetime as dt
 import math
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -69,8 +69,10 @@ class ProbeScheduler:
     """Owns the APScheduler instance and the live job table; applies catalog plans as diffs."""
 
     def __init__(self, metrics: Metrics, ctx_http: Any, user_agent: str, location: str,
-                 max_concurrency: int = 1000) -> None:
+                 max_concurrency: int = 1000, runtimes: Mapping[type, Any] | None = None
+                 ) -> None:
         self._metrics = metrics
+        self._runtimes = runtimes or {}  # kind runtimes by spec type
         self._http = ctx_http
         self._user_agent = user_agent
         self._location = location
@@ -115,6 +117,8 @@ class ProbeScheduler:
         for key in (*diff.updated, *diff.rescheduled):
             entry = self._entries[key]
             entry.job = plan[key]
+            # A changed probe may have changed kind, and so the runtime it runs in.
+            entry.ctx = replace(entry.ctx, runtime=self._runtimes.get(type(plan[key].spec)))
             entry.thresholds = _thresholds(plan[key])
             entry.series.set_interval(plan[key].interval)
         for key in diff.rescheduled:
@@ -124,7 +128,9 @@ class ProbeScheduler:
             log = self._log.bind(service=job.service, probe=job.probe, location=self._location)
             self._entries[key] = _Entry(
                 job, self._metrics.series(job.service, job.probe),
-                ProbeContext(http=self._http, log=log, user_agent=self._user_agent),
+                ProbeContext(http=self._http, log=log, user_agent=self._user_agent,
+                             runtime=self._runtimes.get(type(job.spec)),
+                             service=job.service, probe=job.probe),
                 _thresholds(job))
             self._entries[key].series.set_interval(job.interval)
             self._aps.add_job(self._run, _trigger(job), args=(key,), id=key, name=key)

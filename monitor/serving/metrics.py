@@ -25,13 +25,13 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from monitor import metric_names as n
 from monitor.catalog import Catalog
 from monitor.localtime.hours import BUSINESS, OFFHOURS
 from monitor.serving.exposition import Families, Family, ProbeTable
-from probes import Phase, ProbeResult, Reason
+from probes import KINDS, KindMetric, KindRuntime, Phase, ProbeResult, Reason
 
 PROBE_LABELS = ("service", "probe", "location")
 BASE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -56,7 +56,7 @@ class ProbeSeries:
     """The series of one (service, probe) at one location: one row of the probe table,
     updated in place by column index, with no label lookups per run."""
 
-    __slots__ = ("_cert", "_key", "_metrics", "_steps", "_v")
+    __slots__ = ("_cert", "_key", "_kind", "_metrics", "_steps", "_v")
 
     def __init__(self, metrics: Metrics, service: str, probe: str) -> None:
         self._metrics = metrics
@@ -64,6 +64,7 @@ class ProbeSeries:
         self._v = metrics.probes.row(self._key)
         self._steps: set[str] = set()  # journey step names seen, to drop them on removal
         self._cert: Gauge | None = None  # bound at the first certificate seen, then reused
+        self._kind: set[tuple[str, tuple[str, ...]]] = set()  # kind series set, to drop them
 
     def attempt(self, success: bool) -> None:
         """Every attempt, retries included: nothing a retry absorbs is hidden."""
@@ -109,10 +110,17 @@ class ProbeSeries:
                 self._steps.add(step)
         if result.time_to_result is not None:
             m.time_to_result.labels(*self._key).set(result.time_to_result)
+        for name, labels, value in result.samples:
+            gauge = m.kind_gauges.get(name)
+            if gauge is not None and len(labels) == m.kind_labels[name]:
+                gauge.labels(*self._key, *labels).set(value)
+                self._kind.add((name, labels))
 
     def drop_steps(self) -> None:
         for step in self._steps:
             _remove(self._metrics.journey_step, (*self._key, step))
+        for name, labels in self._kind:
+            _remove(self._metrics.kind_gauges[name], (*self._key, *labels))
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +233,16 @@ class Metrics:
         self.cert_expiry = Gauge(
             n.TLS_CERT_EXPIRY_TIMESTAMP_SECONDS, "Earliest certificate expiry seen in the "
             "served chain.", ["service", "probe"], registry=r)
+        # Each kind's own series (probes.KindMetric): per-probe gauges its runs set, and
+        # daemon-wide ones read from its runtime when scraped (see add_runtime).
+        self.kind_gauges = {
+            m.name: Gauge(m.name, m.help, [*PROBE_LABELS, *m.labels], registry=r)
+            for kind in KINDS for m in kind.metrics if m.per_probe}
+        self.kind_labels = {m.name: len(m.labels) for kind in KINDS for m in kind.metrics}
+        self._runtime_metrics = {kind.name: _RuntimeCollector(
+            [m for m in kind.metrics if not m.per_probe]) for kind in KINDS}
+        for collector in self._runtime_metrics.values():
+            r.register(collector)
         self.service_info = f(
             n.SERVICE_INFO, "Catalog facts about a service (always 1).", "gauge",
             ["service", "name", "level", "region", "department", "curator", "mszu"])
@@ -304,6 +322,10 @@ class Metrics:
         _remove(self.time_to_result, labels)
         _remove(self.cert_expiry, (service, probe))
 
+    def add_runtime(self, kind: str, runtime: KindRuntime) -> None:
+        """Read kind ``kind``'s daemon-wide metrics from ``runtime`` at every scrape."""
+        self._runtime_metrics[kind].runtime = runtime
+
     def use_buckets(self, buckets: Sequence[float]) -> bool:
         """Swap the duration histogram when new latency objectives need new edges. Its counts
         restart, which Prometheus treats as a counter reset. Returns whether it swapped."""
@@ -372,6 +394,29 @@ class _Both:
     def collect(self) -> Iterator[Metric]:
         yield from self._rest.collect()
         yield from self._families.collect()
+
+
+class _RuntimeCollector:
+    """A kind runtime's daemon-wide series: every declared family, from the start (samples
+    once the daemon has attached the runtime)."""
+
+    def __init__(self, declared: Sequence[KindMetric]) -> None:
+        self.runtime: KindRuntime | None = None
+        self._declared = declared
+
+    def collect(self) -> Iterator[Metric]:
+        samples: dict[str, list[tuple[tuple[str, ...], float]]] = {}
+        for name, labels, value in self.runtime.samples() if self.runtime is not None else ():
+            samples.setdefault(name, []).append((labels, value))
+        for metric in self._declared:
+            family: GaugeMetricFamily | CounterMetricFamily
+            if metric.type == "counter":
+                family = CounterMetricFamily(metric.name, metric.help, labels=metric.labels)
+            else:
+                family = GaugeMetricFamily(metric.name, metric.help, labels=metric.labels)
+            for labels, value in samples.get(metric.name, []):
+                family.add_metric(list(labels), value)
+            yield family
 
 
 def _remove(metric: Counter | Gauge | Histogram, labels: tuple[str, ...]) -> None:
