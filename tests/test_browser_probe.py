@@ -394,6 +394,29 @@ async def test_the_concurrency_cap_holds(ctx: ProbeContext, site: BrowserSite) -
     assert site.most_in_flight <= 2
 
 
+async def test_without_a_usable_sandbox_chromium_runs_without_one(
+        ctx: ProbeContext, site: BrowserSite, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not root, in a container without user namespaces: Chromium says it has no usable
+    sandbox; the runtime retries without it once and remembers."""
+    wrapper = tmp_path / "chromium"
+    real = BrowserRuntime(RuntimeSettings()).executable
+    wrapper.write_text('#!/bin/sh\ncase " $* " in *" --no-sandbox "*) ;; *)\n'
+                       '  echo "FATAL: No usable sandbox! Update your kernel" >&2; exit 1;;\n'
+                       f'esac\nexec {real} "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(os, "geteuid", lambda: 10001)  # the test runs as root; pretend not
+    rt = _runtime(browser_executable=str(wrapper))
+    try:
+        first = await _check(rt, ctx, {"steps": [{"goto": f"{site.url}/"}]})
+        second = await _check(rt, ctx, {"steps": [{"goto": f"{site.url}/"}]},)
+    finally:
+        await rt.close()
+    assert first.success, first.detail
+    assert second.success, second.detail
+    assert rt.launches == 2  # the refused sandboxed start, then one browser for both runs
+
+
 async def test_without_chromium_a_run_fails_with_error(
         ctx: ProbeContext, site: BrowserSite, tmp_path: Path) -> None:
     rt = _runtime(browser_executable=str(tmp_path / "no-such-chromium"))

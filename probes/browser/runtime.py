@@ -120,6 +120,7 @@ class BrowserRuntime:
         self._browsers: dict[str | None, _Browser] = {}
         self._all: set[_Browser] = set()
         self._launch_lock = asyncio.Lock()
+        self._no_sandbox = False  # learnt at the first launch that finds no usable sandbox
         self.restarts: Counter[str] = Counter()
         self.launches = 0
         self._log = structlog.get_logger("dozor.browser")
@@ -211,6 +212,22 @@ class BrowserRuntime:
                                "); install Debian's chromium-headless-shell")
         if self._playwright is None:
             self._playwright = await async_playwright().start()
+        # Chromium refuses to run as root with its sandbox; otherwise the sandbox is kept
+        # unless this machine cannot give it (no user namespaces in many containers).
+        if os.geteuid() == 0 or self._no_sandbox:
+            return await self._start(ca_file, sandbox=False)
+        try:
+            return await self._start(ca_file, sandbox=True)
+        except BrowserError as exc:
+            if "sandbox" not in str(exc).lower():
+                raise
+            self._no_sandbox = True
+            self._log.warning("Chromium has no usable sandbox here; running it without",
+                              error=str(exc)[:300])
+            return await self._start(ca_file, sandbox=False)
+
+    async def _start(self, ca_file: str | None, sandbox: bool) -> _Browser:
+        assert self._playwright is not None and self.executable is not None
         home = Path(tempfile.mkdtemp(prefix="dozor-browser-"))
         try:
             env = await trust_store_home(home, ca_file)
@@ -218,8 +235,8 @@ class BrowserRuntime:
             shutil.rmtree(home, ignore_errors=True)
             raise BrowserError(str(exc)) from exc
         flags = [*_FLAGS, f"--user-data-dir={home / 'profile'}", "about:blank"]
-        if os.geteuid() == 0:
-            flags.insert(0, "--no-sandbox")  # Chromium refuses to run as root with it
+        if not sandbox:
+            flags.insert(0, "--no-sandbox")
         process = await asyncio.create_subprocess_exec(
             self.executable, *flags, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
@@ -237,7 +254,7 @@ class BrowserRuntime:
             self._reap(browser)
             raise BrowserError(f"Chromium did not start: {exc}") from exc
         browser.watcher = asyncio.create_task(self._watch(browser))
-        self._log.debug("browser launched", pid=process.pid, ca_file=ca_file)
+        self._log.debug("browser launched", pid=process.pid, ca_file=ca_file, sandbox=sandbox)
         return browser
 
     async def _watch(self, browser: _Browser) -> None:
