@@ -178,6 +178,13 @@ async def _drive(spec: BrowserSpec, lease: Lease, watch: _Watch, outcome: _Outco
                                      f"{'; '.join(over)}" + (f" [{rules}]" if rules else ""))
     except StepFailed as failed:
         outcome.failure = failed
+    except PlaywrightError as exc:
+        browser = context.browser
+        if not closed(exc) or browser is None or not browser.is_connected():
+            raise  # the browser itself went away: the caller reports it
+        # The browser is fine: the page closed itself (window.close()) under a step.
+        outcome.failure = StepFailed(Reason.ASSERTION, f"step {current}: the page closed")
+        return
     except TimeoutError:
         lease.cut = True  # the page may hang its renderer: this browser is retired
         outcome.failure = StepFailed(Reason.TIMEOUT, f"step {current}: cut at the run's timeout")

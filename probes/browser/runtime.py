@@ -152,6 +152,8 @@ class BrowserRuntime:
         try:
             context = await self._new_context(browser, spec)
         except PlaywrightError:
+            if browser.cdp is not None and browser.cdp.is_connected():
+                raise  # the browser is fine; the run fails with this
             # It died between runs, unseen: one fresh browser, then the run's own fate.
             browser.dead = True
             self._retire(browser, "crash")

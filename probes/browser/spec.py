@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from probes._kind import SpecBase
-from probes._spec import Duration, StrictModel, format_duration
+from probes._spec import Duration, Regex, StrictModel, format_duration
 
 __all__ = [
     "ACTIONS",
@@ -88,8 +89,8 @@ class Expect(StrictModel):
 
     text: str | None = Field(None, min_length=1, description="visible text on the page")
     visible: Selector | None = Field(None, description="a selector that must be visible")
-    url: str | None = Field(None, description="regular expression the page URL must match")
-    title: str | None = Field(None, description="regular expression the title must match")
+    url: Regex | None = Field(None, description="regular expression the page URL must match")
+    title: Regex | None = Field(None, description="regular expression the title must match")
 
     @model_validator(mode="after")
     def _some(self) -> Self:
@@ -102,20 +103,45 @@ class Expect(StrictModel):
 ACTIONS = ("goto", "click", "fill", "press", "select", "wait_for", "expect", "screenshot")
 
 
+# Shorthands: ``goto: URL``, ``press: Key``, ``wait_for: selector`` stand for the mapping
+# with that one field. Expanded before validation, so a shorthand is checked as the full
+# form is (a goto's URL included) and an error names the field, not a union branch.
+SHORTHANDS = {"goto": "url", "press": "key", "wait_for": "selector"}
+
+
+def _schema_shorthands(schema: dict[str, Any]) -> None:
+    """The JSON Schema accepts the shorthand strings too."""
+    for action, field in SHORTHANDS.items():
+        full = schema["properties"][action]
+        schema["properties"][action] = {"anyOf": [
+            {"type": "string", "description": f"shorthand for {{{field}: ...}}"}, full]}
+
+
 class BrowserStep(StrictModel):
     """One action (exactly one of the action fields), with an optional name and timeout."""
+
+    model_config = ConfigDict(**StrictModel.model_config, json_schema_extra=_schema_shorthands)
 
     name: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$",
                              description="lower-case: a-z 0-9 . _ - (default: <n>-<action>)")
     timeout: Duration | None = Field(None, description="default: the probe's step_timeout")
-    goto: str | Goto | None = None
+    goto: Goto | None = None
     click: Selector | None = None
     fill: Fill | None = None
-    press: str | Press | None = None
+    press: Press | None = None
     select: Select | None = None
-    wait_for: Selector | WaitFor | None = None
+    wait_for: WaitFor | None = None
     expect: Expect | None = None
     screenshot: str | None = Field(None, description="a label; kept only if the run fails")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {key: {SHORTHANDS[key]: value}
+                    if key in SHORTHANDS and isinstance(value, str) else value
+                    for key, value in data.items()}
+        return data
 
     @model_validator(mode="after")
     def _one_action(self) -> Self:
@@ -130,16 +156,8 @@ class BrowserStep(StrictModel):
         return next(a for a in ACTIONS if getattr(self, a) is not None)
 
     def target(self) -> Any:
-        """The action's value, with shorthand forms expanded (``goto: URL``, ``press: Key``,
-        ``wait_for: selector``)."""
-        value = getattr(self, self.action)
-        if self.action == "goto" and isinstance(value, str):
-            return Goto(url=value)
-        if self.action == "press" and isinstance(value, str):
-            return Press(key=value)
-        if self.action == "wait_for" and isinstance(value, str):
-            return WaitFor(selector=value)
-        return value
+        """The action's value."""
+        return getattr(self, self.action)
 
 
 class Viewport(StrictModel):
@@ -180,6 +198,18 @@ class BrowserSpec(SpecBase):
         None, description="PEM CA certificates the browser trusts beside the system roots")
     accessibility: Accessibility | None = None
     max_latency: Duration | None = Field(None, description="whole run; slower fails")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        # Chromium refuses an unknown zone at every run; say so once, at load.
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{value!r} is not an IANA time zone, e.g. "
+                                 "'Asia/Vladivostok'") from None
+        return value
 
     @field_validator("steps")
     @classmethod
