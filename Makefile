@@ -7,9 +7,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+# What the daemon itself needs for browser probes: Debian's headless Chromium (no browser
+# download), certutil (a probe's ca_file becomes the browser's NSS trust store) and DejaVu
+# fonts, so screenshots of Russian pages are legible.
+RUN_DEB_PACKAGES := chromium-headless-shell libnss3-tools fonts-dejavu-core
 # Real tools the tests drive: promtool, amtool, prometheus, blackbox_exporter; chromium
 # renders the monthly report's HTML; iproute2 (`ip netns`) builds the ICMP tests' namespaced hosts.
-DEB_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-exporter chromium iproute2
+DEB_PACKAGES := $(RUN_DEB_PACKAGES) prometheus prometheus-alertmanager \
+  prometheus-blackbox-exporter chromium iproute2
 PYTEST_ARGS ?=
 
 # requirements.lock: runtime + test + bench extras (make run/test/bench*).
@@ -30,7 +35,7 @@ LOCK_ENV := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT PIP_C
 PIP_COMPILE_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
   --no-emit-index-url --no-emit-trusted-host --no-emit-find-links --all-build-deps
 
-.PHONY: run test deps debs lint typecheck bench bench-blackbox schema deploy-config \
+.PHONY: run test deps debs run-debs lint typecheck bench bench-blackbox schema deploy-config \
   lock test-latest fresh-check
 
 # A fresh venv whenever the lock or pyproject.toml changes, so a package dropped from the lock
@@ -60,8 +65,10 @@ lock:
 	echo "wrote $(LOCK) and $(RUNTIME_LOCK)"
 
 # apt-get update once, and only when something is missing, so a warm machine is fast.
-debs:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+debs: PACKAGES = $(DEB_PACKAGES)
+run-debs: PACKAGES = $(RUN_DEB_PACKAGES)
+debs run-debs:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -70,7 +77,7 @@ debs:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-run: deps
+run: deps run-debs
 	$(BIN)/dozor demo
 
 lint: deps

@@ -83,4 +83,5 @@ EVERY_KIND: dict[str, dict[str, Any]] = {
     "journey": {"steps": [{"name": "home", "request": {"url": "http://127.0.0.1:1/j"}}]},
     "grpc": {"address": "127.0.0.1:1"},
     "icmp": {"host": "127.0.0.1"},
+    "browser": {"steps": [{"goto": "http://127.0.0.1:1/b"}]},
 }

@@ -27,6 +27,7 @@ class DozorProcess:
     log: Path
     state_file: Path | None = None
     port: int = field(default_factory=free_port)
+    extra: tuple[str, ...] = ()  # more `dozor run` flags
     _proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -36,6 +37,11 @@ class DozorProcess:
     @property
     def url(self) -> str:
         return f"http://{self.address}"
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None, f"{self.location} was never started"
+        return self._proc.pid
 
     @property
     def running(self) -> bool:
@@ -48,6 +54,7 @@ class DozorProcess:
                 "--listen", self.address, "--location", self.location]
         if self.state_file is not None:
             argv += ["--state-file", str(self.state_file)]
+        argv += self.extra
         with self.log.open("ab") as out:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "monitor", *argv, cwd=ROOT,

@@ -60,5 +60,16 @@ CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS = "dozor_config_last_reload_success
 BUILD_INFO = "dozor_build_info"
 SHARD_INFO = "dozor_shard_info"
 
+# The browser kind's own series (declared by the kind in probes/browser/__init__.py).
+BROWSER_WEB_VITAL_SECONDS = "dozor_browser_web_vital_seconds"
+BROWSER_CUMULATIVE_LAYOUT_SHIFT = "dozor_browser_cumulative_layout_shift"
+BROWSER_PAGE_PROBLEMS = "dozor_browser_page_problems"
+BROWSER_ACCESSIBILITY_VIOLATIONS = "dozor_browser_accessibility_violations"
+BROWSER_PROCESSES = "dozor_browser_processes"
+BROWSER_MEMORY_BYTES = "dozor_browser_memory_bytes"
+BROWSER_RUNS_WAITING = "dozor_browser_runs_waiting"
+BROWSER_LAUNCHES_TOTAL = "dozor_browser_launches_total"
+BROWSER_RETIRED_TOTAL = "dozor_browser_retired_total"
+
 EXPORTED: frozenset[str] = frozenset(value for key, value in dict(globals()).items()
                                      if key.isupper() and isinstance(value, str))

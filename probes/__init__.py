@@ -12,6 +12,7 @@ TLS option, context and certificate question), ``_http_client`` (the timed HTTP 
 
 from collections.abc import Mapping
 
+from probes import browser
 from probes._context import ProbeContext
 from probes._http_client import new_http_session
 from probes._kind import (
@@ -35,6 +36,7 @@ from probes._spec import (
     format_duration,
     format_percent,
 )
+from probes.browser import BrowserSpec, probe_browser
 from probes.dns import DnsSpec, probe_dns
 from probes.grpc import GrpcSpec, probe_grpc
 from probes.http import HttpSpec, probe_http
@@ -51,6 +53,8 @@ KINDS: tuple[Kind, ...] = check_kinds((
     Kind("journey", JourneySpec, probe_journey),
     Kind("icmp", IcmpSpec, probe_icmp),
     Kind("grpc", GrpcSpec, probe_grpc),
+    Kind("browser", BrowserSpec, probe_browser, browser.METRICS, browser.BrowserRuntime,
+         browser.OPTIONS),
 ))
 
 # Derived: the probe function for a spec's type.
@@ -61,6 +65,7 @@ __all__ = [
     "KINDS",
     "PERCENT_PATTERN",
     "PROBES",
+    "BrowserSpec",
     "DnsSpec",
     "Duration",
     "GrpcSpec",

@@ -17,6 +17,8 @@ class Reason(enum.StrEnum):
     ASSERTION = "assertion"
     BODY_TOO_LARGE = "body_too_large"
     ERROR = "error"
+    # A browser probe's accessibility audit found more violations than the probe allows.
+    ACCESSIBILITY = "accessibility"
 
 
 class Phase(enum.StrEnum):

@@ -125,6 +125,14 @@ CASES: dict[str, KindCase] = {
         reason="error", phases=frozenset({"processing"}), series=frozenset(),
         change=_set(dont_fragment=False),  # IPv6 fragments the echo on the loopback
         added={"name": "gateway-v6", "icmp": {"host": "::1"}}),
+    "browser": KindCase(
+        good=("kindergarten-mow", "page"), failing=("construction-permit-khv", "page"),
+        reason="http_status", phases=frozenset(),
+        series=frozenset({"dozor_journey_step_duration_seconds",
+                          "dozor_browser_web_vital_seconds", "dozor_browser_page_problems"}),
+        change=_set(steps=[{"goto": f"{HTTP}/mos/kindergarten"}]),
+        added={"name": "index-page", "interval": "5s", "timeout": "4s", "browser": {"steps": [
+            {"goto": f"{HTTP}/"}, {"expect": {"text": "Dozor demo world"}}]}}),
 }
 
 
@@ -213,7 +221,8 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
 
 async def test_every_kind_runs_judges_and_reloads(running: Running) -> None:
     shipped = _shipped()
-    assert {k for s in shipped["services"] for p in s["probes"] for k in p} - {"name"} == set(CASES)
+    kinds = {k for s in shipped["services"] for p in s["probes"] for k in p}
+    assert kinds - {"name", "interval", "timeout"} == set(CASES)
     assert set(CASES) == {kind.name for kind in KINDS}, "every registered kind has a row"
     found = await running.until_every_probe_ran(_refs(shipped))
     for kind, case in CASES.items():

@@ -18,6 +18,9 @@ from monitor.dashboards.parts import (
     service_link,
 )
 from monitor.metric_names import (
+    BROWSER_MEMORY_BYTES,
+    BROWSER_RETIRED_TOTAL,
+    BROWSER_RUNS_WAITING,
     BUILD_INFO,
     CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
     CONFIG_LAST_RELOAD_SUCCESSFUL,
@@ -123,9 +126,26 @@ def health() -> Dashboard:
                     "compliant nor not, and not ranked. Empty while every service is covered.",
         transformations=(organize({"Value": "coverage"}, hide=("Time", "__name__")),),
         overrides=(service_link(),))
+    browser = Panel(
+        "Browser probes' Chromium: memory and processes", "timeseries",
+        (Query(f"sum by (instance) ({BROWSER_MEMORY_BYTES})", "memory {{instance}}"),
+         Query(f"sum by (instance) ({BROWSER_RUNS_WAITING})", "runs waiting {{instance}}")),
+        width=12, height=8, unit="bytes", options=LEGEND, may_be_empty=True,
+        overrides=({"matcher": {"id": "byRegexp", "options": "runs waiting.*"},
+                    "properties": [{"id": "unit", "value": "short"},
+                                   {"id": "custom.axisPlacement", "value": "right"}]},),
+        description="Memory of each daemon's Chromium tree (PSS: shared pages counted once) "
+                    "and browser runs waiting for a slot (--browser-concurrency).")
+    retired = Panel(
+        "Browsers retired (1h)", "timeseries",
+        (Query(f"sum by (reason) (increase({BROWSER_RETIRED_TOTAL}[1h]))", "{{reason}}"),),
+        width=12, height=8, options=LEGEND, may_be_empty=True,
+        description="recycle: every --browser-recycle-runs runs (expected); timeout: a run "
+                    "cut by its timeout (a hung page); crash: Chromium died. Each is a "
+                    "Chromium tree killed and a fresh one started.")
     return Dashboard(
         "dozor-monitor", "Dozor: monitor health",
         "Is the watch itself working: probes, scheduler, reloads, vantage points.",
         rows=((rate, lag), (in_flight, skipped), (reload, reload_age, scraped, build),
-              (runs_done, thin), (coverage,)),
+              (runs_done, thin), (coverage,), (browser, retired)),
         time_from="now-6h")

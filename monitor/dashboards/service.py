@@ -26,6 +26,9 @@ from monitor.dashboards.parts import (
     up_down_cells,
 )
 from monitor.metric_names import (
+    BROWSER_ACCESSIBILITY_VIOLATIONS,
+    BROWSER_PAGE_PROBLEMS,
+    BROWSER_WEB_VITAL_SECONDS,
     MAINTENANCE_ACTIVE,
     PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS,
     PROBE_PHASE_SECONDS,
@@ -202,12 +205,33 @@ def service() -> Dashboard:
         overrides=(up_down_cells("last run"), up_down_cells("confirmed"),
                    {"matcher": {"id": "byName", "options": "since last success"},
                     "properties": [{"id": "unit", "value": "s"}]}))
+    vitals = Panel(
+        "Web Vitals (browser probes)", "timeseries",
+        (Query(f"max by (probe, vital) ({BROWSER_WEB_VITAL_SECONDS}{{{SVC}}})",
+               "{{probe}} {{vital}}"),),
+        width=10, height=8, unit="s", options=LEGEND, may_be_empty=True,
+        description="The last run's LCP, FCP, TTFB and TBT of the page each browser probe "
+                    "ends on, the worst location. Empty for services without browser probes.")
+    problems = Panel(
+        "Page problems (browser probes)", "timeseries",
+        (Query(f"max by (probe, problem) ({BROWSER_PAGE_PROBLEMS}{{{SVC}}})",
+               "{{probe}} {{problem}}"),),
+        width=7, height=8, options=LEGEND, may_be_empty=True,
+        description="Console errors, uncaught page errors and failed requests (network "
+                    "errors, HTTP 4xx/5xx) in each browser probe's last run.")
+    accessibility = Panel(
+        "Accessibility violations (last audit)", "timeseries",
+        (Query(f"max by (probe, impact) ({BROWSER_ACCESSIBILITY_VIOLATIONS}{{{SVC}}})",
+               "{{probe}} {{impact}}"),),
+        width=7, height=8, options=LEGEND, may_be_empty=True,
+        description="Violated axe-core rules by impact in each audited browser probe's last "
+                    "run. Empty for services without an accessibility audit.")
     return Dashboard(
         "dozor-service", "Dozor: service",
         "One e-service against the 24/7 standard.",
         rows=((availability, budget, offhours, longest, cert), (timeline,),
               (trend, budget_trend), (phases, latency), (week, hours),
-              (coverage, coverage_trend), (locations,)),
+              (coverage, coverage_trend), (vitals, problems, accessibility), (locations,)),
         variables=(*FILTERS, SERVICE, TZ_OFFSET),
         annotations=(Annotation("Maintenance",
                                 f"max by (service) ({MAINTENANCE_ACTIVE}{{{SVC}}}) == 1",
