@@ -12,7 +12,9 @@ would send it (template variables substituted as Grafana does, ``$__range`` incl
 * the demo's broken services show as broken, judged by the panel's own thresholds and value
   mappings: the flaky service burns its error budget (red), the expiring certificate is
   under 21 days (not green), the hourly and night outage services (both on at the injected
-  clock) are down in the timelines, the overview's table and the life situations.
+  clock) are down in the timelines, the overview's table and the life situations; the
+  single-page app's pair, side by side in its timeline: its shell's http probe up, its browser
+  probe down (the API behind the page fails in the same hourly window).
 
 The daemon labels ``hours`` by the *real* clock, so off-hours can only be checked on history:
 before Prometheus starts, a week of the night-outage service's runs (one a minute, failing
@@ -55,6 +57,7 @@ pytestmark = pytest.mark.e2e
 DEMO = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo"
 NIGHT, FLAKY, HOURLY, EXPIRING = ("doctor-nvs", "housing-subsidy-sve",
                                   "construction-permit-khv", "first-grade-kzn")
+SPA = "doctor-khv"  # an http probe on the app's shell ("portal"), a browser probe ("slots")
 NVS = ZoneInfo("Asia/Novosibirsk")
 NVS_OFFSET = 7  # hours; Novosibirsk has no DST
 HISTORY_DAYS = 7
@@ -69,7 +72,10 @@ def _clock() -> dt.datetime:
 
 def _fast_catalog(tmp: Path) -> Path:
     """The demo catalog with every probe every second; the flaky service's probe five
-    times a second, so its ~5 % failures show within seconds (P(none in 150 runs) < 0.1 %)."""
+    times a second, so its ~5 % failures show within seconds (P(none in 150 runs) < 0.1 %).
+    Browser probes every 4 s with a timeout of 3.5 s (a Chromium run is not a 1 s affair),
+    and a step's own wait at most 1 s, so that it ends before the run is cut (the kind keeps
+    20 % of the timeout for a failure's evidence) and the app's outage shows within seconds."""
     target = tmp / "catalog"
     shutil.copytree(DEMO, target)
     catalog = yaml.safe_load((target / "catalog.yaml").read_text())
@@ -83,6 +89,11 @@ def _fast_catalog(tmp: Path) -> Path:
                 probe.pop("timeout", None)
                 if svc["id"] == FLAKY:
                     probe.update(interval="200ms", timeout="150ms")
+                if "browser" in probe:
+                    probe.update(interval="4s", timeout="3500ms")
+                    for step in probe["browser"]["steps"]:
+                        if "timeout" in step:
+                            step["timeout"] = "1s"
         path.write_text(yaml.safe_dump(doc, allow_unicode=True))
     return target
 
@@ -227,7 +238,7 @@ async def test_every_panel_query(tmp_path: Path) -> None:
                     *(Run("dozor-service", {"region": ".*", "level": ".*", "department": ".*",
                                             "curator": ".*", "service": s,
                                             "tzoffset": str(NVS_OFFSET)}, week)
-                      for s in (NIGHT, FLAKY, HOURLY, EXPIRING)),
+                      for s in (NIGHT, FLAKY, HOURLY, EXPIRING, SPA)),
                     Run("dozor-curator", {"curator": "volkov"}, week),
                     Run("dozor-life-situations", {"life_situation": ".*"}, DAY),
                     Run("dozor-monitor", {}, 6 * 3600),
@@ -254,11 +265,15 @@ async def test_every_panel_query(tmp_path: Path) -> None:
 
 
 async def _wait_for_faults(prom: str) -> None:
-    """Until the recordings show the three faults that are on: bounded, then fail."""
+    """Until the recordings show the three faults that are on, and the single-page app's
+    browser probe has failed a run and its coverage is recorded: bounded, then fail."""
     async def ready() -> bool | None:
         checks = (f'dozor:service_compliant:window{{service="{FLAKY}"}} == 0',
                   f'dozor:service_up{{service="{NIGHT}"}} == 0',
                   f'dozor:service_up{{service="{HOURLY}"}} == 0',
+                  f'dozor_probe_success{{service="{SPA}",probe="slots"}} == 0',
+                  # Its runs are due one browser interval after it was first seen, not 1 s.
+                  f'dozor:service_coverage:window{{service="{SPA}"}}',
                   "dozor:national_compliance_share:window",
                   'dozor:life_situation_availability:window')
         for expr in checks:
@@ -298,6 +313,8 @@ def _check_services(seen: dict[tuple[str, str], Results], panels: dict[str, dict
     for service in (NIGHT, HOURLY):
         timeline = seen["dozor-service", service]["Outages: confirmed state and each run"]
         assert all(_last(s) == 0 for s in timeline[0]), (service, timeline[0])
+    runs = seen["dozor-service", SPA]["Outages: confirmed state and each run"][1]
+    assert {s["metric"]["probe"]: _last(s) for s in runs} == {"portal": 1, "slots": 0}
     _check_week(seen["dozor-service", NIGHT], panels, now)
 
 

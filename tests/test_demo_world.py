@@ -366,7 +366,16 @@ class DemoProbe:
     service: str
     region: str
     name: str
-    http: dict[str, Any]
+    kind: str  # the probe's one kind key: http or browser
+    spec: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        """The URL the probe opens: an http probe's, or a browser probe's first goto."""
+        if self.kind == "http":
+            return str(self.spec["url"])
+        goto = self.spec["steps"][0]["goto"]
+        return str(goto if isinstance(goto, str) else goto["url"])
 
 
 def _substitute(value: Any, env: dict[str, str]) -> Any:
@@ -401,11 +410,13 @@ def _merged(env: dict[str, str]) -> dict[str, Any]:
 
 
 def _probes(env: dict[str, str]) -> list[DemoProbe]:
-    return [
-        DemoProbe(service["id"], service["region"], probe["name"], probe["http"])
-        for service in _merged(env)["services"]
-        for probe in service["probes"]
-    ]
+    probes = []
+    for service in _merged(env)["services"]:
+        for probe in service["probes"]:
+            (kind,) = {"http", "browser"} & probe.keys()
+            probes.append(DemoProbe(service["id"], service["region"], probe["name"], kind,
+                                    probe[kind]))
+    return probes
 
 
 def _as_list(value: str | list[str] | None) -> list[str]:
@@ -430,20 +441,27 @@ def test_demo_catalog_fits_the_models_and_the_brief() -> None:
 
 def test_catalog_and_world_agree(world: World) -> None:
     """Every probe hits a path the world serves for that same service, in the right zone,
-    and every page the world serves is probed by the catalog."""
+    and every page the world serves is probed by the catalog; the browser kind's pages by a
+    browser probe (the single-page app by an http probe as well, side by side)."""
     env = demo_env(world)
     merged = _merged(env)
     zones = {r["code"]: r["timezone"] for r in merged["regions"]}
     by_origin = {world.http_url: "http", world.https_url: "https", world.expiring_url: "expiring"}
-    probed: set[str] = set()
+    # path -> (service, listener, zone); zone None: no fault depends on local time there.
+    served = {s.path: (s.service, s.listener, s.zone) for s in SITES}
+    browser_pages = {spa.SHELL_PATH: (spa.SERVICE, "http", str(spa.ZONE)),
+                     a11y.FORM_PATH: (a11y.SERVICE, "http", None)}
+    probed: dict[str, set[str]] = {}
     for probe in _probes(env):
-        parts = urlsplit(probe.http["url"])
+        parts = urlsplit(probe.url)
         listener = by_origin[f"{parts.scheme}://{parts.netloc}"]
-        found = next(s for s in SITES if s.path == parts.path)
-        assert (found.service, found.listener) == (probe.service, listener), probe
-        assert found.zone == zones[probe.region], probe
-        probed.add(found.path)
-    assert probed == {s.path for s in SITES}
+        service, served_by, zone = {**served, **browser_pages}[parts.path]
+        assert (service, served_by) == (probe.service, listener), probe
+        assert zone in (None, zones[probe.region]), probe
+        probed.setdefault(parts.path, set()).add(probe.kind)
+    assert {path for path, kinds in probed.items() if "http" in kinds} == {
+        *served, spa.SHELL_PATH}
+    assert {path for path, kinds in probed.items() if "browser" in kinds} == set(browser_pages)
     # demo_env must cover every variable, or a probe would silently use its default port; and
     # every variable it sets is used by the demo catalog or the every-kind one.
     files = [*DEMO.rglob("*.yaml"), *EVERY_KIND.rglob("*.yaml")]
@@ -455,10 +473,11 @@ def test_catalog_and_world_agree(world: World) -> None:
 async def test_every_demo_probe_passes_at_a_healthy_time(
     world: World, session: aiohttp.ClientSession
 ) -> None:
-    probes = _probes(demo_env(world))
+    # Browser probes need Chromium: tests/test_demo_browser_e2e.py runs them in the daemon.
+    probes = [p for p in _probes(demo_env(world)) if p.kind == "http"]
     for probe in probes:
         # The flaky service fails ~5 % of requests; a few tries make a healthy pass certain.
-        problems = [await _check(session, probe.http) for _ in range(3)]
+        problems = [await _check(session, probe.spec) for _ in range(3)]
         assert None in problems, f"{probe.service}/{probe.name}: {problems[0]}"
 
 
