@@ -51,6 +51,8 @@ construction-permit-khv      RU-KHA (UTC+10)   502 in minutes 00–09 of every h
 doctor-khv                   RU-KHA (UTC+10)   its JSON API answers 503 in minutes 00–09 of
                                                every hour while the page's shell answers 200:
                                                an http probe says up, a browser probe down
+address-assignment-smo       RU-SMO (UTC+3)    its application form works but fails the
+                                               accessibility audit of its browser probe
 ===========================  ================  ==============================================
 
 Every other service answers 200 after 10–80 ms. ``sites.py`` lists every path.
