@@ -591,6 +591,37 @@ def test_accessibility_in_csv(full: dict[str, Path], service: str) -> None:
                      "quorum": (9 * 288) / (15.5 * 288 + 1)}[service]
 
 
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f}".replace(".", ",") + " %"
+
+
+def test_accessibility_in_html(full: dict[str, Path]) -> None:
+    """The column, last in the table (it is not a part of the standard): coloured by the last
+    audit, with the month's worst and the barrier-free share; «не проверяется» where no
+    audit ran; one summary line."""
+    html = full["html"].read_text(encoding="utf-8")
+
+    def row(service: str) -> str:
+        name = next(s.name for s in SERVICES if s.id == service)
+        rest = html[html.index(f"{name}</b>"):]
+        return rest[:rest.index("</tr>")]
+
+    assert ("<th>Стандарт 24/7</th><th>Доступность для людей с инвалидностью: число "
+            "критических / серьёзных нарушений</th></tr>") in html
+    for service, (mark, css) in {"healthy": ("✓", "ok"), "quorum": ("✗", "bad")}.items():
+        last, worst = AUDITS[service]
+        share = audit_truth(next(s for s in SERVICES if s.id == service))[2]
+        assert row(service).endswith(
+            f'<td class="num {css}">{mark} {last[0]} / {last[1]}<br>'
+            f"<small>худшее за месяц: {worst[0]} / {worst[1]}</small><br>"
+            f"<small>время без таких нарушений: {_percent(share)}</small></td>")
+    for s in SERVICES:
+        if not s.audits:
+            assert row(s.id).endswith('<td class="na">не проверяется</td>')
+    assert ("Доступность для людей с инвалидностью: проверяется услуг — <b>2</b>, из них без "
+            "критических и серьёзных нарушений при последней проверке — <b>1</b>.") in html
+
+
 def test_region_ranking(full: dict[str, Path]) -> None:
     rows = [(r["rank"], r["region"], r["mszu_ranked"], r["mszu_compliant"], r["share"])
             for r in _rows(full["regions"])]
@@ -746,7 +777,8 @@ def test_html_renders_offline_in_chromium(full: dict[str, Path], tmp_path: Path)
     # was back (each 5-minute step is the five minutes before it).
     assert "<th>Покрытие</th>" in html
     gappy = html[html.index("Выдача охотничьего билета</b>"):]
-    assert gappy[:gappy.index("</tr>")].endswith('<td class="low">недостаточно данных</td>')
+    assert gappy[:gappy.index("</tr>")].endswith('<td class="low">недостаточно данных</td>'
+                                                 '<td class="na">не проверяется</td>')
     assert (f'fill="{NO_DATA}"><title>нет данных: 20.09.2026 00:00 — 23.09.2026 23:55 '
             "(3 д 23 ч 55 мин)</title>") in html
     assert (f'fill="{NO_DATA}"><title>нет данных: 01.09.2026 00:00 — 02.09.2026 23:55 '
