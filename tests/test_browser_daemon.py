@@ -31,7 +31,8 @@ async def site() -> AsyncIterator[BrowserSite]:
 
 
 def _catalog(path: Path, site: BrowserSite) -> Path:
-    data = catalog_dict([site.url], interval="2s", timeout="1500ms")
+    # 3 s: room for a screenshot after the 800 ms wait fails, on a loaded machine too.
+    data = catalog_dict([site.url], interval="4s", timeout="3s")
     data["services"][0]["probes"] = [
         {"name": "shell", "http": {"url": f"{site.url}/spa",
                                    "expect": {"body_contains": "Запись к врачу"}}},

@@ -342,3 +342,38 @@ async def test_probe_success_is_absent_until_the_first_run(
     finally:
         gate.set()
         await daemon.stop()
+
+
+async def test_a_changed_spec_drops_what_the_old_one_exported(
+        tmp_path: Path, target: Target) -> None:
+    """A journey step renamed by a reload: the old step's series goes (it would never be set
+    again, and a stale value would be read as current); unchanged probes keep theirs."""
+    data = catalog_dict([target.url, f"{target.url}/other"], interval="1s", timeout="500ms")
+    for service in data["services"]:
+        url = service["probes"][0]["http"]["url"]
+        service["probes"] = [{"name": "apply", "journey": {"steps": [
+            {"name": "home", "request": {"url": url}}]}}]
+    cfg = write_catalog(tmp_path / "c.yaml", data)
+    token = "a-reload-token-of-some-length"
+    daemon = await _start(cfg, security=WebSecurity(reload_token=token))
+
+    async def steps() -> set[tuple[str, str]]:
+        return {(dict(labels)["service"], dict(labels)["step"])
+                for (name, labels) in await scrape(daemon.url)
+                if name == "dozor_journey_step_duration_seconds"}
+
+    async def seen(wanted: tuple[str, str]) -> bool | None:
+        return True if wanted in await steps() else None
+
+    try:
+        await poll(lambda: seen(("svc-00000", "home")), 10.0, "the first journey ran")
+        await poll(lambda: seen(("svc-00001", "home")), 10.0, "the second journey ran")
+        data["services"][0]["probes"][0]["journey"]["steps"][0]["name"] = "start"
+        write_catalog(cfg, data)
+        assert (await post_reload(daemon.url, token))[0] == 200
+        after = await steps()
+        assert ("svc-00000", "home") not in after
+        assert ("svc-00001", "home") in after  # unchanged: kept
+        await poll(lambda: seen(("svc-00000", "start")), 10.0, "the renamed step ran")
+    finally:
+        await daemon.stop()

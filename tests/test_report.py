@@ -11,11 +11,18 @@ six hours on 10 September); slow (every run 3 s); quorum (two locations, one of 
 all first week: the location quorum keeps the service up); blip (a 20-second outage); gappy
 (its location's daemon away four days: not enough data); late (added on the 25th); early (its
 location's daemon away since before the month, for its first two days).
+
+Accessibility: healthy's and quorum's probes audit their pages (the violations gauge, set at
+every run; their limits let every run pass, so availability is untouched); every other service
+has no audit and must show none, not zero violations. healthy also had a second page audited,
+by a probe removed on the 27th; only its gauge is backfilled (the report's accessibility
+figures read nothing else, and its runs would change healthy's run counts).
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import datetime as dt
 import itertools
@@ -38,10 +45,12 @@ from harness.history import outages
 from harness.stack import free_port, spawn, stop_process
 from harness.tools import dozor, require
 from monitor.localtime.hours import hours_label
+from monitor.metric_names import BROWSER_ACCESSIBILITY_VIOLATIONS as VIOLATIONS
 from monitor.promql import location_outage_seconds, quorum
 from monitor.report.command import add_arguments, run_report
 from monitor.report.csvout import OUTAGE_COLUMNS, REGION_COLUMNS, SERVICE_COLUMNS
 from monitor.report.svg import NO_DATA
+from probes.browser.spec import IMPACTS  # the label values as the daemon exports them
 
 pytestmark = pytest.mark.e2e  # the real Prometheus (a month of data) and chromium
 
@@ -68,6 +77,9 @@ def _night_in_vladivostok(t: float) -> bool:
     return 1 <= dt.datetime.fromtimestamp(t, ZoneInfo("Asia/Vladivostok")).hour < 4
 
 
+Counts = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True)
 class Svc:
     id: str
@@ -80,6 +92,11 @@ class Svc:
     locations: tuple[str, ...] = ("msk",)
     dense: bool = False  # runs every second for the five minutes up to BLIP_AT
     since: float = 0.0   # first probed (added to the catalog) then
+    # Per probe: (location, run time) -> violated rules per impact (IMPACTS order) its audit
+    # found, None: no audit then. "portal" is the probe every other series is of.
+    audits: tuple[tuple[str, Callable[[str, float], Counts | None]], ...] = ()
+    # Scrapes of the audit gauge between two runs' samples: (probe, location, time, counts).
+    audit_between: tuple[tuple[str, str, float, Counts], ...] = ()
 
     @property
     def run_times(self) -> list[float]:
@@ -119,8 +136,48 @@ BLIP = (BLIP_AT - 150, BLIP_AT - 130)
 HALFSEEN = (dt.datetime(2026, 9, 21, 10, 0, tzinfo=MSK).timestamp(),
             dt.datetime(2026, 9, 21, 11, 0, tzinfo=MSK).timestamp())
 
+
+def _day(day: int, hour: int = 0) -> float:
+    return dt.datetime(2026, 9, day, hour, tzinfo=MSK).timestamp()
+
+
+def _healthy_audit(loc: str, t: float) -> Counts:
+    """Before the month a worse page (the month's worst must not read August); then a
+    critical and two serious violations, four serious, and from the 20th none."""
+    del loc
+    if t < START:
+        return (5, 9, 9, 9)
+    if t < _day(10):
+        return (1, 2, 3, 0)
+    return (0, 4, 1, 0) if t < _day(20) else (0, 0, 1, 2)
+
+
+def _healthy_form_audit(loc: str, t: float) -> Counts | None:
+    """The second page: one serious violation, until its probe was removed on the 27th."""
+    del loc
+    return (0, 1, 0, 0) if t < _day(27) else None
+
+
+# One audit between two 5-minute steps (a probe auditing more often than the step) found
+# three critical violations; the next run's did not. The month's worst still has it.
+HEALTHY_SPIKE = ("portal", "msk", _day(25, 12) + 150, (3, 0, 1, 2))
+QUORUM_AUDIT_FROM = _day(15, 12)
+
+
+def _quorum_audit(loc: str, t: float) -> Counts | None:
+    """Audited from the 15th at noon. msk is served a page with one serious violation, then
+    none from the 18th, then two from the 27th (a regression, still there at the month's end);
+    spb's page has only a moderate one throughout: the worst page is per impact."""
+    if t < QUORUM_AUDIT_FROM:
+        return None
+    if loc == "spb":
+        return (0, 0, 1, 0)
+    return (0, 1 if t < _day(18) else 0 if t < _day(27) else 2, 0, 0)
+
 SERVICES = (
-    Svc("healthy", "Запись к врачу", "RU-MOW", "ivanova", True, lambda loc, t: True),
+    Svc("healthy", "Запись к врачу", "RU-MOW", "ivanova", True, lambda loc, t: True,
+        audits=(("portal", _healthy_audit), ("form", _healthy_form_audit)),
+        audit_between=(HEALTHY_SPIKE,)),
     Svc("nightly", "Детский сад", "RU-KHA", "petrov", True,
         lambda loc, t: not _night_in_vladivostok(t)),
     Svc("longdown", "Пособие на ребёнка", "RU-MOW", "ivanova", True,
@@ -128,7 +185,8 @@ SERVICES = (
     Svc("slow", "Выписка из реестра", "RU-SPE", "petrov", False, lambda loc, t: True,
         duration=3.0),
     Svc("quorum", "Регистрация брака", "RU-SPE", "petrov", True,
-        lambda loc, t: loc == "msk" or t >= WEEK1_END, locations=("msk", "spb")),
+        lambda loc, t: loc == "msk" or t >= WEEK1_END, locations=("msk", "spb"),
+        audits=(("portal", _quorum_audit),)),
     Svc("blip", "Справка о доходах", "RU-MOW", "ivanova", True,
         lambda loc, t: not BLIP[0] <= t < BLIP[1], dense=True),
     # Down for an hour at msk while nsk's daemon is away: the rules' quorum is of the
@@ -150,6 +208,20 @@ SERVICES = (
 TARGET = 'instance="{0}:9247",job="dozor"'
 # Runs every 5 minutes, an hour either side of the month so its edges have data.
 RUN_TIMES = [START - 3600 + i * STEP for i in range(int((END - START + 7200) // STEP) + 1)]
+
+
+def audit_samples(s: Svc) -> dict[tuple[str, str], list[tuple[float, Counts]]]:
+    """Every sample of the service's audit gauge per (probe, location), in time order: each
+    run's audit (its runs are portal's) and the scrapes between runs."""
+    out = {}
+    for probe, audit in s.audits:
+        for loc in s.locations:
+            samples = [(t, c) for t in s.runs_at(loc) if (c := audit(loc, t)) is not None]
+            samples += [(t, c) for p, where, t, c in s.audit_between
+                        if (p, where) == (probe, loc)]
+            if samples:
+                out[(probe, loc)] = sorted(samples)
+    return out
 
 
 def openmetrics() -> str:
@@ -191,6 +263,12 @@ def openmetrics() -> str:
                     add(hist, "histogram", f'{hist}_bucket{{{probe},le="{le}"}} {n} {t:.0f}')
                 add(hist, "histogram", f"{hist}_count{{{probe}}} {runs} {t:.0f}")
                 add(hist, "histogram", f"{hist}_sum{{{probe}}} {runs * s.duration:g} {t:.0f}")
+        for (name, loc), history in audit_samples(s).items():
+            audited = f'service="{s.id}",probe="{name}",location="{loc}",{TARGET.format(loc)}'
+            for t, found in history:
+                for impact, n in zip(IMPACTS, found, strict=True):
+                    add(VIOLATIONS, "gauge",
+                        f'{VIOLATIONS}{{{audited},impact="{impact}"}} {n} {t:.0f}')
         for t in RUN_TIMES[::12]:  # catalog facts hourly
             add("dozor_service_info", "gauge",
                 f'dozor_service_info{{service="{s.id}",name="{s.name}",level="regional",'
@@ -452,6 +530,98 @@ def test_an_outage_shorter_than_the_step_is_listed_as_the_rules_measure_it(
     assert abs(float(sample["value"][1]) - float(row["duration_seconds"])) <= 1.0
 
 
+# --- accessibility ----------------------------------------------------------------------------
+
+def audit_truth(s: Svc) -> tuple[Counts, Counts, float]:
+    """From the samples of the series: per impact the most any audit found in the month (runs'
+    and in-between scrapes'); the worst page at the month's last 5-minute step with an audit;
+    the share of the steps with an audit at which no page had a critical or serious violation.
+    A step reads each series' latest sample no older than Prometheus' 5-minute lookback."""
+    series = list(audit_samples(s).values())
+    found = [c for samples in series for t, c in samples if START <= t <= END]
+
+    def at(k: float) -> list[Counts]:
+        out = []
+        for samples in series:
+            i = bisect.bisect_right(samples, k, key=lambda sample: sample[0]) - 1
+            if i >= 0 and samples[i][0] >= k - STEP:
+                out.append(samples[i][1])
+        return out
+
+    audited = [cs for k in STEPS if (cs := at(k))]
+
+    def worst(counts: list[Counts]) -> Counts:
+        a, b, c, d = (max(x[i] for x in counts) for i in range(4))
+        return (a, b, c, d)
+
+    free = sum(1 for cs in audited if all(c[0] == c[1] == 0 for c in cs))
+    return worst(found), worst(audited[-1]), free / len(audited)
+
+
+# service: (last, worst) violated rules per impact (critical, serious, moderate, minor)
+AUDITS = {
+    # critical 3: the spike between two steps; last serious 0: the form's page was not audited
+    # after the 27th (its last findings are no longer the service's)
+    "healthy": ((0, 0, 1, 2), (3, 4, 3, 2)),
+    "quorum": ((0, 2, 1, 0), (0, 2, 1, 0)),    # serious from msk, moderate from spb
+}
+
+
+@pytest.mark.parametrize("service", [s.id for s in SERVICES])
+def test_accessibility_in_csv(full: dict[str, Path], service: str) -> None:
+    """Audited services: the last audit, the month's worst and the barrier-free share of the
+    audited time (quorum: from when its audit began); the others: no figures at all."""
+    row = next(r for r in _rows(full["services"]) if r["service"] == service)
+    s = next(x for x in SERVICES if x.id == service)
+    figures = [k for k in SERVICE_COLUMNS if k.startswith("accessibility_")]
+    assert figures[0] == "accessibility_audited" and len(figures) == 10
+    if not s.audits:
+        assert service not in AUDITS
+        assert [row[k] for k in figures] == ["false"] + [""] * 9  # never 0
+        return
+    worst, last, share = audit_truth(s)
+    assert (last, worst) == AUDITS[service]
+    assert row["accessibility_audited"] == "true"
+    assert tuple(int(row[f"accessibility_{i}_last"]) for i in IMPACTS) == last
+    assert tuple(int(row[f"accessibility_{i}_max"]) for i in IMPACTS) == worst
+    assert float(row["accessibility_barrier_free_share"]) == pytest.approx(share, abs=1e-6)
+    # healthy: none once the form's probe was gone (its last sample read a step more; the
+    # spike is not at a step); quorum: 18th to 27th of its audited time since the 15th, noon.
+    assert share == {"healthy": (4 * 288) / 8640,
+                     "quorum": (9 * 288) / (15.5 * 288 + 1)}[service]
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f}".replace(".", ",") + " %"
+
+
+def test_accessibility_in_html(full: dict[str, Path]) -> None:
+    """The column, last in the table (it is not a part of the standard): coloured by the last
+    audit, with the month's worst and the barrier-free share; «не проверяется» where no
+    audit ran; one summary line."""
+    html = full["html"].read_text(encoding="utf-8")
+
+    def row(service: str) -> str:
+        name = next(s.name for s in SERVICES if s.id == service)
+        rest = html[html.index(f"{name}</b>"):]
+        return rest[:rest.index("</tr>")]
+
+    assert ("<th>Стандарт 24/7</th><th>Доступность для людей с инвалидностью: число "
+            "критических / серьёзных нарушений</th></tr>") in html
+    for service, (mark, css) in {"healthy": ("✓", "ok"), "quorum": ("✗", "bad")}.items():
+        last, worst = AUDITS[service]
+        share = audit_truth(next(s for s in SERVICES if s.id == service))[2]
+        assert row(service).endswith(
+            f'<td class="num {css}">{mark} {last[0]} / {last[1]}<br>'
+            f"<small>худшее за месяц: {worst[0]} / {worst[1]}</small><br>"
+            f"<small>время без таких нарушений: {_percent(share)}</small></td>")
+    for s in SERVICES:
+        if not s.audits:
+            assert row(s.id).endswith('<td class="na">не проверяется</td>')
+    assert ("Доступность для людей с инвалидностью: проверяется услуг — <b>2</b>, из них без "
+            "критических и серьёзных нарушений при последней проверке — <b>1</b>.") in html
+
+
 def test_region_ranking(full: dict[str, Path]) -> None:
     rows = [(r["rank"], r["region"], r["mszu_ranked"], r["mszu_compliant"], r["share"])
             for r in _rows(full["regions"])]
@@ -607,7 +777,8 @@ def test_html_renders_offline_in_chromium(full: dict[str, Path], tmp_path: Path)
     # was back (each 5-minute step is the five minutes before it).
     assert "<th>Покрытие</th>" in html
     gappy = html[html.index("Выдача охотничьего билета</b>"):]
-    assert gappy[:gappy.index("</tr>")].endswith('<td class="low">недостаточно данных</td>')
+    assert gappy[:gappy.index("</tr>")].endswith('<td class="low">недостаточно данных</td>'
+                                                 '<td class="na">не проверяется</td>')
     assert (f'fill="{NO_DATA}"><title>нет данных: 20.09.2026 00:00 — 23.09.2026 23:55 '
             "(3 д 23 ч 55 мин)</title>") in html
     assert (f'fill="{NO_DATA}"><title>нет данных: 01.09.2026 00:00 — 02.09.2026 23:55 '

@@ -27,6 +27,7 @@ from monitor.report.coverage import Daemons, daemon_timeline, month_coverage
 from monitor.report.errors import ReportError
 from monitor.report.model import (
     HOURS_OF_WEEK,
+    Accessibility,
     Cell,
     Outage,
     Part,
@@ -162,9 +163,10 @@ async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts]
                *(count_query(*c) for c in counts),
                q.latency_p95(svc, seconds)]
     found = await asyncio.gather(*(prom.instant(text, at) for text in instant))
-    outages, coverage, heat_events, heat_failures = await asyncio.gather(
+    outages, coverage, audits, heat_events, heat_failures = await asyncio.gather(
         month_outages(prom, svc, period),
         month_coverage(prom, svc, period, daemons),
+        _accessibility(prom, svc, period),
         prom.range(q.over(q.step_events(svc, "all", False), HEAT_STEP),
                    period.start + HEAT_STEP, at, HEAT_STEP),
         prom.range(q.over(q.step_failures(svc, "all", False), HEAT_STEP),
@@ -204,8 +206,34 @@ async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts]
             outages=outages.get(f.id, []),
             heatmap=heat.get(f.id, ()),
             coverage=cov.value if cov is not None else None,
-            gaps=cov.gaps if cov is not None else ()))
+            gaps=cov.gaps if cov is not None else (),
+            accessibility=audits.get(f.id)))
     return reports
+
+
+async def _accessibility(prom: Prometheus, svc: str, period: Period) -> dict[str, Accessibility]:
+    """Only the services with an audit series in the period: one without has no figures at
+    all (not zero violations)."""
+    seconds, at = period.seconds, period.end
+    worst, last, audited, barrier_free = await asyncio.gather(
+        prom.instant(q.accessibility_worst(svc, seconds), at),
+        prom.instant(q.accessibility_last(svc, seconds), at),
+        prom.instant(q.accessibility_steps(svc, seconds, barrier_free=False), at),
+        prom.instant(q.accessibility_steps(svc, seconds, barrier_free=True), at))
+
+    def by_impact(samples: list[tuple[dict[str, str], float]]) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for m, v in samples:
+            if "service" in m and "impact" in m:
+                out.setdefault(m["service"], {})[m["impact"]] = v
+        return out
+
+    worst_by, last_by = by_impact(worst), by_impact(last)
+    steps, free = _by_service(audited), _by_service(barrier_free)
+    return {sid: Accessibility(last=last_by.get(sid, {}), worst=counts,
+                               audited_steps=steps.get(sid, 0.0),
+                               barrier_free_steps=free.get(sid, 0.0))
+            for sid, counts in worst_by.items()}
 
 
 def _longest(outages: list[Outage], events: float | None) -> float | None:

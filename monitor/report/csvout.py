@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterable, Sequence
 
 from monitor.report import fmt
-from monitor.report.model import Report
+from monitor.report.model import IMPACTS, Accessibility, Report
 
 SERVICE_COLUMNS = (
     "service", "name", "region", "region_name", "curator", "level", "department", "mszu",
@@ -18,6 +18,11 @@ SERVICE_COLUMNS = (
     "longest_outage_seconds", "max_outage_objective_seconds", "max_outage_met",
     "latency_p95_seconds", "latency_p95_objective_seconds", "latency_p95_met",
     "coverage", "coverage_sufficient", "compliant", "outages",
+    # Last: not a part of the standard. Empty (audited false) for a service without an audit.
+    "accessibility_audited",
+    *(f"accessibility_{impact}_last" for impact in IMPACTS),
+    *(f"accessibility_{impact}_max" for impact in IMPACTS),
+    "accessibility_barrier_free_share",
 )
 OUTAGE_COLUMNS = ("service", "start", "end", "duration_seconds", "ongoing")
 REGION_COLUMNS = ("rank", "region", "region_name", "mszu_ranked", "mszu_compliant", "share")
@@ -54,8 +59,15 @@ def services_csv(report: Report) -> str:
                      f.mszu, s.events, s.failures, *parts[:3], s.availability_counted,
                      s.availability_excluded, *parts[3:], s.coverage,
                      None if s.coverage is None else s.enough_data, s.compliant,
-                     len(s.outages)])
+                     len(s.outages), *_accessibility(s.accessibility)])
     return _csv(SERVICE_COLUMNS, rows)
+
+
+def _accessibility(a: Accessibility | None) -> list[object]:
+    if a is None:
+        return [False, *(None for _ in range(2 * len(IMPACTS) + 1))]
+    return [True, *(a.last.get(i) for i in IMPACTS), *(a.worst.get(i) for i in IMPACTS),
+            a.barrier_free_share]
 
 
 def outages_csv(report: Report) -> str:

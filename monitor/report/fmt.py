@@ -18,6 +18,11 @@ def percent(ratio: float | None, digits: int = 2) -> str:
     return f"{ratio * 100:.{digits}f}".replace(".", ",") + " %"
 
 
+def count(value: float | None) -> str:
+    """A whole count (Prometheus answers in floats)."""
+    return NONE if value is None else str(round(value))
+
+
 def seconds(value: float | None) -> str:
     """``2,35 с`` below a minute, ``6 ч 04 мин`` above."""
     if value is None:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from monitor.promql import COVERAGE_THRESHOLD
 from monitor.report import fmt, svg
-from monitor.report.model import HOURS_OF_WEEK, Cell, Part, Report, ServiceReport
+from monitor.report.model import (
+    BARRIERS,
+    HOURS_OF_WEEK,
+    Accessibility,
+    Cell,
+    Part,
+    Report,
+    ServiceReport,
+)
 
 TITLES = {
     "availability": "Доступность",
@@ -67,6 +75,43 @@ def _coverage_cell(s: ServiceReport) -> str:
             f'<small>порог {escape(THRESHOLD)}</small></td>')
 
 
+ACCESSIBILITY = "Доступность для людей с инвалидностью"
+# The barrier impacts (model.BARRIERS) as the text names them: the heading's order, and the
+# phrases of the summary and the note.
+BARRIER_NAMES = {"critical": "критических", "serious": "серьёзных"}
+WITHOUT_BARRIERS = "без критических и серьёзных нарушений"
+BARRIER_LEVELS = "критического и серьёзного уровня"
+NOT_AUDITED = "не проверяется"
+
+
+def _counts(counts: Mapping[str, float]) -> str:
+    return " / ".join(fmt.count(counts.get(impact)) for impact in BARRIERS)
+
+
+def _accessibility_cell(a: Accessibility | None) -> str:
+    """Coloured by the last audit (what the service is like now); the month's worst and the
+    share of audited time without barriers below it. Not a part of the 24/7 standard: it
+    changes no verdict."""
+    if a is None:
+        return f'<td class="na">{NOT_AUDITED}</td>'
+    free = a.barrier_free
+    css, mark = ("na", "") if free is None else ("ok", "✓ ") if free else ("bad", "✗ ")
+    return (f'<td class="num {css}">{mark}{escape(_counts(a.last))}<br>'
+            f"<small>худшее за месяц: {escape(_counts(a.worst))}</small><br>"
+            f"<small>время без таких нарушений: "
+            f"{escape(fmt.percent(a.barrier_free_share, 1))}</small></td>")
+
+
+def _accessibility_summary(services: Sequence[ServiceReport]) -> str:
+    audited = [s.accessibility for s in services if s.accessibility is not None]
+    if not audited:
+        return ""
+    free = sum(1 for a in audited if a.barrier_free)
+    return (f'<p class="summary">{ACCESSIBILITY}: проверяется услуг — <b>{len(audited)}</b>, '
+            f"из них {WITHOUT_BARRIERS} при последней проверке — "
+            f"<b>{free}</b>.</p>")
+
+
 def _verdict(s: ServiceReport) -> str:
     if not s.enough_data:
         return f'<td class="low">{NOT_ENOUGH}</td>'
@@ -88,10 +133,13 @@ def _services_table(services: Sequence[ServiceReport]) -> str:
             f"<td>{'да' if f.mszu else 'нет'}</td>"
             + "".join(_part_cell(p) for p in s.parts)
             + f'<td class="num">{escape(counted)} / {escape(excluded)}</td>'
-            + _coverage_cell(s) + _verdict(s) + "</tr>")
+            + _coverage_cell(s) + _verdict(s) + _accessibility_cell(s.accessibility)
+            + "</tr>")
+    barriers = " / ".join(BARRIER_NAMES[i] for i in BARRIERS)
     return ("<table><tr><th>Услуга</th><th>Регион</th><th>Куратор</th><th>МСЗУ</th>"
             f"{head}<th>Доступность с учётом / без учёта регламентных работ</th>"
-            f"<th>Покрытие</th><th>Стандарт 24/7</th></tr>{''.join(rows)}</table>")
+            f"<th>Покрытие</th><th>Стандарт 24/7</th>"
+            f"<th>{ACCESSIBILITY}: число {barriers} нарушений</th></tr>{''.join(rows)}</table>")
 
 
 def _regions_table(report: Report) -> str:
@@ -166,7 +214,7 @@ def render_html(report: Report) -> str:
 по данным Prometheus {escape(report.prometheus)}.</div>
 <p class="summary">Стандарт соблюдают <b>{compliant}</b> из {measured} услуг с данными
 (всего в отчёте {len(services)}{thin_note}). Доля услуг МСЗУ, соблюдающих стандарт:
-<b>{share}</b>.</p>
+<b>{share}</b>.</p>{_accessibility_summary(services)}
 <h2>Соблюдение стандарта по услугам</h2>
 {_services_table(services)}
 <h2>Рейтинг регионов</h2>
@@ -197,5 +245,13 @@ def render_html(report: Report) -> str:
 услуга не признаётся ни соблюдающей, ни нарушающей стандарт («{NOT_ENOUGH}») и не участвует
 в рейтинге регионов. Время, когда монитор не работал, — не перерыв в работе услуги: на
 графике перерывов оно серое.</p>
+<p class="note">{ACCESSIBILITY} — только у услуг, страницы которых в этом месяце
+автоматически проверялись на соответствие требованиям доступности; у остальных — «{NOT_AUDITED}»
+(это не «нет нарушений»). Показано число нарушенных правил {BARRIER_LEVELS} — такие
+нарушения не дают части граждан получить услугу или сильно затрудняют это: при последней
+проверке месяца (цвет ячейки), наибольшее за месяц и доля времени, когда последняя на тот момент
+проверка таких нарушений не находила (из времени, когда проверки велись). Если проверяется
+несколько страниц услуги или из нескольких точек наблюдения, берётся худшая. Этот столбец не
+входит в стандарт 24/7 и на его соблюдение не влияет.</p>
 </body></html>
 """

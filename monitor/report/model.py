@@ -3,12 +3,20 @@ hour-of-week cells; the regional ranking."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from monitor.promql import COVERAGE_THRESHOLD
 from monitor.report.period import Period
 
 HOURS_OF_WEEK = 168
+# The ``impact`` label values of the accessibility violations gauge, most severe first (the
+# kind that exports it defines them; tests/test_report_accessibility.py keeps the two equal).
+IMPACTS = ("critical", "serious", "moderate", "minor")
+# The impacts the report counts as barriers: some citizens cannot do the task at all, or only
+# with great difficulty. The bar is the same for every service (a probe's own limits are its
+# operator's choice and not exported), and it is the audit's default limit.
+BARRIERS = IMPACTS[:2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,27 @@ class Cell:
         return None if self.events <= 0 else 1 - self.failures / self.events
 
 
+@dataclass(frozen=True, slots=True)
+class Accessibility:
+    """A service's accessibility audits in the period; only a service that had one has this.
+    Counts are violated rules per impact of its worst audited page."""
+
+    last: Mapping[str, float]   # at the period's last step with an audit
+    worst: Mapping[str, float]  # the most at any time in the period
+    audited_steps: float        # the period's 5m steps with an audit
+    barrier_free_steps: float   # of them, those with no violation of a barrier impact
+
+    @property
+    def barrier_free_share(self) -> float | None:
+        return None if self.audited_steps <= 0 else self.barrier_free_steps / self.audited_steps
+
+    @property
+    def barrier_free(self) -> bool | None:
+        """The last audit found no barrier; None when it lacks a barrier impact's count."""
+        found = [self.last.get(impact) for impact in BARRIERS]
+        return None if None in found else not any(found)
+
+
 @dataclass(slots=True)
 class ServiceReport:
     facts: ServiceFacts
@@ -77,6 +106,7 @@ class ServiceReport:
     heatmap: tuple[Cell, ...] = ()          # 168 cells, Monday 00:00 local first
     coverage: float | None = None           # share of scheduled runs done (location quorum)
     gaps: tuple[tuple[float, float], ...] = ()  # no location measured: no data, not outages
+    accessibility: Accessibility | None = None  # None: not audited in the period (not 0)
 
     @property
     def enough_data(self) -> bool:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 
 from monitor.metric_names import (
+    BROWSER_ACCESSIBILITY_VIOLATIONS,
     MAINTENANCE_ACTIVE,
     PROBE_DURATION_SECONDS,
     PROBE_INTERVAL_SECONDS,
@@ -34,6 +35,7 @@ from monitor.promql import (
     quorum,
     while_away,
 )
+from monitor.report.model import BARRIERS
 
 SVC = ("service",)
 FIVE = "5m"
@@ -73,11 +75,11 @@ def _maintenance(expr: str, svc: str, excluded: bool) -> str:
             f"(max by (service) ({MAINTENANCE_ACTIVE}{braces(svc)}) == 1)")
 
 
-def over(expr: str, seconds: int, step: int = 300) -> str:
-    """Sum of ``expr`` over the ``seconds`` before the evaluation time, one value per step.
-    The range is one second short so the step at the very start (which covers the step
-    before the period) is left out."""
-    return f"sum_over_time((\n{expr}\n)[{seconds - 1}s:{duration(step)}])"
+def over(expr: str, seconds: int, step: int = 300, fn: str = "sum_over_time") -> str:
+    """Sum (or ``fn``) of ``expr`` over the ``seconds`` before the evaluation time, one value
+    per step. The range is one second short so the step at the very start (which covers the
+    step before the period) is left out."""
+    return f"{fn}((\n{expr}\n)[{seconds - 1}s:{duration(step)}])"
 
 
 def latency_p95(svc: str, seconds: int) -> str:
@@ -178,3 +180,33 @@ def daemons_last_seen(seconds: int) -> str:
 def window_seconds(seconds: int) -> str:
     """The standard's window as exported in the period (it is national: one value)."""
     return f"max(last_over_time({SERVICE_WINDOW_SECONDS}[{seconds}s]))"
+
+
+# --- accessibility (services whose probes export an audit) -----------------------------------
+# The gauge holds each probe's last audit (violated rules per impact) until the next one, so
+# read at a step it is the page as last audited. Per service the worst page is taken: every
+# probe and location (one page audited from several places is the same markup; one that
+# differs was served differently, and some citizen got it).
+
+def accessibility_worst(svc: str, seconds: int) -> str:
+    """Per (service, impact): the most violations any of its audits had in the period, every
+    scraped value read (not only the 5m steps): a one-audit spike is still the month's worst."""
+    sel = braces(svc)
+    return (f"max by (service, impact) "
+            f"(max_over_time({BROWSER_ACCESSIBILITY_VIOLATIONS}{sel}[{seconds}s]))")
+
+
+def accessibility_last(svc: str, seconds: int) -> str:
+    """Per (service, impact): the worst page at the period's last step with an audit. Not
+    each series' last value: a probe or daemon gone mid-month would keep its old findings in
+    the service's figure after pages audited since had them fixed."""
+    worst = f"max by (service, impact) ({BROWSER_ACCESSIBILITY_VIOLATIONS}{braces(svc)})"
+    return over(worst, seconds, fn="last_over_time")
+
+
+def accessibility_steps(svc: str, seconds: int, barrier_free: bool) -> str:
+    """Per service: the period's 5m steps at which it had an audit; with ``barrier_free``,
+    only those at which no audited page had a violation of a barrier impact."""
+    impacts = 'impact=~"' + "|".join(BARRIERS) + '"'
+    worst = f"max by (service) ({BROWSER_ACCESSIBILITY_VIOLATIONS}{braces(svc, impacts)})"
+    return over(f"{worst} == 0" if barrier_free else worst, seconds, fn="count_over_time")

@@ -116,6 +116,8 @@ class ProbeScheduler:
             self._metrics.remove(entry.job.service, entry.job.probe)
         for key in (*diff.updated, *diff.rescheduled):
             entry = self._entries[key]
+            if entry.job.spec != plan[key].spec:
+                entry.series.drop_details()
             entry.job = plan[key]
             # A changed probe may have changed kind, and so the runtime it runs in.
             entry.ctx = replace(entry.ctx, runtime=self._runtimes.get(type(plan[key].spec)))

@@ -116,11 +116,16 @@ class ProbeSeries:
                 gauge.labels(*self._key, *labels).set(value)
                 self._kind.add((name, labels))
 
-    def drop_steps(self) -> None:
+    def drop_details(self) -> None:
+        """Forget what the runs of the probe's current spec exported beyond the common
+        series (journey steps, a kind's own series): on removal, and when the spec changes,
+        since the new one may never set them again (a step renamed, an audit switched off)."""
         for step in self._steps:
             _remove(self._metrics.journey_step, (*self._key, step))
         for name, labels in self._kind:
             _remove(self._metrics.kind_gauges[name], (*self._key, *labels))
+        self._steps.clear()
+        self._kind.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +321,7 @@ class Metrics:
         series = self._series.pop((service, probe), None)
         if series is None:
             return
-        series.drop_steps()
+        series.drop_details()
         labels = (service, probe, self.location)
         self.probes.remove(labels)
         _remove(self.time_to_result, labels)

@@ -36,6 +36,7 @@ SECRET = "‹secret›"
 _RESOURCE_ERROR = "Failed to load resource:"
 # Kept from the run's timeout for the evidence of a cut run (a screenshot, the report).
 RESERVE_SHARE, RESERVE_MAX = 0.2, 2.0
+WRITE_MARGIN = 0.2
 UNBOUNDED_STEP = 30.0  # a step's limit outside run_probe (no run deadline), e.g. in a REPL
 
 
@@ -109,8 +110,11 @@ async def probe_browser(spec: BrowserSpec, ctx: ProbeContext) -> ProbeResult:
     except PlaywrightError as exc:
         if not closed(exc):
             raise
+        # Told apart from a page that closed itself only by a race with the disconnect
+        # event, so both are this error; the browser is replaced either way.
         outcome.failure = StepFailed(Reason.ERROR, "the browser went away during the run "
-                                     "(crashed or killed); the next run starts a fresh one")
+                                     "(crashed or killed) or the page closed itself; the next "
+                                     "run starts a fresh browser")
     took = time.perf_counter() - started
     failure = outcome.failure
     if failure is None and spec.max_latency is not None and took > spec.max_latency:
@@ -178,23 +182,18 @@ async def _drive(spec: BrowserSpec, lease: Lease, watch: _Watch, outcome: _Outco
                                      f"{'; '.join(over)}" + (f" [{rules}]" if rules else ""))
     except StepFailed as failed:
         outcome.failure = failed
-    except PlaywrightError as exc:
-        browser = context.browser
-        if not closed(exc) or browser is None or not browser.is_connected():
-            raise  # the browser itself went away: the caller reports it
-        # The browser is fine: the page closed itself (window.close()) under a step.
-        outcome.failure = StepFailed(Reason.ASSERTION, f"step {current}: the page closed")
-        return
     except TimeoutError:
         lease.cut = True  # the page may hang its renderer: this browser is retired
         outcome.failure = StepFailed(Reason.TIMEOUT, f"step {current}: cut at the run's timeout")
     remaining = (deadline - loop.time()) if deadline is not None else 5.0
     if not lease.cut:
         with contextlib.suppress(PlaywrightError, TimeoutError):
-            async with asyncio.timeout(max(0.0, min(1.0, remaining / 2))):
+            async with asyncio.timeout(max(0.0, min(1.0, remaining / 4))):
                 outcome.vitals = await page.evaluate(vitals.COLLECT)
+        remaining = (deadline - loop.time()) if deadline is not None else 5.0
     if outcome.failure is not None:
-        outcome.screenshot = await _screenshot(page, spec, max(0.0, remaining - 0.5) / 2)
+        # What is left before the cut, less a moment to write the evidence down.
+        outcome.screenshot = await _screenshot(page, spec, remaining - WRITE_MARGIN)
 
 
 async def _screenshot(page: Page, spec: BrowserSpec, seconds: float) -> bytes | None:
