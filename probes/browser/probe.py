@@ -40,6 +40,10 @@ WRITE_MARGIN = 0.2
 UNBOUNDED_STEP = 30.0  # a step's limit outside run_probe (no run deadline), e.g. in a REPL
 
 
+class _BrowserGone(Exception):
+    """A step failed because the browser died under it (killed, crashed)."""
+
+
 @dataclass
 class _Watch:
     """What the page said during the run: console errors, uncaught exceptions, requests that
@@ -107,8 +111,8 @@ async def probe_browser(spec: BrowserSpec, ctx: ProbeContext) -> ProbeResult:
             await _drive(spec, lease, watch, outcome)
     except BrowserError as exc:
         return ProbeResult.fail(Reason.ERROR, f"browser: {exc}")
-    except PlaywrightError as exc:
-        if not closed(exc):
+    except (PlaywrightError, _BrowserGone) as exc:
+        if isinstance(exc, PlaywrightError) and not closed(exc):
             raise
         # Told apart from a page that closed itself only by a race with the disconnect
         # event, so both are this error; the browser is replaced either way.
@@ -182,6 +186,8 @@ async def _drive(spec: BrowserSpec, lease: Lease, watch: _Watch, outcome: _Outco
                                      f"{'; '.join(over)}" + (f" [{rules}]" if rules else ""))
     except StepFailed as failed:
         outcome.failure = failed
+        if lease.browser_gone():
+            raise _BrowserGone from None
     except TimeoutError:
         lease.cut = True  # the page may hang its renderer: this browser is retired
         outcome.failure = StepFailed(Reason.TIMEOUT, f"step {current}: cut at the run's timeout")

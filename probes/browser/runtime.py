@@ -85,6 +85,17 @@ class _Browser:
     def pid(self) -> int:
         return self.process.pid
 
+    def gone(self) -> bool:
+        """Dead, even if the disconnect has not reached Playwright yet: a step that failed
+        because its browser was killed must not read as the page's fault."""
+        if self.dead or (self.cdp is not None and not self.cdp.is_connected()):
+            return True
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return True
+        return stat[stat.rindex(")") + 2] in "ZX"
+
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -96,7 +107,11 @@ class Lease:
     page that hangs), which retires the browser as a cancelled run would."""
 
     context: BrowserContext
+    browser: _Browser
     cut: bool = False
+
+    def browser_gone(self) -> bool:
+        return self.browser.gone()
 
 
 class BrowserError(Exception):
@@ -164,7 +179,7 @@ class BrowserRuntime:
         browser.active += 1
         retire: str | None = None
         try:
-            lease = Lease(context)
+            lease = Lease(context, browser)
             yield lease
             if lease.cut:
                 retire = "timeout"
