@@ -46,8 +46,9 @@ Figures per (way, C):
   (1/n), so the sum counts the pages a browser's processes share (the binary, the zygote's
   pages every renderer inherits) once; a sum of RSS counts them once per process and
   overstates the tree several times over (printed for reference). PSS undercounts our tree
-  when a process outside it maps the same pages (another Chromium on a shared machine). The
-  whole tree's peak PSS (plus the worker and Node) is recorded too;
+  when a process outside it maps the same pages (another Chromium on a shared machine: their
+  count is recorded as ``foreign_chromium_start_end``). The whole tree's peak PSS (plus the
+  worker and Node) is recorded too;
 - failures by reason, check duration p50/p95 as the worker saw it (Dozor: ``run_probe``'s
   duration, which excludes waiting for a slot; fresh: launch to close), and Dozor's browser
   launches and retirements;
@@ -415,6 +416,12 @@ class Tree:
     def chromium_left(self) -> set[int]:
         return chromium(descendants(os.getpid()))
 
+    def foreign_chromium(self) -> int:
+        """Chromium processes outside our tree (another user's browser): they share the
+        binary's pages with ours, so our PSS reads lower while they run."""
+        table, ours = self.pids()
+        return len(chromium(set(table) - ours - {os.getpid()}))
+
 
 class Lines:
     """Lines from a worker's stdout, read unbuffered so ``select`` sees every one; lines that
@@ -464,6 +471,7 @@ def run_point(way: str, concurrency: int, checks: int, url: str, site: int,
     assert process.stdin is not None and process.stdout is not None
     lines = Lines(process.stdout.fileno())
     load0 = os.getloadavg()
+    foreign = tree.foreign_chromium()
     try:
         lines.expect("READY", 120.0)
         cpu0, own0, site0 = tree.cpu(), _own_cpu(), _ticks_cpu(site)
@@ -514,6 +522,7 @@ def run_point(way: str, concurrency: int, checks: int, url: str, site: int,
         "orphans_reaped": len(set(tree.reaped) - {process.pid, site}),
         "chromium_left_behind": left,
         "loadavg_start_end": [round(load0[0], 2), round(os.getloadavg()[0], 2)],
+        "foreign_chromium_start_end": [foreign, tree.foreign_chromium()],
     }
 
 
