@@ -16,7 +16,10 @@ another (the order alternates per C, against drift in machine load):
 - ``shared`` (with ``--ways``, not by default): Uptime Kuma's real-browser monitor, one
   Playwright-launched browser for good (never recycled), a fresh context per check, the same
   steps (without the screenshot Kuma takes on every check). The same lifecycle as Dozor's
-  without Dozor's extras (its own launch, Web Vitals, page-problem listeners).
+  without Dozor's extras (its own launch, Web Vitals, page-problem listeners);
+- ``lease`` (with ``--ways``): Dozor's runtime (its own launch, Playwright over CDP, a context
+  from ``lease()``) with the bare steps of the peers, none of the probe's extras: between
+  ``shared`` and ``dozor``, it splits what the runtime costs from what the probe adds.
 
 Each (way, C) runs in its own worker process (``--worker``), started by this script, which
 is a child subreaper (``PR_SET_CHILD_SUBREAPER``): a Chromium process orphaned by a kill of
@@ -93,7 +96,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import structlog
-from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    async_playwright,
+    expect,
+)
 
 from harness.browser_site import BrowserSite
 from harness.processes import chromium, descendants
@@ -102,8 +112,8 @@ from probes.browser import BrowserRuntime, BrowserSpec, probe_browser
 from probes.browser.runtime import find_executable
 
 BENCH = ROOT / "bench"
-WAYS = ("dozor", "fresh", "shared")
-PEERS = ("fresh", "shared")
+WAYS = ("dozor", "fresh", "shared", "lease")
+PEERS = ("fresh", "shared", "lease")
 UA = "Dozor/bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PR_SET_CHILD_SUBREAPER = 36
@@ -123,6 +133,15 @@ def steps(url: str) -> list[dict[str, Any]]:
     return [{"goto": f"{url}/form"}, {"fill": {"selector": "#name", "value": NAME}},
             {"select": {"selector": "#region", "label": REGION}},
             {"click": "#send"}, {"expect": {"text": DONE}}]
+
+
+async def bare_steps(page: Page, url: str) -> None:
+    """The check's steps as plain Playwright calls (what the peers run)."""
+    await page.goto(f"{url}/form")
+    await page.fill("#name", NAME)
+    await page.select_option("#region", label=REGION)
+    await page.click("#send")
+    await expect(page.get_by_text(DONE).first).to_be_visible()
 
 
 class Way(Protocol):
@@ -194,12 +213,7 @@ class Playwrighted:
                 else:
                     assert self.browser is not None
                     owner = await self.browser.new_context()
-                page = await owner.new_page()
-                await page.goto(f"{self.url}/form")
-                await page.fill("#name", NAME)
-                await page.select_option("#region", label=REGION)
-                await page.click("#send")
-                await expect(page.get_by_text(DONE).first).to_be_visible()
+                await bare_steps(await owner.new_page(), self.url)
         except Exception as exc:
             failed = _why(exc)
         if owner is not None:
@@ -217,6 +231,34 @@ class Playwrighted:
 
     def stats(self) -> dict[str, Any]:
         return {"launches": self.launches}
+
+
+class Leased:
+    """Dozor's runtime (its own launch, Playwright over CDP, a fresh context per check from
+    ``lease()``) with the bare steps: none of ``probe_browser``'s extras (the Web Vitals
+    script, the page-problem listeners, the vitals read, the result). Between ``shared``
+    and ``dozor``, it tells what the runtime costs from what the probe adds."""
+
+    def __init__(self, url: str, concurrency: int, timeout: float) -> None:
+        self.runtime = BrowserRuntime(RuntimeSettings(
+            options={"browser-concurrency": concurrency}))
+        self.spec = BrowserSpec.model_validate({"steps": steps(url)})
+        self.url, self.timeout = url, timeout
+
+    async def check(self) -> str | None:
+        async with self.runtime.slot(self.spec):
+            try:
+                async with asyncio.timeout(self.timeout), self.runtime.lease(self.spec) as lease:
+                    await bare_steps(await lease.context.new_page(), self.url)
+            except Exception as exc:
+                return _why(exc)
+        return None
+
+    async def close(self) -> None:
+        await self.runtime.close()
+
+    def stats(self) -> dict[str, Any]:
+        return {"launches": self.runtime.launches, "retired": dict(self.runtime.restarts)}
 
 
 def _why(exc: BaseException) -> str:
@@ -248,8 +290,13 @@ async def worker(args: argparse.Namespace) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     executable = find_executable(None)
     assert executable is not None, "no Chromium: make run-debs"
-    way: Way = (Dozor(args.url, args.concurrency, args.timeout) if args.worker == "dozor"
-                else Playwrighted(args.url, executable, args.timeout, args.worker == "fresh"))
+    way: Way
+    if args.worker == "dozor":
+        way = Dozor(args.url, args.concurrency, args.timeout)
+    elif args.worker == "lease":
+        way = Leased(args.url, args.concurrency, args.timeout)
+    else:
+        way = Playwrighted(args.url, executable, args.timeout, args.worker == "fresh")
     failures: Counter[str] = Counter()
     took: list[float] = []
     queue = iter(range(args.checks))
