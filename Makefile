@@ -35,8 +35,8 @@ LOCK_ENV := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT PIP_C
 PIP_COMPILE_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
   --no-emit-index-url --no-emit-trusted-host --no-emit-find-links --all-build-deps
 
-.PHONY: run test deps debs run-debs lint typecheck bench bench-blackbox schema deploy-config \
-  lock test-latest fresh-check
+.PHONY: run test deps debs run-debs lint typecheck bench bench-blackbox bench-browser schema \
+  deploy-config lock test-latest fresh-check
 
 # A fresh venv whenever the lock or pyproject.toml changes, so a package dropped from the lock
 # is gone too. Only the lock's pinned, hashed files are installed (--no-deps: nothing
@@ -130,3 +130,8 @@ bench-blackbox: deps debs
 	  ($(SUDO) apt-get update -qq && \
 	   DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nginx-light)
 	$(BIN)/python bench/vs_blackbox.py $(BENCH_ARGS)
+
+# Browser checks: Dozor's shared Chromium vs a fresh browser per check (bench/README.md);
+# needs only what `make run` installs (Debian's chromium-headless-shell).
+bench-browser: deps run-debs
+	$(BIN)/python bench/browser_bench.py $(BENCH_ARGS)
