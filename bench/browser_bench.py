@@ -108,7 +108,7 @@ from playwright.async_api import (
 from harness.browser_site import BrowserSite
 from harness.processes import chromium, descendants
 from probes import ProbeContext, RuntimeSettings, new_http_session, run_probe
-from probes.browser import BrowserRuntime, BrowserSpec, probe_browser
+from probes.browser import BrowserRuntime, BrowserSpec, probe_browser, procfs
 from probes.browser.runtime import find_executable
 
 BENCH = ROOT / "bench"
@@ -339,21 +339,6 @@ async def serve_site() -> None:
 # --- the orchestrator: processes, CPU, memory ------------------------------------------
 
 
-def _proc_table() -> dict[int, list[str]]:
-    """Every process's /proc/<pid>/stat fields after the command (state first), zombies
-    included: a zombie's utime/stime still count until it is reaped."""
-    table = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        table[int(entry.name)] = text[text.rindex(")") + 2:].split()
-    return table
-
-
 def _below(table: dict[int, list[str]], root: int, skip: set[int]) -> set[int]:
     found: set[int] = set()
     frontier = {root}
@@ -362,22 +347,6 @@ def _below(table: dict[int, list[str]], root: int, skip: set[int]) -> set[int]:
                     if int(f[1]) in frontier and pid not in skip} - found
         found |= frontier
     return found
-
-
-def _smaps(pid: int) -> tuple[int, int]:
-    """(Rss, Pss) in bytes, one read of smaps_rollup; (0, 0) if gone."""
-    rss = pss = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
-            for line in rollup:
-                if line.startswith("Rss:"):
-                    rss = int(line.split()[1]) * 1024
-                elif line.startswith("Pss:"):
-                    pss = int(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    return rss, pss
 
 
 def _is_chromium(pid: int) -> bool:
@@ -426,7 +395,7 @@ class Tree:
                 self.reaped_cpu += usage.ru_utime + usage.ru_stime
 
     def pids(self) -> tuple[dict[int, list[str]], set[int]]:
-        table = _proc_table()
+        table = procfs.all_stat_fields()
         return table, _below(table, os.getpid(), {self.site})
 
     def cpu(self) -> float:
@@ -446,7 +415,7 @@ class Tree:
         for pid in pids:
             if table[pid][0] in "ZX":
                 continue
-            rss, pss = _smaps(pid)
+            rss, pss = procfs.memory(pid)
             tree_pss += pss
             if _is_chromium(pid):
                 browsers += 1

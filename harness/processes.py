@@ -1,35 +1,24 @@
 """Processes as /proc shows them: who descends from whom, which are Chromium, how much
-memory they hold. For tests and benches that must find stray browsers and measure RSS."""
+memory they hold. For tests and benches that must find stray browsers and weigh them; the
+reads are the browser runtime's own (probes.browser.procfs)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields after the command name (state, ppid, pgrp, ...), or None if gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2:].split()
+from probes.browser import procfs
 
 
 def alive(pid: int) -> bool:
     """Running: a killed process may linger as a zombie until reaped, and that is dead."""
-    fields = _stat(pid)
-    return fields is not None and fields[0] not in "ZX"
+    return procfs.running(procfs.stat_fields(pid))
 
 
 def descendants(root: int) -> set[int]:
     """Every live process below ``root``, by parent links."""
-    parents: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
-        if fields is not None and fields[0] not in "ZX":
-            parents[int(entry.name)] = int(fields[1])
+    parents = {pid: int(fields[1]) for pid, fields in procfs.all_stat_fields().items()
+               if procfs.running(fields)}
     found: set[int] = set()
     frontier = {root}
     while frontier:
@@ -53,15 +42,4 @@ def chromium(pids: Iterable[int]) -> set[int]:
 
 def pss_bytes(pids: Iterable[int]) -> int:
     """Proportional set size of ``pids`` together: pages they share counted once."""
-    return sum(map(_pss, pids))
-
-
-def _pss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
-            for line in rollup:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+    return sum(procfs.memory(pid)[1] for pid in pids)

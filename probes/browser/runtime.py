@@ -31,6 +31,7 @@ from playwright.async_api import Browser, BrowserContext, Playwright, async_play
 from playwright.async_api import Error as PlaywrightError
 
 from probes._kind import RuntimeSettings
+from probes.browser import procfs
 from probes.browser.artifacts import ArtifactStore
 from probes.browser.nss import TrustStoreError, trust_store_home
 from probes.browser.spec import BrowserSpec
@@ -90,11 +91,7 @@ class _Browser:
         because its browser was killed must not read as the page's fault."""
         if self.dead or (self.cdp is not None and not self.cdp.is_connected()):
             return True
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return True
-        return stat[stat.rindex(")") + 2] in "ZX"
+        return not procfs.running(procfs.stat_fields(self.pid))
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -310,13 +307,16 @@ class BrowserRuntime:
 
     def pids(self) -> set[int]:
         """Every live process of every browser (their process groups)."""
-        groups = self.leaders()
-        return {pid for pid, group in _process_groups() if group in groups}
+        groups = {str(leader) for leader in self.leaders()}
+        if not groups:
+            return set()  # no browser: no /proc scan at every scrape
+        return {pid for pid, fields in procfs.all_stat_fields().items()
+                if fields[2] in groups and procfs.running(fields)}
 
     def samples(self) -> Iterable[tuple[str, tuple[str, ...], float]]:
         pids = self.pids()
         yield "dozor_browser_processes", (), float(len(pids))
-        yield "dozor_browser_memory_bytes", (), float(sum(pss_bytes(pid) for pid in pids))
+        yield "dozor_browser_memory_bytes", (), float(sum(procfs.memory(pid)[1] for pid in pids))
         yield "dozor_browser_runs_waiting", (), float(self._waiting)
         yield "dozor_browser_launches_total", (), float(self.launches)
         for reason in ("recycle", "timeout", "crash"):
@@ -353,30 +353,3 @@ async def _endpoint(process: asyncio.subprocess.Process) -> str:
         if found:
             return found.group(1)
         lines.append(text[:200])
-
-
-def _process_groups() -> Iterable[tuple[int, int]]:
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the command (which may hold spaces) start after the last ')'.
-        fields = stat[stat.rindex(")") + 2:].split()
-        yield int(entry.name), int(fields[2])
-
-
-def pss_bytes(pid: int) -> int:
-    """A process's proportional set size: its private memory plus its share of pages shared
-    with others, so the sum over Chromium's processes counts shared pages once (a sum of RSS
-    would count the zygote's pages in every renderer)."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
-            for line in rollup:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
