@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -88,6 +89,15 @@ Percent = Annotated[
     PlainSerializer(format_percent, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": PERCENT_PATTERN, "examples": ["99.5%"]}),
 ]
+
+
+def check_http_url(value: str) -> str:
+    """``value``, if it is an absolute http(s) URL with a host; else ValueError."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL; write e.g. "
+                         "'https://host.example/path'")
+    return value
 
 
 def check_regex(pattern: str) -> str:

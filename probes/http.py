@@ -23,7 +23,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.http_exceptions import InvalidHeader, LineTooLong
@@ -34,7 +33,7 @@ from probes._context import ProbeContext
 from probes._http_client import HttpExchange
 from probes._kind import SpecBase
 from probes._result import ProbeResult, Reason
-from probes._spec import Duration, OneOrMany, Regex, StrictModel
+from probes._spec import Duration, OneOrMany, Regex, StrictModel, check_http_url
 from probes._tls import TlsOptions, tls_context
 
 __all__ = [
@@ -79,12 +78,7 @@ class HttpSpec(SpecBase):
     @field_validator("url")
     @classmethod
     def _url_is_http(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f"{value!r} is not an http(s) URL; write e.g. 'https://host.example/path'"
-            )
-        return value
+        return check_http_url(value)
 
     def latency_objective(self) -> float | None:
         """The longest a run may take to count as a success, if the spec sets one."""

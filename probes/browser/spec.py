@@ -8,14 +8,13 @@ Each step is a mapping with exactly one action key (``goto``, ``click``, ``fill`
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from probes._kind import SpecBase
-from probes._spec import Duration, Regex, StrictModel, format_duration
+from probes._spec import Duration, Regex, StrictModel, check_http_url, format_duration
 
 __all__ = [
     "ACTIONS",
@@ -35,6 +34,15 @@ IMPACTS = ("critical", "serious", "moderate", "minor")
 Selector = Annotated[str, Field(min_length=1, description="a Playwright selector (CSS, text=…)")]
 
 
+_M = TypeVar("_M", bound=StrictModel)
+
+
+def _exactly_one(model: _M, *fields: str) -> _M:
+    if sum(getattr(model, name) is not None for name in fields) != 1:
+        raise ValueError(f"give exactly one of {', '.join(fields)}")
+    return model
+
+
 class Goto(StrictModel):
     url: str = Field(description="http(s) URL to open")
     wait_until: Literal["load", "domcontentloaded", "networkidle", "commit"] = "load"
@@ -42,11 +50,7 @@ class Goto(StrictModel):
     @field_validator("url")
     @classmethod
     def _http(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL; write e.g. "
-                             "'https://host.example/path'")
-        return value
+        return check_http_url(value)
 
 
 class Fill(StrictModel):
@@ -66,9 +70,7 @@ class Select(StrictModel):
 
     @model_validator(mode="after")
     def _one(self) -> Self:
-        if (self.value is None) == (self.label is None):
-            raise ValueError("give exactly one of value, label")
-        return self
+        return _exactly_one(self, "value", "label")
 
 
 class WaitFor(StrictModel):
@@ -78,9 +80,7 @@ class WaitFor(StrictModel):
 
     @model_validator(mode="after")
     def _one(self) -> Self:
-        if (self.selector is None) == (self.text is None):
-            raise ValueError("give exactly one of selector, text")
-        return self
+        return _exactly_one(self, "selector", "text")
 
 
 class Expect(StrictModel):

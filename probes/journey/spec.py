@@ -9,13 +9,12 @@ step and a poll step after it.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from probes._kind import RunVariables, SpecBase
-from probes._spec import Duration, StrictModel, format_duration
+from probes._spec import Duration, StrictModel, check_http_url, format_duration
 from probes._tls import TlsOptions
 from probes.http import DEFAULT_MAX_BODY, HttpExpect
 from probes.journey.extract import VAR_NAME_PATTERN, Extract, PollUntil, references
@@ -43,14 +42,7 @@ class StepRequest(StrictModel):
     @classmethod
     def _url_is_http(cls, value: str) -> str:
         # A URL taken whole from a variable (e.g. a Location header) is checked at run time.
-        parts = urlsplit(value)
-        if not value.startswith("${") and (
-            parts.scheme not in ("http", "https") or not parts.hostname
-        ):
-            raise ValueError(
-                f"{value!r} is not an http(s) URL; write e.g. 'https://host.example/path'"
-            )
-        return value
+        return value if value.startswith("${") else check_http_url(value)
 
     @model_validator(mode="after")
     def _one_body(self) -> StepRequest:
