@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from probes._run import ProbeFn
 from probes._spec import StrictModel, format_duration
@@ -72,7 +72,7 @@ class KindMetric:
     help: str
     labels: tuple[str, ...] = ()
     per_probe: bool = True
-    type: str = "gauge"
+    type: Literal["gauge", "counter"] = "gauge"
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,16 @@ def _location(metric: str) -> str:
     return f"max by (probe, location) ({metric}{{{SVC}}})"
 
 
+def _browser_panel(title: str, metric: str, label: str, width: int, description: str,
+                   unit: str = "") -> Panel:
+    """A browser kind's last-run gauge per probe and ``label``, the worst location."""
+    return Panel(
+        title, "timeseries",
+        (Query(f"max by (probe, {label}) ({metric}{{{SVC}}})", f"{{{{probe}}}} {{{{{label}}}}}"),),
+        width=width, height=8, unit=unit, options=LEGEND, may_be_empty=True,
+        description=description)
+
+
 def service() -> Dashboard:
     availability = Panel(
         "Availability over the standard's window", "stat",
@@ -205,25 +215,16 @@ def service() -> Dashboard:
         overrides=(up_down_cells("last run"), up_down_cells("confirmed"),
                    {"matcher": {"id": "byName", "options": "since last success"},
                     "properties": [{"id": "unit", "value": "s"}]}))
-    vitals = Panel(
-        "Web Vitals (browser probes)", "timeseries",
-        (Query(f"max by (probe, vital) ({BROWSER_WEB_VITAL_SECONDS}{{{SVC}}})",
-               "{{probe}} {{vital}}"),),
-        width=10, height=8, unit="s", options=LEGEND, may_be_empty=True,
+    vitals = _browser_panel(
+        "Web Vitals (browser probes)", BROWSER_WEB_VITAL_SECONDS, "vital", 10, unit="s",
         description="The last run's LCP, FCP, TTFB and TBT of the page each browser probe "
                     "ends on, the worst location. Empty for services without browser probes.")
-    problems = Panel(
-        "Page problems (browser probes)", "timeseries",
-        (Query(f"max by (probe, problem) ({BROWSER_PAGE_PROBLEMS}{{{SVC}}})",
-               "{{probe}} {{problem}}"),),
-        width=7, height=8, options=LEGEND, may_be_empty=True,
+    problems = _browser_panel(
+        "Page problems (browser probes)", BROWSER_PAGE_PROBLEMS, "problem", 7,
         description="Console errors, uncaught page errors and failed requests (network "
                     "errors, HTTP 4xx/5xx) in each browser probe's last run.")
-    accessibility = Panel(
-        "Accessibility violations (last audit)", "timeseries",
-        (Query(f"max by (probe, impact) ({BROWSER_ACCESSIBILITY_VIOLATIONS}{{{SVC}}})",
-               "{{probe}} {{impact}}"),),
-        width=7, height=8, options=LEGEND, may_be_empty=True,
+    accessibility = _browser_panel(
+        "Accessibility violations (last audit)", BROWSER_ACCESSIBILITY_VIOLATIONS, "impact", 7,
         description="Violated axe-core rules by impact in each audited browser probe's last "
                     "run. Empty for services without an accessibility audit.")
     return Dashboard(

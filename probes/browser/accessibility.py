@@ -42,8 +42,9 @@ def axe_source() -> str:
 
 async def audit(page: Page, settings: Accessibility) -> list[dict[str, Any]]:
     """The violated rules: id, impact, help, nodes."""
-    if not await page.evaluate("() => typeof window.axe === 'object'"):
-        await page.evaluate(axe_source())
+    # Always ours: a run audits once, on a fresh page, and a page that ships its own axe
+    # must not choose the engine (nor cost a round trip to ask).
+    await page.evaluate(axe_source())
     found = await page.evaluate(_RUN, TAGS[settings.standard])
     return [v for v in found if isinstance(v, dict)]
 
