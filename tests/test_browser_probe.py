@@ -118,7 +118,10 @@ async def test_what_the_steps_typed_reaches_the_page(
         {"fill": {"selector": "#name", "value": "Иванов"}},
         {"select": {"selector": "#region", "label": "Хабаровский край"}},
         {"click": "#send"},
-        {"expect": {"text": "Заявление принято: регион 27, букв в ФИО 6"}}]})
+        {"expect": {"text": "Заявление принято: регион 27, букв в ФИО 6"}},
+        {"click": "#q"},
+        {"press": "Enter"},  # no selector: the keyboard, into the focused field
+        {"expect": {"text": "Поиск: готово"}}]})
     assert result.success, result.detail
     wrong = await _check(runtime, ctx, {"steps": [
         {"goto": f"{site.url}/form"},
@@ -381,6 +384,17 @@ async def test_the_browser_is_recycled_every_n_runs(
         assert len(rt.leaders()) == 1  # retired browsers are gone, not lingering
     finally:
         await rt.close()
+
+
+async def test_the_slot_launches_the_browser_before_the_run_is_timed(
+        runtime: BrowserRuntime, site: BrowserSite) -> None:
+    """run_probe enters the slot before its clock starts: the launch happens there."""
+    spec = BrowserSpec.model_validate({"steps": [{"goto": f"{site.url}/"}]})
+    assert runtime.leaders() == set()
+    async with runtime.slot(spec):
+        assert runtime.launches == 1 and len(runtime.leaders()) == 1
+    async with runtime.slot(spec):
+        assert runtime.launches == 1  # ready: no second launch
 
 
 async def test_the_concurrency_cap_holds(ctx: ProbeContext, site: BrowserSite) -> None:
