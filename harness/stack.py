@@ -13,7 +13,7 @@ import json
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -134,11 +134,12 @@ async def _ready(proc: Process, timeout: float = 20.0) -> None:
     await poll(check, timeout, f"{proc.name} at {proc.url} to be ready")
 
 
-def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(argv: list[str], log: Path,
+          env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
     """``argv`` in the background, its stdout and stderr to ``log``."""
     with log.open("wb") as out:
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, env=env)
 
 
 def stop_process(popen: subprocess.Popen[bytes]) -> None:

@@ -1,4 +1,4 @@
-"""``dozor`` command line: check, run, rules, alertmanager, report, demo."""
+"""``dozor`` command line: check, run, rules, alertmanager, report, status, demo."""
 
 from __future__ import annotations
 
@@ -83,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     from monitor.report.command import add_arguments as add_report_arguments
 
     add_report_arguments(report)
+
+    status = sub.add_parser("status", help="serve the public 24/7 status page")
+    from monitor.status.command import add_arguments as add_status_arguments
+
+    add_status_arguments(status, _listen)
 
     demo = sub.add_parser("demo", help="run the daemon against a simulated e-service world")
     demo.add_argument("--listen", type=_listen, default=("127.0.0.1", 9247))
@@ -206,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from monitor.report.command import run_report
 
         return run_report(args)
+    if args.command == "status":
+        from monitor.status.command import run_status
+
+        return run_status(args)
     if args.command == "demo":
         return asyncio.run(_demo(args, running))
     raise AssertionError(args.command)

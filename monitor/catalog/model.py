@@ -52,6 +52,9 @@ class Region(StrictModel):
     timezone: str = Field(description="IANA time zone, e.g. Europe/Moscow")
 
 
+PublicCuratorField = Literal["photo", "email", "phone", "telegram"]
+
+
 class Curator(StrictModel):
     id: Slug
     name: str = Field(min_length=1)
@@ -61,6 +64,13 @@ class Curator(StrictModel):
         description="numeric Telegram chat id (Alertmanager needs the number, not @name)")
     webhook: str | None = Field(None, pattern=r"^https?://")
     deputy: Slug | None = None
+    phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 ()-]{4,24}$")
+    photo: str | None = Field(None, pattern=r"^https://",
+                              description="URL of the curator's photo for the status page")
+    # The status page shows a curator's name always (citizens are promised who answers for
+    # a service) and any other field only when listed here: contacts are private by default.
+    public: tuple[PublicCuratorField, ...] = Field(
+        (), description="fields shown on the public status page besides the name")
 
 
 class LifeSituation(StrictModel):
@@ -193,6 +203,10 @@ class Service(StrictModel):
     mszu: bool = False
     curator: Slug
     life_situations: tuple[Slug, ...] = ()
+    # The service's own address for citizens, shown on the status page. Probe targets never
+    # are: they may name internal hosts, carry credentials or test accounts.
+    public_url: str | None = Field(None, pattern=r"^https?://",
+                                   description="the citizen-facing address, shown publicly")
     standard: StandardOverride = StandardOverride()
     maintenance: tuple[Maintenance, ...] = ()
     probes: tuple[Probe, ...] = Field(min_length=1)

@@ -58,3 +58,31 @@ def maintenance_now(catalog: Catalog, at: dt.datetime) -> dict[str, Maintenance]
             # An announced window wins: it is the one the 24/7 policy may excuse.
             out[service.id] = next((w for w in active if w.announced), active[0])
     return out
+
+
+def occurrences(window: Maintenance, start: dt.datetime, end: dt.datetime,
+                timezone: str) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The spans of ``window`` that overlap [``start``, ``end``) (aware instants), as aware
+    local datetimes, first first; an ongoing one is included with its true start."""
+    zone = ZoneInfo(timezone)
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
+    if window.start is not None and window.end is not None:
+        spans.append((window.start.replace(tzinfo=zone), window.end.replace(tzinfo=zone)))
+    elif window.cron is not None and window.duration is not None:
+        trigger = CronTrigger.from_crontab(window.cron, timezone=zone)
+        length = dt.timedelta(seconds=window.duration)
+        fire = trigger.get_next_fire_time(None, first - length)
+        while fire is not None and fire < last and len(spans) < 1000:
+            spans.append((fire, fire + length))
+            fire = trigger.get_next_fire_time(fire, fire + dt.timedelta(seconds=1))
+    elif window.from_ is not None and window.to is not None:
+        days = window.weekdays or WEEKDAYS
+        day = (first - dt.timedelta(days=1)).date()
+        while day <= last.date():
+            if WEEKDAYS[day.weekday()] in days:
+                begin = dt.datetime.combine(day, window.from_, zone)
+                finish_day = day if window.from_ < window.to else day + dt.timedelta(days=1)
+                spans.append((begin, dt.datetime.combine(finish_day, window.to, zone)))
+            day += dt.timedelta(days=1)
+    return [(a, b) for a, b in spans if a < last and b > first]

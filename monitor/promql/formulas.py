@@ -13,6 +13,7 @@ from monitor.metric_names import (
     PROBE_LAST_OUTAGE_SECONDS,
     PROBE_OUTAGE_START_TIMESTAMP_SECONDS,
     PROBE_SUCCESS,
+    PROBE_UP,
 )
 from monitor.promql.expr import braces
 
@@ -56,6 +57,13 @@ def location_outage_seconds(*matchers: str) -> str:
             f"  or\n"
             f"  {PROBE_SUCCESS}{sel} * 0\n"
             f")")
+
+
+def location_down(*matchers: str) -> str:
+    """Per (service, location): 1 while any of the service's probes there is confirmed down
+    (``dozor_probe_up`` has the failure and success thresholds applied), else 0. The
+    service's state is the location quorum of this (``dozor:service_down``)."""
+    return f"1 - min by (service, location) ({PROBE_UP}{braces(*matchers)})"
 
 
 def daemon_present() -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.catalog import CatalogError, load_catalog
+from monitor.catalog import Catalog, CatalogError, load_catalog
 from monitor.metric_names import (
     CURATOR_INFO,
     REGION_INFO,
@@ -63,23 +63,32 @@ async def collect_report(options: ReportOptions, progress: Progress | None = Non
     async with Prometheus(options.prometheus, concurrency=options.concurrency,
                           timeout=options.timeout, on_done=on_done) as prom:
         facts = (_catalog_facts(options.config) if options.config is not None
-                 else await _metric_facts(prom, period))
+                 else await metric_facts(prom, period))
         chosen, selection = _select(facts, options, period)
-        if progress is not None:
-            progress.total = len(chosen)
-        chunks = [chosen[i:i + options.chunk] for i in range(0, len(chosen), options.chunk)]
-        daemons = await daemon_timeline(prom, period)
-
-        async def one(chunk: Sequence[ServiceFacts]) -> list[ServiceReport]:
-            done = await _chunk(prom, period, chunk, daemons)
-            if progress is not None:
-                progress.services_done(len(chunk))
-            return done
-
-        results = await asyncio.gather(*(one(c) for c in chunks))
-    services = tuple(s for part in results for s in part)
+        services = await collect_services(prom, period, chosen, options.chunk, progress)
     return Report(period=period, selection=selection, prometheus=options.prometheus,
                   generated_at=time.time(), services=services, regions=rank_regions(services))
+
+
+async def collect_services(prom: Prometheus, period: Period, chosen: Sequence[ServiceFacts],
+                           chunk: int = 100,
+                           progress: Progress | None = None) -> tuple[ServiceReport, ...]:
+    """Every figure of the chosen services over ``period`` (any span of whole 5-minute
+    steps: a calendar month for the report, the standard's rolling window for the status
+    page), in chunks of ``chunk`` services per query."""
+    if progress is not None:
+        progress.total = len(chosen)
+    chunks = [chosen[i:i + chunk] for i in range(0, len(chosen), chunk)]
+    daemons = await daemon_timeline(prom, period)
+
+    async def one(part: Sequence[ServiceFacts]) -> list[ServiceReport]:
+        done = await _chunk(prom, period, part, daemons)
+        if progress is not None:
+            progress.services_done(len(part))
+        return done
+
+    results = await asyncio.gather(*(one(c) for c in chunks))
+    return tuple(s for part in results for s in part)
 
 
 def parse_or_fail(text: str) -> Period:
@@ -94,6 +103,10 @@ def _catalog_facts(config: Path) -> list[ServiceFacts]:
         catalog = load_catalog(config)
     except CatalogError as exc:
         raise ReportError("\n".join(str(i) for i in exc.issues)) from None
+    return catalog_facts(catalog)
+
+
+def catalog_facts(catalog: Catalog) -> list[ServiceFacts]:
     regions = {r.code: r for r in catalog.regions}
     curators = {c.id: c.name for c in catalog.curators}
     return [ServiceFacts(
@@ -104,7 +117,7 @@ def _catalog_facts(config: Path) -> list[ServiceFacts]:
         department=s.department, mszu=s.mszu) for s in catalog.services]
 
 
-async def _metric_facts(prom: Prometheus, period: Period) -> list[ServiceFacts]:
+async def metric_facts(prom: Prometheus, period: Period) -> list[ServiceFacts]:
     """From the info metrics last exported in the month (one series per service)."""
     seconds, at = period.seconds, period.end
     services, regions, curators = await asyncio.gather(
@@ -188,6 +201,14 @@ async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts]
             failures = count[(hours, excluded, "failures")].get(sid, 0.0)
             return None if not events else 1 - failures / events
 
+        def business(sid: str = f.id, excluded: bool = excluded_policy) -> float | None:
+            """Working hours: every run less the off-hours ones (maintenance as the policy)."""
+            key = ("all", excluded), ("offhours", excluded)
+            events = [count[(*k, "events")].get(sid, 0.0) for k in key]
+            failures = [count[(*k, "failures")].get(sid, 0.0) for k in key]
+            runs = events[0] - events[1]
+            return None if runs <= 0 else 1 - (failures[0] - failures[1]) / runs
+
         parts = (
             Part("availability", availability("all", excluded_policy),
                  objectives["availability"].get(f.id)),
@@ -203,6 +224,7 @@ async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts]
             failures=count[("all", False, "failures")].get(f.id),
             availability_counted=availability("all", False),
             availability_excluded=availability("all", True),
+            business_availability=business(),
             outages=outages.get(f.id, []),
             heatmap=heat.get(f.id, ()),
             coverage=cov.value if cov is not None else None,

@@ -102,6 +102,7 @@ class ServiceReport:
     failures: float | None
     availability_counted: float | None      # maintenance counted
     availability_excluded: float | None     # announced maintenance excluded
+    business_availability: float | None = None  # working hours only (the off-hours' complement)
     outages: list[Outage] = field(default_factory=list)
     heatmap: tuple[Cell, ...] = ()          # 168 cells, Monday 00:00 local first
     coverage: float | None = None           # share of scheduled runs done (location quorum)

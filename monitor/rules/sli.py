@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from monitor.metric_names import (
     PROBE_DURATION_SECONDS,
-    PROBE_UP,
     PROBES_TOTAL,
 )
 from monitor.promql import (
@@ -24,6 +23,7 @@ from monitor.promql import (
     Record,
     braces,
     duration,
+    location_down,
     location_outage_seconds,
     quorum,
 )
@@ -113,7 +113,7 @@ def _outage_window(window: int, base: int) -> Record:
 def _up_5m() -> list[Record]:
     # dozor_probe_up is the confirmed state (failure/success thresholds applied).
     return [
-        Record("dozor:location_down", f"1 - min by (service, location) ({PROBE_UP})"),
+        Record("dozor:location_down", location_down()),
         Record("dozor:service_down", quorum("dozor:location_down", ("service",))),
         Record("dozor:service_up", "1 - dozor:service_down"),
     ]

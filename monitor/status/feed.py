@@ -1,0 +1,57 @@
+"""The Atom feed of incidents (the window's outages) and announced maintenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitor.report import fmt
+from monitor.status.snapshot import Snapshot
+
+MAX_ENTRIES = 100
+TAG = "tag:dozor.status,2026:"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: str
+    service: str
+    title: str
+    summary: str
+    published: str
+    updated: str
+    sort: float
+
+
+def _rfc3339(at: float) -> str:
+    return fmt.iso(at)
+
+
+def entries(snap: Snapshot, now: float, service: str | None = None) -> list[Entry]:
+    names = {sid: f.name for sid, f in snap.directory.services.items()}
+    out = []
+    reports = snap.window.services if snap.window else {}
+    for sid, report in reports.items():
+        if service is not None and sid != service:
+            continue
+        for o in report.outages:
+            end = now if o.ongoing else o.end
+            title = (f"Сбой продолжается: {names.get(sid, sid)}" if o.ongoing
+                     else f"Сбой: {names.get(sid, sid)} — {fmt.seconds(o.seconds)}")
+            summary = (f"Услуга «{names.get(sid, sid)}» недоступна с {fmt.moscow(o.start)} МСК."
+                       if o.ongoing else
+                       f"Услуга «{names.get(sid, sid)}» была недоступна с {fmt.moscow(o.start)} "
+                       f"по {fmt.moscow(o.end)} МСК ({fmt.seconds(o.seconds)}).")
+            out.append(Entry(f"{TAG}outage/{sid}/{int(o.start)}", sid, title, summary,
+                             _rfc3339(o.start), _rfc3339(end), end))
+    for a in snap.directory.announcements:
+        if a.service not in names or (service is not None and a.service != service):
+            continue
+        reason = f" Причина: {a.reason}." if a.reason else ""
+        out.append(Entry(
+            f"{TAG}maintenance/{a.service}/{int(a.start)}", a.service,
+            f"Плановые работы: {names[a.service]}",
+            f"С {fmt.moscow(a.start)} по {fmt.moscow(a.end)} МСК услуга «{names[a.service]}» "
+            f"может быть недоступна.{reason}",
+            _rfc3339(min(a.start, now)), _rfc3339(min(a.start, now)), min(a.start, now)))
+    out.sort(key=lambda e: (-e.sort, e.id))
+    return out[:MAX_ENTRIES]

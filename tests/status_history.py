@@ -1,0 +1,213 @@
+"""The status page's test world: a catalog and ~two months of synthetic history ending a few
+seconds ago, in a real Prometheus (``harness.backfill``), and ``dozor status`` serving it.
+
+Services (one location each, a run every 5 minutes):
+
+- healthy  RU-MOW МСЗУ  always up;
+- nightly  RU-KHA МСЗУ  down 01:00–04:00 Vladivostok time every night: breaks the standard;
+- broken   RU-MOW       down for the last three hours: down now;
+- maint    RU-KHA МСЗУ  up, in announced maintenance now (the daemon's gauge and the catalog);
+- young    RU-MOW       added two days ago: older days have no data;
+- dipped   RU-MOW МСЗУ  six hours down on the 3rd of the previous month: broke it then.
+
+Secrets planted where only the catalog knows them (probe URLs, headers, private curator
+contacts) must never appear on the site: ``PRIVATE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from harness.backfill import OpenMetrics, backfilled_prometheus, probe_runs
+from harness.stack import free_port, spawn, stop_process
+
+MSK = ZoneInfo("Europe/Moscow")
+VLA = ZoneInfo("Asia/Vladivostok")
+STEP = 300
+NOW = time.time()
+# Runs end on the 5-minute grid, as the report's steps fall (a real daemon is scraped far more
+# often than it runs, so any 5-minute window holds two samples; here the grid provides them),
+# and every series is scraped once more a few seconds ago.
+LAST = (NOW - 20) // STEP * STEP
+SCRAPED = NOW - 5
+_month = dt.datetime.fromtimestamp(NOW, MSK).replace(day=1, hour=0, minute=0, second=0,
+                                                      microsecond=0)
+MONTH_START = _month.timestamp()
+PREV_START = (_month - dt.timedelta(days=1)).replace(day=1).timestamp()
+FIRST = PREV_START - 86400               # a day before the previous month
+RUNS = [LAST - STEP * k for k in range(int((LAST - FIRST) // STEP), -1, -1)]
+BROKEN_FROM = LAST - 3 * 3600 + 1
+YOUNG_FROM = LAST - 2 * 86400
+DIP = (PREV_START + 2 * 86400 + 12 * 3600, PREV_START + 2 * 86400 + 18 * 3600)
+MAINT = (NOW - 3600, NOW + 3600)
+TOKEN = "S3cr3t-t0ken-4242"
+PRIVATE = ("intranet-gw.corp.example", TOKEN, "Bearer", "petrov-private@corp.example",
+           "+7 423 000-00-02", "423000", "-1001234567", "+7 495 000-00-01", "495000",
+           "/internal/health")
+
+
+def night(t: float) -> bool:
+    return 1 <= dt.datetime.fromtimestamp(t, VLA).hour < 4
+
+
+@dataclass(frozen=True)
+class Svc:
+    id: str
+    name: str
+    region: str
+    curator: str
+    mszu: bool
+    down: Any                      # run end time -> failed
+    since: float = FIRST
+
+    @property
+    def timezone(self) -> str:
+        return REGIONS[self.region][1]
+
+    def runs(self) -> list[tuple[float, bool]]:
+        return [(t, not self.down(t)) for t in RUNS if t >= self.since]
+
+
+REGIONS = {"RU-MOW": ("Москва", "Europe/Moscow"),
+           "RU-KHA": ("Хабаровский край", "Asia/Vladivostok")}
+SERVICES = (
+    Svc("healthy", "Запись к врачу", "RU-MOW", "ivanova", True, lambda t: False),
+    Svc("nightly", "Запись в детский сад", "RU-KHA", "petrov", True, night),
+    Svc("broken", "Выдача справок", "RU-MOW", "petrov", False, lambda t: t >= BROKEN_FROM),
+    Svc("maint", "Регистрация транспорта", "RU-KHA", "ivanova", True, lambda t: False),
+    Svc("young", "Запись в кружок", "RU-MOW", "ivanova", False, lambda t: False,
+        since=YOUNG_FROM),
+    Svc("dipped", "Пособие на ребёнка", "RU-MOW", "ivanova", True,
+        lambda t: DIP[0] < t <= DIP[1]),
+)
+BY_ID = {s.id: s for s in SERVICES}
+TARGET = 'instance="msk:9247",job="dozor"'
+# The catalog's default standard, as the daemon exports it per service.
+OBJECTIVES = {"dozor_service_availability_objective": 0.995,
+              "dozor_service_offhours_availability_objective": 0.995,
+              "dozor_service_max_outage_objective_seconds": 3600.0,
+              "dozor_service_latency_p95_objective_seconds": 2.0,
+              "dozor_service_maintenance_counts": 1.0}
+
+
+def openmetrics() -> str:
+    om = OpenMetrics()
+    for s in SERVICES:
+        probe_runs(om, f'service="{s.id}",probe="portal",location="msk",{TARGET}', s.runs(),
+                   s.timezone, STEP, scraped_at=SCRAPED)
+    hourly = [*RUNS[::12], SCRAPED]
+    for metric, value in OBJECTIVES.items():
+        for s in SERVICES:
+            om.gauge(metric, f'service="{s.id}",{TARGET}', [(t, value) for t in hourly
+                                                              if t >= s.since])
+    om.gauge("dozor_maintenance_active", 'service="maint"',
+             [(t, 1.0 if t >= MAINT[0] else 0.0) for t in [*RUNS[-48:], SCRAPED]])
+    om.gauge("dozor_build_info", f'{TARGET},version="1.0",python="3.11"',
+             [(t, 1.0) for t in [*RUNS, SCRAPED]])
+    return om.text()
+
+
+def catalog() -> dict[str, Any]:
+    local = dt.datetime.fromtimestamp(MAINT[0], VLA).replace(tzinfo=None, second=0, microsecond=0)
+
+    def service(s: Svc) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": s.id, "name": s.name, "level": "regional", "region": s.region,
+            "department": "Министерство цифрового развития", "mszu": s.mszu,
+            "curator": s.curator,
+            "life_situations": ["birth-of-child"] if s.id in ("healthy", "nightly", "dipped")
+            else ["moving-house"],
+            "probes": [{"name": "portal", "http": {
+                "url": f"https://intranet-gw.corp.example/internal/health?token={TOKEN}",
+                "headers": {"Authorization": "Bearer ${STATUS_TEST_TOKEN}"}}}]}
+        if s.id == "healthy":
+            doc["public_url"] = "https://www.gosuslugi.ru/600204/1"
+        if s.id == "maint":
+            doc["maintenance"] = [
+                {"start": local.isoformat(), "end": (local + dt.timedelta(hours=2)).isoformat(),
+                 "reason": "обновление ПО"},
+                {"cron": "0 2 * * sun", "duration": "1h", "reason": "еженедельные работы"}]
+        return doc
+
+    return {
+        "regions": [{"code": c, "name": n, "timezone": z} for c, (n, z) in REGIONS.items()],
+        "curators": [
+            {"id": "ivanova", "name": "Иванова Анна Петровна", "email": "ivanova@example.org",
+             "phone": "+7 495 000-00-01", "photo": "https://photos.example.org/ivanova.jpg",
+             "public": ["photo", "email"]},
+            {"id": "petrov", "name": "Петров Иван Ильич", "email": "petrov-private@corp.example",
+             "phone": "+7 423 000-00-02", "telegram": "-1001234567"}],
+        "life_situations": [{"id": "birth-of-child", "name": "Рождение ребёнка"},
+                            {"id": "moving-house", "name": "Переезд"}],
+        "services": [service(s) for s in SERVICES],
+    }
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    prometheus: str
+    workdir: Path
+
+    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def text(self, path: str) -> str:
+        status, _, body = self.get(path)
+        assert status == 200, (path, status)
+        return body.decode()
+
+    def json(self, path: str) -> Any:
+        return json.loads(self.text(path))
+
+
+def write_catalog(path: Path) -> Path:
+    path.write_text(yaml.safe_dump(catalog(), allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def serve_status(work: Path, prometheus: str, *extra: str) -> Iterator[Site]:
+    """``dozor status`` (the real CLI) on the test catalog; waits for its first refresh."""
+    port = free_port()
+    config = write_catalog(work / "catalog.yaml")
+    env = {**os.environ, "STATUS_TEST_TOKEN": TOKEN}
+    proc = spawn([sys.executable, "-m", "monitor", "status", "--prometheus", prometheus, "--config",
+                  str(config), "--listen", f"127.0.0.1:{port}", *extra],
+                 work / "status.log", env=env)
+    site = Site(f"http://127.0.0.1:{port}", prometheus, work)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (work / "status.log").read_text()[-3000:]
+            try:
+                health = site.json("/healthz")
+                if health["data_at"] is not None and health["version"] >= 1:
+                    break
+            except (OSError, AssertionError):
+                pass
+            assert time.monotonic() < deadline, (work / "status.log").read_text()[-3000:]
+            time.sleep(0.3)
+        yield site
+    finally:
+        stop_process(proc)
+
+
+def history_prometheus(work: Path) -> Iterator[str]:
+    with backfilled_prometheus(work, openmetrics()) as url:
+        yield url

@@ -1,0 +1,416 @@
+"""`dozor status` (the real CLI) over a real Prometheus holding two months of backfilled
+history (tests/status_history.py): every page, the feeds, the API and the badges checked for
+their content against truth computed from the same run-by-run verdicts; nothing private
+leaks; visitors never cause queries; Prometheus going away leaves the last good data."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+import re
+import sys
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from html import unescape
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from harness.stack import free_port, spawn, stop_process
+from harness.tcp_proxy import tcp_proxy
+from monitor.report import fmt
+from tests import status_history as h
+
+pytestmark = pytest.mark.e2e  # a real Prometheus with two months of data, the real CLI
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from h.history_prometheus(tmp_path_factory.mktemp("status-prom"))
+
+
+@pytest.fixture(scope="module")
+def site(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[h.Site]:
+    # One refresh only (an hour between them): every test reads the same snapshot, and any
+    # query Prometheus receives after it was caused by someone else.
+    # A burst of 200 per client: the tests read many pages in a row from one address.
+    yield from h.serve_status(tmp_path_factory.mktemp("status"), prometheus,
+                              "--refresh", "3600", "--window-refresh", "3600",
+                              "--rate-limit", "50", "--burst", "200")
+
+
+def text_of(html: str) -> str:
+    """What a reader sees: tags dropped, entities decoded, whitespace collapsed."""
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+# --- the truth, from the same verdicts ------------------------------------------------------
+
+def counted_runs(s: h.Svc, start: float, end: float) -> list[tuple[float, bool]]:
+    """The runs the 5-minute steps in (start, end] count: each needs the sample before it."""
+    runs = s.runs()
+    times = {t for t, _ in runs}
+    return [(t, ok) for t, ok in runs if start < t <= end and t - h.STEP in times]
+
+
+def availability(s: h.Svc, start: float, end: float) -> float:
+    runs = counted_runs(s, start, end)
+    return sum(ok for _, ok in runs) / len(runs)
+
+
+def window(site: h.Site) -> tuple[float, float]:
+    fresh = site.json("/api/v1/summary")["freshness"]
+    return (dt.datetime.fromisoformat(fresh["window_start"]).timestamp(),
+            dt.datetime.fromisoformat(fresh["window_end"]).timestamp())
+
+
+def truth_outages(s: h.Svc, start: float, end: float) -> list[tuple[float, float | None]]:
+    """(start, end or None while ongoing): from the end of the last success to the start of
+    the first success after (a run ends at its time, lasting 0.3 s), clipped to the window."""
+    out: list[tuple[float, float | None]] = []
+    runs = s.runs()
+    began: float | None = None
+    for (t0, ok0), (t1, ok1) in itertools.pairwise(runs):
+        if ok0 and not ok1:
+            began = t0
+        if not ok0 and ok1 and began is not None:
+            if t1 - 0.3 > start:
+                out.append((max(began, start), t1 - 0.3))
+            began = None
+    if began is not None:
+        out.append((max(began, start), None))
+    return [(a, b) for a, b in out if a < end]
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+def test_home_shows_the_goal_what_is_down_maintenance_situations_and_ranking(
+        site: h.Site) -> None:
+    page = text_of(site.text("/"))
+    # МСЗУ: healthy, nightly (breaks), maint, dipped (its dip is in the previous month).
+    dip_in_window = window(site)[0] < h.DIP[1]
+    compliant = 2 if dip_in_window else 3
+    assert f"{fmt.percent(compliant / 4, 1)} массовых социально значимых услуг" in page
+    assert f"{compliant} из 4 с достаточными данными" in page
+    down = page.split("Не работают сейчас")[1].split("Плановые работы")[0]
+    assert "Выдача справок" in down and "✗ Не работает уже 3 ч 0" in down
+    assert "Запись в детский сад" not in down   # up now (its outages are at night)
+    maintenance = page.split("Плановые работы")[1].split("Нарушают стандарт")[0]
+    assert "Идут сейчас: Регистрация транспорта" in maintenance
+    assert "(обновление ПО)" in maintenance
+    assert "Запланированы: Регистрация транспорта" in maintenance
+    breaking = page.split("Нарушают стандарт 24/7")[1].split("Жизненные ситуации")[0]
+    assert "Запись в детский сад" in breaking and "Выдача справок" in breaking
+    assert "Запись к врачу" not in breaking and "Регистрация транспорта" not in breaking
+    situations = page.split("Худшая доступность")[1].split("Рейтинг регионов")[0]
+    assert "Переезд ✗ Не работает 3 1 1" in situations
+    assert "Рождение ребёнка ● Работает 3 0 " in situations
+
+
+def test_region_ranking_and_its_change_from_the_previous_month(site: h.Site) -> None:
+    regions = {r["code"]: r for r in site.json("/api/v1/summary")["regions"]}
+    dip_in_window = window(site)[0] < h.DIP[1]
+    # Previous month: RU-MOW healthy met, dipped broke (6 h > 1 h); RU-KHA nightly broke.
+    assert regions["RU-MOW"]["previous_share"] == 0.5
+    assert regions["RU-KHA"]["previous_share"] == 0.5
+    assert regions["RU-KHA"]["share"] == 0.5
+    assert regions["RU-MOW"]["share"] == (0.5 if dip_in_window else 1.0)
+    page = text_of(site.text("/"))
+    ranking = page.split("Рейтинг регионов")[1]
+    if not dip_in_window:
+        assert "1 Москва 2 из 2 100,0 % ▲ поднялся на 1 (+50,0 п. п.)" in ranking
+        assert "2 Хабаровский край 1 из 2 50,0 % ▼ опустился на 1 (+0,0 п. п.)" in ranking
+    month = fmt.month_title(dt.datetime.fromtimestamp(h.PREV_START, h.MSK).strftime("%Y-%m"))
+    assert f"к итогам месяца: {month}" in ranking
+
+
+def test_service_page_daily_bars_carry_their_figures_in_text(site: h.Site) -> None:
+    html = site.text("/services/nightly")
+    bars = re.findall(r'<li class="bar (\w+)" title="([^"]+)">', html)
+    assert len(bars) == 90
+    now = time.time()
+    today = dt.datetime.fromtimestamp(now, h.MSK).date()
+    for k, (css, title) in enumerate(bars):
+        day = today - dt.timedelta(days=89 - k)
+        start = dt.datetime.combine(day, dt.time(0), h.MSK).timestamp()
+        runs = counted_runs(h.BY_ID["nightly"], start, min(start + 86400, now))
+        assert title.startswith(day.strftime("%d.%m.%Y") + ": "), title
+        if not runs:
+            assert (css, title.split(": ")[1]) == ("none", "нет данных")
+            continue
+        value = sum(ok for _, ok in runs) / len(runs)
+        verdict = "цель выполнена" if value >= 0.995 else "ниже цели"
+        assert (css, title) == ("ok" if value >= 0.995 else "bad",
+                                f"{day:%d.%m.%Y}: {fmt.percent(value)}, {verdict}")
+        assert f'<span class="vh">{title}</span>' in html   # read out, not only hovered
+    young = re.findall(r'<li class="bar (\w+)"', site.text("/services/young"))
+    assert young[:87] == ["none"] * 87 and "none" not in young[-2:]
+
+
+def test_service_page_parts_of_the_standard_hours_and_outages(site: h.Site) -> None:
+    start, end = window(site)
+    nightly = h.BY_ID["nightly"]
+    page = text_of(site.text("/services/nightly"))
+    value = availability(nightly, start, end)
+    assert f"Доступность круглосуточно {fmt.percent(value)} не ниже 99,5 % ✗ нет" in page
+    assert "Самый долгий перерыв 3 ч 05 мин не больше 1 ч 00 мин ✗ нет" in page
+    assert "Время ответа (95 % запросов) 0,95 с не больше 2,00 с ✓ да" in page
+    assert "В рабочие часы 100,00 %" in page       # the nights fall outside working hours
+    data = site.json("/api/v1/services/nightly")["service"]
+    assert data["business_availability"] == 1.0
+    assert data["offhours_availability"] < 0.9
+    assert "✗ Нарушает стандарт 24/7" in page and "● Работает" in page
+    truth = truth_outages(nightly, start, end)
+    shown = sorted((dt.datetime.fromisoformat(o["start"]).timestamp(),
+                    dt.datetime.fromisoformat(o["end"]).timestamp() if o["end"] else None)
+                   for o in data["outages"])
+    assert len(shown) == len(truth)
+    for (a, b), (ta, tb) in zip(shown, truth, strict=True):
+        assert abs(a - ta) <= 1 and b is not None and tb is not None and abs(b - tb) <= 1
+    newest = max(truth, key=lambda o: o[0])
+    assert f"{fmt.moscow(newest[0])} {fmt.moscow(newest[1] or 0)} 3 ч 05 мин" in page
+    broken = site.json("/api/v1/services/broken")["service"]
+    assert broken["state"] == "down" and broken["outages"][0]["end"] is None
+    assert "продолжается" in text_of(site.text("/services/broken"))
+
+
+def test_curator_shows_only_what_the_catalog_marks_public(site: h.Site) -> None:
+    healthy = site.text("/services/healthy")
+    assert "Иванова Анна Петровна" in healthy
+    assert '<img src="https://photos.example.org/ivanova.jpg" alt="Фотография: Иванова' in healthy
+    assert 'href="mailto:ivanova@example.org"' in healthy
+    assert 'href="https://www.gosuslugi.ru/600204/1"' in healthy   # the public address
+    nightly = text_of(site.text("/services/nightly"))
+    assert "Куратор: Петров Иван Ильич" in nightly
+    assert "Почта" not in nightly and "Телефон" not in nightly and "Telegram" not in nightly
+
+
+def _every_path(site: h.Site) -> list[str]:
+    paths = ["/", "/services", "/feed.atom", "/api/v1/", "/api/v1/summary", "/api/v1/services",
+             "/healthz", "/static/style.css", "/no-such-page", "/services/no-such"]
+    for s in h.SERVICES:
+        paths += [f"/services/{s.id}", f"/services/{s.id}/feed.atom", f"/api/v1/services/{s.id}",
+                  f"/badge/{s.id}/state.svg", f"/badge/{s.id}/availability.svg"]
+    for code in h.REGIONS:
+        paths += [f"/regions/{code}", f"/api/v1/regions/{code}"]
+    for lid in ("birth-of-child", "moving-house"):
+        paths += [f"/life-situations/{lid}", f"/api/v1/life-situations/{lid}"]
+    return paths
+
+
+def test_nothing_private_leaks_and_every_answer_carries_the_security_headers(
+        site: h.Site) -> None:
+    for path in _every_path(site):
+        status, headers, body = site.get(path)
+        assert status == (404 if "no-such" in path else 200), path
+        text = body.decode()
+        for secret in h.PRIVATE:
+            assert secret not in text, (path, secret)
+        if path != "/healthz":
+            csp = headers["Content-Security-Policy"]
+            assert "default-src 'none'" in csp and "script-src" not in csp, path
+            assert headers["Referrer-Policy"] == "no-referrer"
+            assert headers["X-Content-Type-Options"] == "nosniff"
+        if headers["Content-Type"].startswith("text/html"):
+            assert "<script" not in text and " style=" not in text, path
+            assert '<html lang="ru">' in text and "<main" in text and "<nav" in text
+
+
+def test_region_and_life_situation_pages(site: h.Site) -> None:
+    kha = text_of(site.text("/regions/RU-KHA"))
+    assert "Хабаровский край" in kha
+    assert "Услуги МСЗУ, соответствующие стандарту 24/7: 1 из 2" in kha
+    assert "Запись в детский сад" in kha and "Запись к врачу" not in kha
+    birth = text_of(site.text("/life-situations/birth-of-child"))
+    assert "Рождение ребёнка" in birth and "● Работает" in birth
+    for name in ("Запись к врачу", "Запись в детский сад", "Пособие на ребёнка"):
+        assert name in birth
+    moving = site.json("/api/v1/life-situations/moving-house")["life_situation"]
+    assert moving["state"] == "down" and moving["services_down"] == 1
+
+
+# --- feed, API, badges ---------------------------------------------------------------------
+
+def test_atom_feeds_list_outages_and_maintenance(site: h.Site) -> None:
+    start, end = window(site)
+    root = ET.fromstring(site.text("/feed.atom"))
+    assert root.tag == f"{ATOM}feed" and root.find(f"{ATOM}updated") is not None
+    entries = root.findall(f"{ATOM}entry")
+    titles = [e.findtext(f"{ATOM}title") or "" for e in entries]
+    assert "Сбой продолжается: Выдача справок" in titles
+    assert "Плановые работы: Регистрация транспорта" in titles
+    ids = [e.findtext(f"{ATOM}id") for e in entries]
+    assert len(ids) == len(set(ids))
+    for e in entries:
+        assert e.find(f"{ATOM}link").get("href", "").startswith(site.url + "/services/")  # type: ignore[union-attr]
+    own = ET.fromstring(site.text("/services/nightly/feed.atom")).findall(f"{ATOM}entry")
+    assert len(own) == len(truth_outages(h.BY_ID["nightly"], start, end))
+    assert all("Запись в детский сад" in (e.findtext(f"{ATOM}title") or "") for e in own)
+
+
+def test_json_api_is_versioned_and_says_what_the_pages_say(site: h.Site) -> None:
+    index = site.json("/api/v1/")
+    assert index["api_version"] == "1"
+    for path in index["endpoints"].values():
+        concrete = path.replace("{id}", "nightly").replace("{code}", "RU-KHA")
+        concrete = concrete.replace("life-situations/nightly", "life-situations/birth-of-child")
+        assert site.get(concrete)[0] == 200, concrete
+    service = site.json("/api/v1/services/nightly")["service"]
+    page = text_of(site.text("/services/nightly"))
+    for part in service["parts"]:
+        value = (fmt.percent(part["value"]) if part["unit"] == "ratio"
+                 else fmt.seconds(part["value"]))
+        assert f"{part['title']} {value}" in page
+    status, headers, body = site.get("/api/v1/services/no-such")
+    assert status == 404 and json.loads(body) == {"error": "no such service"}
+    assert headers["Content-Type"].startswith("application/json")
+
+
+def _badge(site: h.Site, path: str) -> list[str]:
+    root = ET.fromstring(site.text(path))
+    assert root.tag == f"{SVG}svg" and root.get("role") == "img"
+    return [t.text or "" for t in root.iter(f"{SVG}text")]
+
+
+def test_badges(site: h.Site) -> None:
+    assert _badge(site, "/badge/broken/state.svg") == ["сейчас", "не работает"]
+    assert _badge(site, "/badge/maint/state.svg") == ["сейчас", "плановые работы"]
+    start, end = window(site)
+    value = fmt.percent(availability(h.BY_ID["nightly"], start, end))
+    assert _badge(site, "/badge/nightly/availability.svg") == ["доступность", value]
+    assert site.get("/badge/nightly/other.svg")[0] == 404
+
+
+# --- load and faults -------------------------------------------------------------------------
+
+def _prometheus_queries(prometheus: str) -> float:
+    with urllib.request.urlopen(f"{prometheus}/metrics", timeout=10) as r:
+        body = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+               if line.startswith("prometheus_http_requests_total{")
+               and re.search(r'handler="/api/v1/query(_range)?"', line))
+
+
+async def _visitors(site: h.Site, count: int, paths: list[str]) -> list[int]:
+    """``count`` visitors at once, each from its own loopback address, each reading ``paths``."""
+    async def visitor(i: int) -> list[int]:
+        address = f"127.0.{1 + i // 250}.{1 + i % 250}"
+        connector = aiohttp.TCPConnector(local_addr=(address, 0))
+        async with aiohttp.ClientSession(connector=connector) as session:
+            out = []
+            for path in paths:
+                async with session.get(site.url + path) as r:
+                    await r.read()
+                    out.append(r.status)
+            return out
+    results = await asyncio.gather(*(visitor(i) for i in range(count)))
+    return [s for r in results for s in r]
+
+
+def test_200_concurrent_visitors_leave_the_query_rate_unchanged(site: h.Site) -> None:
+    before_prom = _prometheus_queries(site.prometheus)
+    before = site.json("/healthz")
+    paths = ["/", "/services/nightly", "/api/v1/summary", "/feed.atom", "/badge/broken/state.svg"]
+    statuses = asyncio.run(_visitors(site, 200, paths))
+    assert statuses == [200] * 1000
+    after = site.json("/healthz")
+    assert after["queries"] == before["queries"] and after["refreshes"] == before["refreshes"]
+    assert _prometheus_queries(site.prometheus) == before_prom
+    # Each page rendered once for the snapshot, however many read it.
+    assert after["renders"] - before["renders"] <= len(paths)
+
+
+def test_a_client_over_its_rate_is_refused_and_others_are_not(site: h.Site) -> None:
+    async def flood() -> tuple[list[int], int, dict[str, str]]:
+        async with aiohttp.ClientSession() as session:
+            codes = []
+            retry: dict[str, str] = {}
+            for _ in range(400):
+                async with session.get(site.url + "/") as r:
+                    codes.append(r.status)
+                    if r.status == 429:
+                        retry = dict(r.headers)
+            other = await _visitors(site, 1, ["/"])
+            await asyncio.sleep(float(retry.get("Retry-After", "1")))
+            async with session.get(site.url + "/") as r:
+                codes.append(r.status)   # served again once it waited as told
+            return codes, other[0], retry
+    codes, other, headers = asyncio.run(flood())
+    assert codes[0] == 200 and 429 in codes and codes[-1] == 200
+    assert headers["Retry-After"] == "1" and "Content-Security-Policy" in headers
+    assert other == 200
+
+
+def test_prometheus_unreachable_keeps_the_last_good_data_with_its_age(
+        prometheus: str, tmp_path: Path) -> None:
+    host, port = prometheus.removeprefix("http://").split(":")
+    with tcp_proxy(host, int(port)) as (url, proxy):
+        gen = h.serve_status(tmp_path, url, "--refresh", "1", "--window-refresh", "1")
+        site = next(gen)
+        try:
+            shown = text_of(site.text("/services/nightly"))
+            proxy.shutdown()
+            proxy.server_close()
+            deadline = time.monotonic() + 30
+            while not site.json("/healthz")["source_unavailable"]:
+                assert time.monotonic() < deadline, "the refresh never noticed"
+                time.sleep(0.2)
+            for path in _every_path(site):
+                assert site.get(path)[0] in (200, 404), path
+            page = text_of(site.text("/services/nightly"))
+            assert "⚠ Источник данных временно недоступен" in page
+            assert "Показаны последние полученные данные на" in page
+            figure = re.search(r"Доступность круглосуточно (\S+ %)", shown)
+            assert figure is not None and f"Доступность круглосуточно {figure[1]}" in page
+            assert site.json("/api/v1/summary")["freshness"]["source_unavailable"] is True
+        finally:
+            for _ in gen:
+                pass
+
+
+def test_no_prometheus_at_all_is_a_page_that_says_so(tmp_path: Path) -> None:
+    gen = _status_without_data(tmp_path)
+    site = next(gen)
+    try:
+        for path in ("/", "/services", "/services/nightly", "/feed.atom", "/api/v1/summary"):
+            assert site.get(path)[0] == 200, path
+        assert "⚠ Источник данных временно недоступен. Данных пока нет." in text_of(
+            site.text("/"))
+    finally:
+        for _ in gen:
+            pass
+
+
+def _status_without_data(work: Path) -> Iterator[h.Site]:
+    """``dozor status`` against a port nothing listens on: it must still serve."""
+    port = free_port()
+    config = h.write_catalog(work / "catalog.yaml")
+    proc = spawn([sys.executable, "-m", "monitor", "status", "--prometheus",
+                  f"http://127.0.0.1:{free_port()}", "--config", str(config),
+                  "--listen", f"127.0.0.1:{port}", "--refresh", "1"], work / "status.log",
+                 env={"STATUS_TEST_TOKEN": h.TOKEN, "PATH": "/usr/bin:/bin"})
+    site = h.Site(f"http://127.0.0.1:{port}", "", work)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, (work / "status.log").read_text()[-3000:]
+            try:
+                if site.json("/healthz")["source_unavailable"]:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        yield site
+    finally:
+        stop_process(proc)
+
+
