@@ -13,14 +13,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from monitor.report import fmt
 from monitor.status import badges, feed, views
 from monitor.status.guard import RateLimit, middleware
-from monitor.status.refresher import Refresher
 from monitor.status.render import environment
 from monitor.status.snapshot import Snapshot
 
@@ -40,6 +39,18 @@ API_PATHS = {
 Body = tuple[bytes, str, int]
 
 
+class Source(Protocol):
+    """Where the site's data comes from: the refresher (or, in the benchmark, a fixed
+    snapshot)."""
+
+    @property
+    def snapshot(self) -> Snapshot: ...
+    @property
+    def refreshes(self) -> int: ...
+    @property
+    def queries(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SiteSettings:
     public_url: str                 # absolute base for the feed's links and ids
@@ -49,7 +60,7 @@ class SiteSettings:
 
 
 class Site:
-    def __init__(self, refresher: Refresher, settings: SiteSettings,
+    def __init__(self, refresher: Source, settings: SiteSettings,
                  clock: Callable[[], float] = time.time) -> None:
         self.refresher = refresher
         self.settings = settings
