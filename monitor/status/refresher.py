@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -59,48 +60,75 @@ class Refresher:
         self.queries += 1
 
     async def run(self) -> None:
+        """Two loops, so a slow read of the window (minutes at thousands of services) never
+        holds back the state now."""
+        await self.refresh()
+        await asyncio.gather(self._loop(self.refresh_now, self.settings.interval),
+                             self._loop(self.refresh_window, self.settings.window_interval))
+
+    async def _loop(self, step: Callable[[], Awaitable[Snapshot]], every: float) -> None:
         while True:
-            await self.refresh()
-            await asyncio.sleep(self.settings.interval)
+            await asyncio.sleep(every)
+            await step()
 
     async def refresh(self) -> Snapshot:
-        """One refresh: every part that is due, each kept on failure."""
-        now = self._clock()
-        snap = self._snapshot
-        changes: dict[str, object] = {}
-        failed = False
+        """Everything once: the window first (it also finds the services), then the state."""
+        await self.refresh_window()
+        return await self.refresh_now()
+
+    def _prometheus(self) -> Prometheus:
         s = self.settings
-        async with Prometheus(s.prometheus, concurrency=s.concurrency, timeout=s.query_timeout,
-                              on_done=self._count) as prom:
-            period = collect.window_period(now, s.window)
-            try:
-                if self._catalog is not None:
-                    found = directory.from_catalog(self._catalog, now)
-                elif snap.window_at is None or now - snap.window_at >= s.window_interval:
-                    found = await directory.from_metrics(prom, period)
-                else:
-                    found = snap.directory
-                changes["directory"] = found
-                changes["now"] = await collect.read_now(prom, now)
-                changes["now_at"] = now
-                if snap.window_at is None or now - snap.window_at >= s.window_interval:
-                    facts = sorted(found.services.values(), key=lambda f: (f.region, f.id))
-                    changes["window"] = await collect.read_window(prom, period, facts, s.chunk)
-                    changes["days"] = await self._bars.read(prom, sorted(found.services),
-                                                            now, s.chunk)
-                    changes["window_at"] = now
-                    label = collect.previous_label(now)
-                    if snap.previous is None or snap.previous.label != label:
-                        changes["previous"] = await collect.read_previous(prom, now, facts,
-                                                                          s.chunk)
-            except ReportError as exc:
-                failed = True
-                log.warning("status refresh failed; serving the last good data",
-                            error=str(exc), data_at=snap.data_at)
+        return Prometheus(s.prometheus, concurrency=s.concurrency, timeout=s.query_timeout,
+                          on_done=self._count)
+
+    def _apply(self, changes: dict[str, Any], failed: bool, now: float) -> Snapshot:
+        """Replace what was read; on failure only mark when it failed. The snapshot is
+        replaced whole (visitors keep the one they started with)."""
         self.refreshes += 1
         if failed:
             changes["failed_at"] = now
-        elif "now_at" in changes:
-            changes["failed_at"] = None
-        self._snapshot = dataclasses.replace(snap, version=snap.version + 1, **changes)  # type: ignore[arg-type]
-        return self._snapshot
+        snap = dataclasses.replace(self._snapshot, version=self._snapshot.version + 1, **changes)
+        if not failed and snap.failed_at is not None and snap.data_at is not None \
+                and snap.data_at > snap.failed_at:
+            snap = dataclasses.replace(snap, failed_at=None)   # every part read since
+        self._snapshot = snap
+        return snap
+
+    async def refresh_now(self) -> Snapshot:
+        now = self._clock()
+        changes: dict[str, Any] = {}
+        try:
+            async with self._prometheus() as prom:
+                changes["now"] = await collect.read_now(prom, now)
+            changes["now_at"] = now
+        except ReportError as exc:
+            log.warning("status refresh failed; serving the last good data",
+                        part="now", error=str(exc), data_at=self._snapshot.data_at)
+            return self._apply(changes, True, now)
+        return self._apply(changes, False, now)
+
+    async def refresh_window(self) -> Snapshot:
+        now = self._clock()
+        s = self.settings
+        changes: dict[str, Any] = {}
+        failed = False
+        try:
+            async with self._prometheus() as prom:
+                period = collect.window_period(now, s.window)
+                found = (directory.from_catalog(self._catalog, now) if self._catalog is not None
+                         else await directory.from_metrics(prom, period))
+                changes["directory"] = found
+                facts = sorted(found.services.values(), key=lambda f: (f.region, f.id))
+                changes["window"] = await collect.read_window(prom, period, facts, s.chunk)
+                changes["days"] = await self._bars.read(prom, sorted(found.services), now,
+                                                        s.chunk)
+                changes["window_at"] = now
+                label = collect.previous_label(now)
+                previous = self._snapshot.previous
+                if previous is None or previous.label != label:
+                    changes["previous"] = await collect.read_previous(prom, now, facts, s.chunk)
+        except ReportError as exc:
+            failed = True
+            log.warning("status refresh failed; serving the last good data",
+                        part="window", error=str(exc), data_at=self._snapshot.data_at)
+        return self._apply(changes, failed, now)
