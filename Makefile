@@ -9,12 +9,13 @@ STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # What the daemon itself needs for browser probes: Debian's headless Chromium (no browser
 # download), certutil (a probe's ca_file becomes the browser's NSS trust store) and DejaVu
-# fonts, so screenshots of Russian pages are legible.
-RUN_DEB_PACKAGES := chromium-headless-shell libnss3-tools fonts-dejavu-core
-# Real tools the tests drive: promtool, amtool, prometheus, blackbox_exporter; chromium
-# renders the monthly report's HTML; iproute2 (`ip netns`) builds the ICMP tests' namespaced hosts.
-DEB_PACKAGES := $(RUN_DEB_PACKAGES) prometheus prometheus-alertmanager \
-  prometheus-blackbox-exporter chromium iproute2
+# fonts, so screenshots of Russian pages are legible. `dozor demo` also runs Prometheus and
+# Alertmanager (promtool and amtool come with them).
+RUN_DEB_PACKAGES := chromium-headless-shell libnss3-tools fonts-dejavu-core \
+  prometheus prometheus-alertmanager
+# Real tools the tests drive beyond those: blackbox_exporter; chromium renders the monthly
+# report's HTML; iproute2 (`ip netns`) builds the ICMP tests' namespaced hosts.
+DEB_PACKAGES := $(RUN_DEB_PACKAGES) prometheus-blackbox-exporter chromium iproute2
 PYTEST_ARGS ?=
 
 # requirements.lock: runtime + test + bench extras (make run/test/bench*).

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.catalog import Catalog, CatalogError, load_catalog
 from monitor.runtime.daemon import Daemon, DaemonOptions, dozor_version
@@ -16,6 +19,9 @@ from monitor.runtime.kind_args import settings_from_args
 from monitor.runtime.logs import configure_logging
 from monitor.runtime.shard import Shard
 from monitor.serving.security import WebConfigError, load_web_security
+
+if TYPE_CHECKING:
+    from monitor.alertmanager import AlertmanagerOptions
 
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo"
 
@@ -99,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--world-dns-port", type=int, default=9253)
     demo.add_argument("--world-smtp-port", type=int, default=9254)
     demo.add_argument("--world-grpc-port", type=int, default=9255)
+    demo.add_argument("--prometheus-port", type=int, default=9090,
+                      help="Prometheus on 127.0.0.1 (default 9090)")
+    demo.add_argument("--alertmanager-port", type=int, default=9093,
+                      help="Alertmanager on 127.0.0.1 (default 9093)")
+    demo.add_argument("--data-dir", type=Path, default=None,
+                      help="keep Prometheus' and Alertmanager's configs, data and logs here "
+                      "(default: a temporary directory removed at exit)")
     add_kind_arguments(demo)
     return p
 
@@ -149,21 +162,141 @@ async def _run(options: DaemonOptions, running: list[Daemon]) -> int:
 
 
 async def _demo(args: argparse.Namespace, running: list[Daemon]) -> int:
+    """The world, the console receiver, Alertmanager and Prometheus, then the daemon in the
+    foreground until SIGTERM/Ctrl-C; everything started is stopped in reverse order."""
     from monitor.demo import demo_env, start_world  # the simulator is only for the demo
+    from monitor.demo import stack as demo_stack
+    from monitor.demo.console import console_receiver
 
-    world = await start_world(http_port=args.world_http_port, https_port=args.world_https_port,
-                              expiring_port=args.world_expiring_port,
-                              dns_port=args.world_dns_port, smtp_port=args.world_smtp_port,
-                              grpc_port=args.world_grpc_port)
     try:
-        options = DaemonOptions(config=args.config, host=args.listen[0], port=args.listen[1],
-                                location=args.location, env={**os.environ, **demo_env(world)},
-                                runtime=settings_from_args(args))
-        print(f"demo world on {world.http_url}; metrics on http://{args.listen[0]}:"
-              f"{args.listen[1]}/metrics", file=sys.stderr)
-        return await _run(options, running)
+        catalog = load_catalog(args.config)
+    except CatalogError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return 1
+    with _cancelled_by_signals():
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                world = await start_world(
+                    http_port=args.world_http_port, https_port=args.world_https_port,
+                    expiring_port=args.world_expiring_port, dns_port=args.world_dns_port,
+                    smtp_port=args.world_smtp_port, grpc_port=args.world_grpc_port)
+                stack.push_async_callback(world.close)
+                scrape = f"{_local(args.listen[0])}:{args.listen[1]}"
+                urls = [("demo world", world.http_url),
+                        ("daemon metrics", f"http://{scrape}/metrics")]
+                workdir = stack.enter_context(demo_stack.work_directory(args.data_dir))
+                console = await stack.enter_async_context(console_receiver(_print_now))
+                am = await stack.enter_async_context(demo_stack.alertmanager(
+                    workdir, port=args.alertmanager_port, warn=_warn,
+                    config=demo_alertmanager_config(catalog, console.url)))
+                prom = await stack.enter_async_context(demo_stack.prometheus(
+                    workdir, port=args.prometheus_port, scrape=scrape, warn=_warn,
+                    rules=demo_rules(catalog), alertmanager=am.address if am else None))
+                urls += [("Prometheus", prom.url if prom else "not started (see above)"),
+                         ("Alertmanager", am.url if am else "not started (see above)")]
+                # One more component goes here: start it with stack.enter_async_context(...)
+                # (e.g. the status page, monitor.status, on 127.0.0.1:9248 with prom.url)
+                # and append its (name, URL) to urls.
+                _print_urls(urls, workdir, kept=args.data_dir is not None)
+                options = DaemonOptions(config=args.config, host=args.listen[0],
+                                        port=args.listen[1], location=args.location,
+                                        env={**os.environ, **demo_env(world)},
+                                        runtime=settings_from_args(args))
+                with _ignoring_signals_after():
+                    return await _run(options, running)
+        except demo_stack.StackError as exc:
+            print(f"dozor demo: {exc}", file=sys.stderr)
+            print("dozor demo: other ports: --prometheus-port, --alertmanager-port (the Debian "
+                  "packages' own services also listen on 9090 and 9093 where systemd runs "
+                  "them: `systemctl stop prometheus prometheus-alertmanager`)", file=sys.stderr)
+            return 1
+        except asyncio.CancelledError:
+            print("dozor demo: interrupted while starting; stopped", file=sys.stderr)
+            return 1
+
+
+def demo_rules(catalog: Catalog) -> dict[str, str]:
+    """Prometheus rule files of the demo: what `dozor rules` writes, and the escalation group
+    the Alertmanager routing relies on (`dozor alertmanager --escalation-rules`)."""
+    from monitor.alertmanager import render_escalation_rules
+    from monitor.rules import render_rules
+
+    escalation = render_escalation_rules(catalog, demo_alertmanager_options(None))
+    return {"rules.yml": render_rules(catalog), "escalation.rules.yml": escalation}
+
+
+def demo_alertmanager_options(console_url: str | None) -> AlertmanagerOptions:
+    """`dozor alertmanager` options for the demo: every receiver, regional desks included,
+    delivers to the console receiver; short timers so a notification shows within minutes,
+    and pages escalate to the deputy after 10 minutes instead of 30."""
+    from monitor.alertmanager import AlertmanagerOptions, Timing
+
+    quick = Timing(group_wait="5s", group_interval="30s", repeat_interval="1h")
+    return AlertmanagerOptions(console_webhook=console_url, regional_webhook=console_url,
+                               escalate_after="10m", default_timing=quick, page_timing=quick,
+                               ticket_timing=quick)
+
+
+def demo_alertmanager_config(catalog: Catalog, console_url: str) -> str:
+    from monitor.alertmanager import render_alertmanager
+
+    return render_alertmanager(catalog, demo_alertmanager_options(console_url))
+
+
+def _local(host: str) -> str:
+    """Where to reach a listener bound to ``host`` from this machine."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _print_now(line: str) -> None:
+    print(line, flush=True)
+
+
+def _warn(message: str) -> None:
+    print(f"dozor demo: {message}", file=sys.stderr, flush=True)
+
+
+def _print_urls(urls: list[tuple[str, str]], workdir: Path, kept: bool) -> None:
+    width = max(len(name) for name, _ in urls)
+    lines = [f"{name + ':':<{width + 1}} {url}" for name, url in urls]
+    where = "kept" if kept else "removed at exit"
+    lines.append(f"{'logs, data:':<{width + 1}} {workdir} ({where})")
+    lines.append("alert notifications (every curator's, via Alertmanager) are printed below")
+    print("\n".join(lines), flush=True)
+
+
+@contextlib.contextmanager
+def _cancelled_by_signals() -> Iterator[None]:
+    """While the demo starts or stops its children, SIGTERM and SIGINT cancel the demo's task
+    (so every started part is stopped) instead of killing the process and orphaning them."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        yield
     finally:
-        await world.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+@contextlib.contextmanager
+def _ignoring_signals_after() -> Iterator[None]:
+    """Around the daemon, which installs its own SIGTERM/SIGINT handlers (a graceful stop)
+    and removes them once stopped: afterwards a further signal is ignored while the children
+    are stopped, which takes at most a few seconds."""
+    loop = asyncio.get_running_loop()
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    metavar="X.Y", help="target version (default 0.25, Debian's); "
                    "Telegram channels need 0.26 or later")
     p.add_argument("--telegram-bot-token-file", default=d.telegram_bot_token_file, metavar="PATH")
+    p.add_argument("--console-webhook", metavar="URL",
+                   help="every receiver delivers only to this webhook (e.g. a console printer);"
+                   " the routing stays the catalog's")
     p.add_argument("--page-timing", type=_timing, default=d.page_timing, metavar="W,I,R")
     p.add_argument("--ticket-timing", type=_timing, default=d.ticket_timing, metavar="W,I,R")
 
@@ -59,5 +62,5 @@ def options_from_args(args: argparse.Namespace) -> AlertmanagerOptions:
         alertmanager_version=args.alertmanager_version,
         telegram_bot_token_file=args.telegram_bot_token_file,
         escalate_after=args.escalate_after, page_timing=args.page_timing,
-        ticket_timing=args.ticket_timing,
+        ticket_timing=args.ticket_timing, console_webhook=args.console_webhook,
     )

@@ -39,6 +39,11 @@ class AlertmanagerOptions:
     default_timing: Timing = Timing("30s", "5m", "4h")
     page_timing: Timing = Timing("10s", "1m", "1h")
     ticket_timing: Timing = Timing("1m", "10m", "12h")
+    # Every receiver with a channel (the duty desk, each reachable curator, each regional desk)
+    # delivers only to this one webhook instead, e.g. ``dozor demo``'s console receiver. The
+    # route tree is unchanged: who is reachable is still decided by the catalog's channels,
+    # and each notification names its receiver. None: the real channels.
+    console_webhook: str | None = None
 
     @property
     def telegram_supported(self) -> bool:

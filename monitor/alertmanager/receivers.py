@@ -60,14 +60,25 @@ def receivers(catalog: Catalog, options: AlertmanagerOptions) -> list[dict[str, 
         duty["email_configs"] = [{"to": options.duty_email, "send_resolved": True}]
     if options.duty_webhook:
         duty["webhook_configs"] = [{"url": options.duty_webhook, "send_resolved": True}]
-    out = [duty, {"name": SILENT}]
+    out = [_to_console(duty, options), {"name": SILENT}]
     for curator in sorted(catalog.curators, key=lambda c: c.id):
         channels = curator_channels(curator, options)
         if channels:
-            out.append({"name": curator_receiver(curator.id), **channels})
+            out.append(_to_console({"name": curator_receiver(curator.id), **channels}, options))
     if options.regional_webhook:
         for region in sorted(catalog.regions, key=lambda r: r.code):
             url = options.regional_webhook.replace("{region}", region.code)
-            out.append({"name": region_receiver(region.code),
-                        "webhook_configs": [{"url": url, "send_resolved": True}]})
+            out.append(_to_console({"name": region_receiver(region.code),
+                                    "webhook_configs": [{"url": url, "send_resolved": True}]},
+                                   options))
     return out
+
+
+def _to_console(receiver: dict[str, Any], options: AlertmanagerOptions) -> dict[str, Any]:
+    """With ``console_webhook``, the receiver keeps its name and delivers only there. The duty
+    desk gets it even without channels of its own: it is the route tree's root receiver, and
+    the console shows what would reach it."""
+    if options.console_webhook is None:
+        return receiver
+    return {"name": receiver["name"],
+            "webhook_configs": [{"url": options.console_webhook, "send_resolved": True}]}

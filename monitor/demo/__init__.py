@@ -56,6 +56,10 @@ address-assignment-smo       RU-SMO (UTC+3)    its application form works but fa
 ===========================  ================  ==============================================
 
 Every other service answers 200 after 10–80 ms. ``sites.py`` lists every path.
+
+Beside the world, ``dozor demo`` runs a real Prometheus and Alertmanager (``stack.py``) and
+prints every Alertmanager notification on the terminal (``console.py``); the rule files and
+the Alertmanager config are rendered by ``monitor.cli`` and handed over as text.
 """
 
 from monitor.demo.world import World, demo_env, start_world
