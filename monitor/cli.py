@@ -109,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="Prometheus on 127.0.0.1 (default 9090)")
     demo.add_argument("--alertmanager-port", type=int, default=9093,
                       help="Alertmanager on 127.0.0.1 (default 9093)")
+    demo.add_argument("--status-port", type=int, default=9248,
+                      help="the public status page (default 9248)")
     demo.add_argument("--data-dir", type=Path, default=None,
                       help="keep Prometheus' and Alertmanager's configs, data and logs here "
                       "(default: a temporary directory removed at exit)")
@@ -167,6 +169,7 @@ async def _demo(args: argparse.Namespace, running: list[Daemon]) -> int:
     from monitor.demo import demo_env, start_world  # the simulator is only for the demo
     from monitor.demo import stack as demo_stack
     from monitor.demo.console import console_receiver
+    from monitor.status import StatusOptions, start_status
 
     try:
         catalog = load_catalog(args.config)
@@ -195,9 +198,18 @@ async def _demo(args: argparse.Namespace, running: list[Daemon]) -> int:
                     rules=demo_rules(catalog), alertmanager=am.address if am else None))
                 urls += [("Prometheus", prom.url if prom else "not started (see above)"),
                          ("Alertmanager", am.url if am else "not started (see above)")]
-                # One more component goes here: start it with stack.enter_async_context(...)
-                # (e.g. the status page, monitor.status, on 127.0.0.1:9248 with prom.url)
-                # and append its (name, URL) to urls.
+                if prom is not None:
+                    try:
+                        status = await start_status(StatusOptions(
+                            prometheus=prom.url, host=args.listen[0], port=args.status_port,
+                            config=args.config, refresh=15, window_refresh=60))
+                    except OSError as exc:
+                        raise demo_stack.StackError(
+                            f"the status page cannot listen on port {args.status_port}: {exc} "
+                            "(--status-port)") from None
+                    stack.push_async_callback(status.close)
+                urls.append(("status page", status.url if prom is not None
+                             else "not started (it reads Prometheus)"))
                 _print_urls(urls, workdir, kept=args.data_dir is not None)
                 options = DaemonOptions(config=args.config, host=args.listen[0],
                                         port=args.listen[1], location=args.location,

@@ -65,8 +65,9 @@ class Curator(StrictModel):
     webhook: str | None = Field(None, pattern=r"^https?://")
     deputy: Slug | None = None
     phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 ()-]{4,24}$")
-    photo: str | None = Field(None, pattern=r"^https://",
-                              description="an https:// URL of the curator's photo, for the status page")
+    photo: str | None = Field(
+        None, pattern=r"^https://",
+        description="an https:// URL of the curator's photo, for the status page")
     # The status page shows a curator's name always (citizens are promised who answers for
     # a service) and any other field only when listed here: contacts are private by default.
     public: tuple[PublicCuratorField, ...] = Field(
