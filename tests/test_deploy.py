@@ -53,7 +53,10 @@ def test_real_tools_accept_the_configs(argv: list[str]) -> None:
 def test_compose_services_mounts_and_references() -> None:
     compose = _compose()
     services = compose["services"]
-    assert set(services) == {"dozor", "prometheus", "alertmanager", "grafana"}
+    assert set(services) == {"dozor", "prometheus", "alertmanager", "grafana", "status"}
+    status = services["status"]["command"]
+    assert status[:2] == ["dozor", "status"] and "http://prometheus:9090" in status
+    assert services["status"]["build"] == services["dozor"]["build"]
     build = services["dozor"]["build"]
     assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
     for name, svc in services.items():

@@ -24,6 +24,13 @@ def _age(seconds: float | None) -> str:
     return "меньше минуты" if seconds < 60 else fmt.seconds(seconds)
 
 
+def _duration(seconds: float | None) -> str:
+    """An outage's length: whole seconds below a minute (latencies keep their decimals)."""
+    if seconds is not None and seconds < 60:
+        return f"{round(seconds)} с"
+    return fmt.seconds(seconds)
+
+
 def _percent(value: float | None, digits: int = 2) -> str:
     return fmt.percent(value, digits)
 
@@ -72,7 +79,7 @@ def environment() -> Environment:
     env = Environment(loader=PackageLoader("monitor.status"),
                       autoescape=select_autoescape(["html", "xml", "svg"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(when=_when, age=_age, pct=_percent, dur=fmt.seconds,
+    env.filters.update(when=_when, age=_age, pct=_percent, dur=_duration,
                        partvalue=_part_value, partobjective=_part_objective,
                        daytext=_day_text, change=_change, month=_month)
     return env
