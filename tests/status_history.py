@@ -208,6 +208,31 @@ def serve_status(work: Path, prometheus: str, *extra: str) -> Iterator[Site]:
         stop_process(proc)
 
 
+def serve_status_without_data(work: Path) -> Iterator[Site]:
+    """``dozor status`` against a port nothing listens on: it must still serve."""
+    port = free_port()
+    config = write_catalog(work / "catalog.yaml")
+    proc = spawn([sys.executable, "-m", "monitor", "status", "--prometheus",
+                  f"http://127.0.0.1:{free_port()}", "--config", str(config),
+                  "--listen", f"127.0.0.1:{port}", "--refresh", "1"], work / "status.log",
+                 env={"STATUS_TEST_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"})
+    site = Site(f"http://127.0.0.1:{port}", "", work)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, (work / "status.log").read_text()[-3000:]
+            try:
+                if site.json("/healthz")["source_unavailable"]:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        yield site
+    finally:
+        stop_process(proc)
+
+
 def history_prometheus(work: Path) -> Iterator[str]:
     with backfilled_prometheus(work, openmetrics()) as url:
         yield url

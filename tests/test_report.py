@@ -27,12 +27,10 @@ import csv
 import datetime as dt
 import itertools
 import json
-import struct
 import subprocess
 import time
 import urllib.parse
 import urllib.request
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +40,7 @@ import pytest
 import yaml
 
 from harness.history import outages
+from harness.png import png_rows
 from harness.stack import free_port, spawn, stop_process
 from harness.tools import dozor, require
 from monitor.localtime.hours import hours_label
@@ -728,43 +727,6 @@ def test_progress_only_on_a_terminal() -> None:
 
 # --- the HTML, rendered by headless Chromium ------------------------------------------------
 
-def _png_rows(path: Path, limit: int) -> tuple[int, int, list[bytes]]:
-    """Width, height and the first ``limit`` unfiltered scanlines of an 8-bit RGB(A) PNG."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, header = 8, b"", b""
-    while pos < len(data):
-        (size,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + size]
-        header = body if kind == b"IHDR" else header
-        idat += body if kind == b"IDAT" else b""
-        pos += 12 + size
-    width, height, depth, colour = struct.unpack(">IIBB", header[:10])
-    assert depth == 8 and colour in (2, 6)
-    bpp = 3 if colour == 2 else 4
-    raw, stride = zlib.decompress(idat), width * bpp
-    rows, prev = [], bytes(stride)
-    for y in range(min(limit, height)):
-        start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
-        for i in range(stride):
-            a = line[i - bpp] if i >= bpp else 0
-            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
-            if kind == 1:
-                line[i] = (line[i] + a) & 255
-            elif kind == 2:
-                line[i] = (line[i] + b) & 255
-            elif kind == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            elif kind == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        prev = bytes(line)
-        rows.append(prev if bpp == 3 else bytes(v for i, v in enumerate(prev) if i % 4 != 3))
-    return width, height, rows
-
-
 def test_html_renders_offline_in_chromium(full: dict[str, Path], tmp_path: Path) -> None:
     html = full["html"].read_text(encoding="utf-8")
     for text in ("Отчёт о соблюдении стандарта", "Рейтинг регионов", "Перерывы в работе",
@@ -792,7 +754,7 @@ def test_html_renders_offline_in_chromium(full: dict[str, Path], tmp_path: Path)
                     f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
                     "--window-size=1400,3000", full["html"].as_uri()],
                    check=True, capture_output=True, timeout=60, cwd=tmp_path)
-    width, height, rows = _png_rows(png, limit=1000)  # the services table and the ranking
+    width, height, rows = png_rows(png, limit=1000)  # the services table and the ranking
     assert (width, height) == (1400, 3000)
     pixels = [bytes(row[i:i + 3]) for row in rows for i in range(0, len(row), 3)]
     non_white = sum(p != b"\xff\xff\xff" for p in pixels)

@@ -10,7 +10,6 @@ import datetime as dt
 import itertools
 import json
 import re
-import sys
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -21,7 +20,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from harness.stack import free_port, spawn, stop_process
 from harness.tcp_proxy import tcp_proxy
 from monitor.report import fmt
 from tests import status_history as h
@@ -377,7 +375,7 @@ def test_prometheus_unreachable_keeps_the_last_good_data_with_its_age(
 
 
 def test_no_prometheus_at_all_is_a_page_that_says_so(tmp_path: Path) -> None:
-    gen = _status_without_data(tmp_path)
+    gen = h.serve_status_without_data(tmp_path)
     site = next(gen)
     try:
         for path in ("/", "/services", "/services/nightly", "/feed.atom", "/api/v1/summary"):
@@ -387,30 +385,3 @@ def test_no_prometheus_at_all_is_a_page_that_says_so(tmp_path: Path) -> None:
     finally:
         for _ in gen:
             pass
-
-
-def _status_without_data(work: Path) -> Iterator[h.Site]:
-    """``dozor status`` against a port nothing listens on: it must still serve."""
-    port = free_port()
-    config = h.write_catalog(work / "catalog.yaml")
-    proc = spawn([sys.executable, "-m", "monitor", "status", "--prometheus",
-                  f"http://127.0.0.1:{free_port()}", "--config", str(config),
-                  "--listen", f"127.0.0.1:{port}", "--refresh", "1"], work / "status.log",
-                 env={"STATUS_TEST_TOKEN": h.TOKEN, "PATH": "/usr/bin:/bin"})
-    site = h.Site(f"http://127.0.0.1:{port}", "", work)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (work / "status.log").read_text()[-3000:]
-            try:
-                if site.json("/healthz")["source_unavailable"]:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        yield site
-    finally:
-        stop_process(proc)
-
-
