@@ -93,6 +93,12 @@ SERVICES = (
         lambda t: DIP[0] < t <= DIP[1]),
 )
 BY_ID = {s.id: s for s in SERVICES}
+SITUATIONS = {"birth-of-child": "Рождение ребёнка", "moving-house": "Переезд"}
+CURATOR_NAMES = {"ivanova": "Иванова Анна Петровна", "petrov": "Петров Иван Ильич"}
+
+
+def situations_of(service: str) -> list[str]:
+    return ["birth-of-child"] if service in ("healthy", "nightly", "dipped") else ["moving-house"]
 TARGET = 'instance="msk:9247",job="dozor"'
 # The catalog's default standard, as the daemon exports it per service.
 OBJECTIVES = {"dozor_service_availability_objective": 0.995,
@@ -112,6 +118,25 @@ def openmetrics() -> str:
         for s in SERVICES:
             om.gauge(metric, f'service="{s.id}",{TARGET}', [(t, value) for t in hourly
                                                               if t >= s.since])
+    # The catalog facts a daemon exports (what `dozor status` without --config reads).
+    for s in SERVICES:
+        om.gauge("dozor_service_info",
+                 f'service="{s.id}",name="{s.name}",level="regional",region="{s.region}",'
+                 f'department="Министерство",curator="{s.curator}",'
+                 f'mszu="{str(s.mszu).lower()}",{TARGET}', [(t, 1.0) for t in hourly])
+        for lid in situations_of(s.id):
+            om.gauge("dozor_life_situation_member",
+                     f'life_situation="{lid}",service="{s.id}",{TARGET}',
+                     [(t, 1.0) for t in hourly])
+    for lid, name in SITUATIONS.items():
+        om.gauge("dozor_life_situation_info", f'life_situation="{lid}",name="{name}",{TARGET}',
+                 [(t, 1.0) for t in hourly])
+    for code, (name, zone) in REGIONS.items():
+        om.gauge("dozor_region_info", f'region="{code}",name="{name}",timezone="{zone}",{TARGET}',
+                 [(t, 1.0) for t in hourly])
+    for cid, name in CURATOR_NAMES.items():
+        om.gauge("dozor_curator_info", f'curator="{cid}",name="{name}",deputy="",{TARGET}',
+                 [(t, 1.0) for t in hourly])
     om.gauge("dozor_maintenance_active", 'service="maint"',
              [(t, 1.0 if t >= MAINT[0] else 0.0) for t in [*RUNS[-48:], SCRAPED]])
     om.gauge("dozor_build_info", f'{TARGET},version="1.0",python="3.11"',
@@ -127,8 +152,7 @@ def catalog() -> dict[str, Any]:
             "id": s.id, "name": s.name, "level": "regional", "region": s.region,
             "department": "Министерство цифрового развития", "mszu": s.mszu,
             "curator": s.curator,
-            "life_situations": ["birth-of-child"] if s.id in ("healthy", "nightly", "dipped")
-            else ["moving-house"],
+            "life_situations": situations_of(s.id),
             "probes": [{"name": "portal", "http": {
                 "url": f"https://intranet-gw.corp.example/internal/health?token={TOKEN}",
                 "headers": {"Authorization": "Bearer ${STATUS_TEST_TOKEN}"}}}]}
@@ -144,13 +168,13 @@ def catalog() -> dict[str, Any]:
     return {
         "regions": [{"code": c, "name": n, "timezone": z} for c, (n, z) in REGIONS.items()],
         "curators": [
-            {"id": "ivanova", "name": "Иванова Анна Петровна", "email": "ivanova@example.org",
+            {"id": "ivanova", "name": CURATOR_NAMES["ivanova"], "email": "ivanova@example.org",
              "phone": "+7 495 000-00-01", "photo": "https://photos.example.org/ivanova.jpg",
              "public": ["photo", "email"]},
-            {"id": "petrov", "name": "Петров Иван Ильич", "email": "petrov-private@corp.example",
+            {"id": "petrov", "name": CURATOR_NAMES["petrov"],
+             "email": "petrov-private@corp.example",
              "phone": "+7 423 000-00-02", "telegram": "-1001234567"}],
-        "life_situations": [{"id": "birth-of-child", "name": "Рождение ребёнка"},
-                            {"id": "moving-house", "name": "Переезд"}],
+        "life_situations": [{"id": lid, "name": name} for lid, name in SITUATIONS.items()],
         "services": [service(s) for s in SERVICES],
     }
 
@@ -182,13 +206,15 @@ def write_catalog(path: Path) -> Path:
     return path
 
 
-def serve_status(work: Path, prometheus: str, *extra: str) -> Iterator[Site]:
-    """``dozor status`` (the real CLI) on the test catalog; waits for its first refresh."""
+def serve_status(work: Path, prometheus: str, *extra: str,
+                 with_catalog: bool = True) -> Iterator[Site]:
+    """``dozor status`` (the real CLI) on the test catalog (or, without it, on the info
+    metrics alone); waits for its first refresh."""
     port = free_port()
-    config = write_catalog(work / "catalog.yaml")
+    config = ["--config", str(write_catalog(work / "catalog.yaml"))] if with_catalog else []
     env = {**os.environ, "STATUS_TEST_TOKEN": TOKEN}
-    proc = spawn([sys.executable, "-m", "monitor", "status", "--prometheus", prometheus, "--config",
-                  str(config), "--listen", f"127.0.0.1:{port}", *extra],
+    proc = spawn([sys.executable, "-m", "monitor", "status", "--prometheus", prometheus,
+                  *config, "--listen", f"127.0.0.1:{port}", *extra],
                  work / "status.log", env=env)
     site = Site(f"http://127.0.0.1:{port}", prometheus, work)
     try:

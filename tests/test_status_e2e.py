@@ -235,6 +235,23 @@ def test_region_and_life_situation_pages(site: h.Site) -> None:
     assert moving["state"] == "down" and moving["services_down"] == 1
 
 
+def test_without_a_catalog_the_names_come_from_the_info_metrics(
+        prometheus: str, tmp_path: Path) -> None:
+    for site in h.serve_status(tmp_path, prometheus, "--refresh", "3600", with_catalog=False):
+        services = {s["id"]: s for s in site.json("/api/v1/services")["services"]}
+        assert set(services) == set(h.BY_ID)
+        assert services["nightly"]["name"] == "Запись в детский сад"
+        assert services["nightly"]["region_name"] == "Хабаровский край"
+        assert services["nightly"]["verdict"] == "broken" and services["broken"]["state"] == "down"
+        page = text_of(site.text("/services/healthy"))
+        assert "Куратор: Иванова Анна Петровна" in page and "Почта" not in page
+        birth = site.json("/api/v1/life-situations/birth-of-child")["life_situation"]
+        assert birth["name"] == "Рождение ребёнка"
+        assert {s["id"] for s in birth["services"]} == {"healthy", "nightly", "dipped"}
+        # No catalog, no plans: maintenance now still comes from the daemon's gauge.
+        assert site.json("/api/v1/services/maint")["service"]["state"] == "maintenance"
+
+
 # --- feed, API, badges ---------------------------------------------------------------------
 
 def test_atom_feeds_list_outages_and_maintenance(site: h.Site) -> None:
