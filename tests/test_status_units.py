@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from harness.catalog_factory import catalog_dict, write_catalog
+from harness.tools import dozor
 from monitor.catalog import CatalogError, load_catalog
 from monitor.catalog.model import Maintenance
 from monitor.localtime.maintenance import occurrences
@@ -128,8 +130,6 @@ def _hostile_snapshot(now: float) -> Snapshot:
 
 
 async def test_catalog_strings_are_escaped_in_every_output() -> None:
-    import time
-
     site = Site(Fixed(_hostile_snapshot(time.time())), SiteSettings(public_url="http://x"))
     async with TestClient(TestServer(site.app(), host="127.0.0.1")) as client:
         for path in ("/", "/services", "/services/svc", "/regions/RU-MOW", "/feed.atom",
@@ -161,3 +161,15 @@ async def test_a_refresh_that_cannot_reach_prometheus_keeps_what_it_had(
     assert snap.version == 2 and snap.failed_at is not None and snap.data_at is None
     assert set(snap.directory.services) == {"svc-00000"}    # the catalog's, still shown
     assert refresher.refreshes == 2 and refresher.queries == 0
+
+
+def test_dozor_status_refuses_an_invalid_catalog_with_every_error(tmp_path: Path) -> None:
+    data = catalog_dict(["http://127.0.0.1:1/"])
+    data["curators"][0]["public"] = ["address"]
+    data["services"][0]["public_url"] = "file:///etc/passwd"
+    done = dozor("status", "--prometheus", "http://127.0.0.1:1", "--config",
+                 str(write_catalog(tmp_path / "c.yaml", data)), "--listen", "127.0.0.1:0")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"{tmp_path / 'c.yaml'}:") for line in lines)
+    assert "public[0]" in done.stderr and "public_url" in done.stderr
