@@ -266,6 +266,13 @@ def test_atom_feeds_list_outages_and_maintenance(site: h.Site) -> None:
     assert len(ids) == len(set(ids))
     for e in entries:
         assert e.find(f"{ATOM}link").get("href", "").startswith(site.url + "/services/")  # type: ignore[union-attr]
+    # A maintenance entry is dated when it entered the 14-day horizon, not at each refresh
+    # (readers would see it as new every time).
+    starts = {dt.datetime.fromisoformat(a["start"]).timestamp()
+              for a in site.json("/api/v1/summary")["announcements"]}
+    dated = {dt.datetime.fromisoformat(e.findtext(f"{ATOM}published") or "").timestamp()
+             for e in entries if (e.findtext(f"{ATOM}title") or "").startswith("Плановые")}
+    assert dated == {start - 14 * 86400 for start in starts}
     own = ET.fromstring(site.text("/services/nightly/feed.atom")).findall(f"{ATOM}entry")
     assert len(own) == len(truth_outages(h.BY_ID["nightly"], start, end))
     assert all("Запись в детский сад" in (e.findtext(f"{ATOM}title") or "") for e in own)

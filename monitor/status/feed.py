@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitor.report import fmt
+from monitor.status.directory import ANNOUNCE_AHEAD
 from monitor.status.snapshot import Snapshot
 
 MAX_ENTRIES = 100
@@ -47,11 +48,14 @@ def entries(snap: Snapshot, now: float, service: str | None = None) -> list[Entr
         if a.service not in names or (service is not None and a.service != service):
             continue
         reason = f" Причина: {a.reason}." if a.reason else ""
+        # Published when it entered the announcement horizon: the same at every refresh, so
+        # feed readers do not see it as new each time.
+        announced = a.start - ANNOUNCE_AHEAD.total_seconds()
         out.append(Entry(
             f"{TAG}maintenance/{a.service}/{int(a.start)}", a.service,
             f"Плановые работы: {names[a.service]}",
             f"С {fmt.moscow(a.start)} по {fmt.moscow(a.end)} МСК услуга «{names[a.service]}» "
             f"может быть недоступна.{reason}",
-            _rfc3339(min(a.start, now)), _rfc3339(min(a.start, now)), min(a.start, now)))
+            _rfc3339(announced), _rfc3339(announced), announced))
     out.sort(key=lambda e: (-e.sort, e.id))
     return out[:MAX_ENTRIES]
