@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -71,18 +71,19 @@ async def collect_report(options: ReportOptions, progress: Progress | None = Non
 
 
 async def collect_services(prom: Prometheus, period: Period, chosen: Sequence[ServiceFacts],
-                           chunk: int = 100,
-                           progress: Progress | None = None) -> tuple[ServiceReport, ...]:
+                           chunk: int = 100, progress: Progress | None = None,
+                           heatmap: bool = True) -> tuple[ServiceReport, ...]:
     """Every figure of the chosen services over ``period`` (any span of whole 5-minute
     steps: a calendar month for the report, the standard's rolling window for the status
-    page), in chunks of ``chunk`` services per query."""
+    page), in chunks of ``chunk`` services per query; the hour-of-week heatmaps only with
+    ``heatmap`` (two range queries per chunk that the status page does not show)."""
     if progress is not None:
         progress.total = len(chosen)
     chunks = [chosen[i:i + chunk] for i in range(0, len(chosen), chunk)]
     daemons = await daemon_timeline(prom, period)
 
     async def one(part: Sequence[ServiceFacts]) -> list[ServiceReport]:
-        done = await _chunk(prom, period, part, daemons)
+        done = await _chunk(prom, period, part, daemons, heatmap)
         if progress is not None:
             progress.services_done(len(part))
         return done
@@ -162,7 +163,7 @@ def _by_service(samples: list[tuple[dict[str, str], float]]) -> dict[str, float]
 
 
 async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts],
-                 daemons: Daemons) -> list[ServiceReport]:
+                 daemons: Daemons, heatmap: bool) -> list[ServiceReport]:
     svc = q.service_matcher([f.id for f in chunk])
     seconds, at = period.seconds, period.end
     counts = [(hours, excluded, kind) for hours in ("all", "offhours")
@@ -176,14 +177,17 @@ async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts]
                *(count_query(*c) for c in counts),
                q.latency_p95(svc, seconds)]
     found = await asyncio.gather(*(prom.instant(text, at) for text in instant))
+    async def hourly(step: Callable[[str, str, bool], str]) -> list[Series]:
+        if not heatmap:
+            return []
+        return await prom.range(q.over(step(svc, "all", False), HEAT_STEP),
+                                period.start + HEAT_STEP, at, HEAT_STEP)
+
     outages, coverage, audits, heat_events, heat_failures = await asyncio.gather(
         month_outages(prom, svc, period),
         month_coverage(prom, svc, period, daemons),
         _accessibility(prom, svc, period),
-        prom.range(q.over(q.step_events(svc, "all", False), HEAT_STEP),
-                   period.start + HEAT_STEP, at, HEAT_STEP),
-        prom.range(q.over(q.step_failures(svc, "all", False), HEAT_STEP),
-                   period.start + HEAT_STEP, at, HEAT_STEP))
+        hourly(q.step_events), hourly(q.step_failures))
     values = [_by_service(f) for f in found]
     objectives = dict(zip((k for k, _ in OBJECTIVES), values[:len(OBJECTIVES)], strict=True))
     count = dict(zip(counts, values[len(OBJECTIVES):len(OBJECTIVES) + len(counts)], strict=True))

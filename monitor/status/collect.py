@@ -54,7 +54,8 @@ def window_period(now: float, window: float) -> Period:
 
 async def read_window(prom: Prometheus, period: Period, facts: Sequence[ServiceFacts],
                       chunk: int) -> Window:
-    services = await collect_services(prom, period, facts, chunk) if facts else ()
+    services = await collect_services(prom, period, facts, chunk, heatmap=False) \
+        if facts else ()
     return Window(start=period.start, end=period.end,
                   services={s.facts.id: s for s in services}, regions=rank_regions(services))
 
@@ -68,8 +69,8 @@ def previous_label(now: float) -> str:
 async def read_previous(prom: Prometheus, now: float, facts: Sequence[ServiceFacts],
                         chunk: int) -> Previous:
     label = previous_label(now)
-    services = await collect_services(prom, parse_period(label, now), facts, chunk) \
-        if facts else ()
+    services = await collect_services(prom, parse_period(label, now), facts, chunk,
+                                      heatmap=False) if facts else ()
     return Previous(label=label, regions=rank_regions(services))
 
 
