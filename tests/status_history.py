@@ -36,22 +36,11 @@ from harness.stack import free_port, spawn, stop_process
 MSK = ZoneInfo("Europe/Moscow")
 VLA = ZoneInfo("Asia/Vladivostok")
 STEP = 300
-NOW = time.time()
-# Runs end on the 5-minute grid, as the report's steps fall (a real daemon is scraped far more
-# often than it runs, so any 5-minute window holds two samples; here the grid provides them),
-# and every series is scraped once more a few seconds ago.
-LAST = (NOW - 20) // STEP * STEP
-SCRAPED = NOW - 5
-_month = dt.datetime.fromtimestamp(NOW, MSK).replace(day=1, hour=0, minute=0, second=0,
-                                                      microsecond=0)
-MONTH_START = _month.timestamp()
-PREV_START = (_month - dt.timedelta(days=1)).replace(day=1).timestamp()
-FIRST = PREV_START - 86400               # a day before the previous month
-RUNS = [LAST - STEP * k for k in range(int((LAST - FIRST) // STEP), -1, -1)]
-BROKEN_FROM = LAST - 3 * 3600 + 1
-YOUNG_FROM = LAST - 2 * 86400
-DIP = (PREV_START + 2 * 86400 + 12 * 3600, PREV_START + 2 * 86400 + 18 * 3600)
-MAINT = (NOW - 3600, NOW + 3600)
+# The world's clock and what hangs on it: set by ``begin``.
+NOW = LAST = SCRAPED = PREV_START = FIRST = BROKEN_FROM = YOUNG_FROM = 0.0
+RUNS: list[float] = []
+DIP: tuple[float, float] = (0.0, 0.0)
+MAINT: tuple[float, float] = (0.0, 0.0)
 TOKEN = "S3cr3t-t0ken-4242"
 PRIVATE = ("intranet-gw.corp.example", TOKEN, "Bearer", "petrov-private@corp.example",
            "+7 423 000-00-02", "423000", "-1001234567", "+7 495 000-00-01", "495000",
@@ -70,11 +59,15 @@ class Svc:
     curator: str
     mszu: bool
     down: Any                      # run end time -> failed
-    since: float = FIRST
+    young: bool = False            # added to the catalog two days ago
 
     @property
     def timezone(self) -> str:
         return REGIONS[self.region][1]
+
+    @property
+    def since(self) -> float:
+        return YOUNG_FROM if self.young else FIRST
 
     def runs(self) -> list[tuple[float, bool]]:
         return [(t, not self.down(t)) for t in RUNS if t >= self.since]
@@ -87,8 +80,7 @@ SERVICES = (
     Svc("nightly", "Запись в детский сад", "RU-KHA", "petrov", True, night),
     Svc("broken", "Выдача справок", "RU-MOW", "petrov", False, lambda t: t >= BROKEN_FROM),
     Svc("maint", "Регистрация транспорта", "RU-KHA", "ivanova", True, lambda t: False),
-    Svc("young", "Запись в кружок", "RU-MOW", "ivanova", False, lambda t: False,
-        since=YOUNG_FROM),
+    Svc("young", "Запись в кружок", "RU-MOW", "ivanova", False, lambda t: False, young=True),
     Svc("dipped", "Пособие на ребёнка", "RU-MOW", "ivanova", True,
         lambda t: DIP[0] < t <= DIP[1]),
 )
@@ -99,6 +91,33 @@ CURATOR_NAMES = {"ivanova": "Иванова Анна Петровна", "petrov"
 
 def situations_of(service: str) -> list[str]:
     return ["birth-of-child"] if service in ("healthy", "nightly", "dipped") else ["moving-house"]
+
+
+
+
+def begin(now: float) -> None:
+    """Set the world's clock: the history ends at ``now``. Called when a module's Prometheus
+    is made, not at import: pytest imports every test module at the start of a long session,
+    and state read five minutes after its last sample is gone (Prometheus' lookback)."""
+    global NOW, LAST, SCRAPED, PREV_START, FIRST, RUNS, BROKEN_FROM, YOUNG_FROM, DIP, MAINT
+    NOW = now
+    # Runs end on the 5-minute grid, as the report's steps fall (a real daemon is scraped far
+    # more often than it runs, so any 5-minute window holds two samples; here the grid gives
+    # them), and every series is scraped once more a few seconds ago.
+    LAST = (now - 20) // STEP * STEP
+    SCRAPED = now - 5
+    month = dt.datetime.fromtimestamp(now, MSK).replace(day=1, hour=0, minute=0, second=0,
+                                                        microsecond=0)
+    PREV_START = (month - dt.timedelta(days=1)).replace(day=1).timestamp()
+    FIRST = PREV_START - 86400               # a day before the previous month
+    RUNS = [LAST - STEP * k for k in range(int((LAST - FIRST) // STEP), -1, -1)]
+    BROKEN_FROM = LAST - 3 * 3600 + 1
+    YOUNG_FROM = LAST - 2 * 86400
+    DIP = (PREV_START + 2 * 86400 + 12 * 3600, PREV_START + 2 * 86400 + 18 * 3600)
+    MAINT = (now - 3600, now + 3600)
+
+
+begin(time.time())
 TARGET = 'instance="msk:9247",job="dozor"'
 # The catalog's default standard, as the daemon exports it per service.
 OBJECTIVES = {"dozor_service_availability_objective": 0.995,
@@ -260,5 +279,6 @@ def serve_status_without_data(work: Path) -> Iterator[Site]:
 
 
 def history_prometheus(work: Path) -> Iterator[str]:
+    begin(time.time())
     with backfilled_prometheus(work, openmetrics()) as url:
         yield url
