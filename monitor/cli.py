@@ -105,10 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--world-dns-port", type=int, default=9253)
     demo.add_argument("--world-smtp-port", type=int, default=9254)
     demo.add_argument("--world-grpc-port", type=int, default=9255)
-    demo.add_argument("--prometheus-port", type=int, default=9090,
-                      help="Prometheus on 127.0.0.1 (default 9090)")
-    demo.add_argument("--alertmanager-port", type=int, default=9093,
-                      help="Alertmanager on 127.0.0.1 (default 9093)")
+    # Not Prometheus' and Alertmanager's usual 9090/9093: installing the Debian packages
+    # starts their own services there on a systemd machine, and `make run` installs them.
+    demo.add_argument("--prometheus-port", type=int, default=9290,
+                      help="Prometheus on 127.0.0.1 (default 9290)")
+    demo.add_argument("--alertmanager-port", type=int, default=9293,
+                      help="Alertmanager on 127.0.0.1 (default 9293)")
     demo.add_argument("--status-port", type=int, default=9248,
                       help="the public status page (default 9248)")
     demo.add_argument("--data-dir", type=Path, default=None,
@@ -219,9 +221,8 @@ async def _demo(args: argparse.Namespace, running: list[Daemon]) -> int:
                     return await _run(options, running)
         except demo_stack.StackError as exc:
             print(f"dozor demo: {exc}", file=sys.stderr)
-            print("dozor demo: other ports: --prometheus-port, --alertmanager-port (the Debian "
-                  "packages' own services also listen on 9090 and 9093 where systemd runs "
-                  "them: `systemctl stop prometheus prometheus-alertmanager`)", file=sys.stderr)
+            print("dozor demo: other ports: --listen, --world-…-port, --prometheus-port, "
+                  "--alertmanager-port, --status-port", file=sys.stderr)
             return 1
         except asyncio.CancelledError:
             print("dozor demo: interrupted while starting; stopped", file=sys.stderr)
