@@ -226,8 +226,12 @@ async def test_demo_without_the_binaries_says_what_to_install_and_runs_on(
     try:
         await demo.line(r"^Alertmanager:", timeout=60)
         urls = demo.urls()
+        await demo.line(r"^status page:", timeout=10)
+        urls = demo.urls()
         assert urls["Prometheus"] == urls["Alertmanager"] == "not started (see above)"
-        assert await answers_200(urls["daemon metrics"])
+        assert urls["status page"] == "not started (it reads Prometheus)"
+        # The URLs are printed before the daemon has bound its port.
+        await poll(lambda: answers_200(urls["daemon metrics"]), 30, "the daemon's /metrics")
         err = await asyncio.to_thread(demo.err.read_text)
         assert "install the Debian package `prometheus`" in err
         assert "install the Debian package `prometheus-alertmanager`" in err
