@@ -173,3 +173,11 @@ def test_dozor_status_refuses_an_invalid_catalog_with_every_error(tmp_path: Path
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 2 and all(line.startswith(f"{tmp_path / 'c.yaml'}:") for line in lines)
     assert "public[0]" in done.stderr and "public_url" in done.stderr
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--refresh", "0"), ("--window-refresh", "nan"),
+                                             ("--burst", "0.5"), ("--rate-limit", "-1")])
+def test_dozor_status_refuses_settings_that_would_hammer_prometheus_or_refuse_all(
+        flag: str, value: str) -> None:
+    done = dozor("status", "--prometheus", "http://127.0.0.1:1", flag, value)
+    assert done.returncode == 2 and f"argument {flag}: expected" in done.stderr

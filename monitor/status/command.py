@@ -6,10 +6,24 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from monitor.catalog import CatalogError
 from monitor.status.service import StatusOptions, start_status
+
+
+def _at_least(low: float) -> Callable[[str], float]:
+    """A number no smaller than ``low`` (a refresh of 0 would query Prometheus in a loop)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value >= low:   # also refuses nan
+            raise argparse.ArgumentTypeError(f"expected at least {low:g}, got {text!r}")
+        return value
+    return parse
 
 
 def add_arguments(p: argparse.ArgumentParser, listen: object) -> None:
@@ -22,14 +36,15 @@ def add_arguments(p: argparse.ArgumentParser, listen: object) -> None:
                         "maintenance (default: names only, from the info metrics)")
     p.add_argument("--public-url", metavar="URL",
                    help="the site's address as citizens see it (the feed's links)")
-    p.add_argument("--refresh", type=float, default=30.0,
+    p.add_argument("--refresh", type=_at_least(1), default=30.0,
                    help="seconds between reads of the state now (default 30)")
-    p.add_argument("--window-refresh", type=float, default=300.0,
+    p.add_argument("--window-refresh", type=_at_least(1), default=300.0,
                    help="seconds between reads of the window's figures (default 300)")
-    p.add_argument("--rate-limit", type=float, default=20.0,
+    p.add_argument("--rate-limit", type=_at_least(0), default=20.0,
                    help="answers per second per client address; 0 turns it off (default 20)")
-    p.add_argument("--burst", type=float, default=60.0, help="per-client burst (default 60)")
-    p.add_argument("--query-timeout", type=float, default=60.0,
+    p.add_argument("--burst", type=_at_least(1), default=60.0,
+                   help="per-client burst (default 60)")
+    p.add_argument("--query-timeout", type=_at_least(1), default=60.0,
                    help="seconds per Prometheus query (default 60)")
 
 
