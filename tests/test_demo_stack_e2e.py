@@ -170,8 +170,10 @@ async def test_demo_runs_prometheus_and_alertmanager_and_prints_each_curators_al
 
         # A real alert: address-assignment-smo's form fails its accessibility audit at every
         # run, so its availability burns fast; the page reaches its curator and region desk.
+        # How soon depends on where in the 5-minute grid the demo started (the burn rates
+        # are 5-minute recordings): 80 s to over 3 minutes were seen. A hang bound, not a goal.
         fired = await demo.line(r"curator-lebedeva FIRING DozorAvailabilityBurnFast "
-                                r"service=address-assignment-smo", timeout=170)
+                                r"service=address-assignment-smo", timeout=420)
         assert "severity=page: address-assignment-smo: availability" in fired
         await demo.line(r"region-RU-SMO FIRING DozorAvailabilityBurnFast "
                         r"service=address-assignment-smo", timeout=10)
