@@ -23,10 +23,6 @@ class Entry:
     sort: float
 
 
-def _rfc3339(at: float) -> str:
-    return fmt.iso(at)
-
-
 def entries(snap: Snapshot, now: float, service: str | None = None) -> list[Entry]:
     names = {sid: f.name for sid, f in snap.directory.services.items()}
     out = []
@@ -43,7 +39,7 @@ def entries(snap: Snapshot, now: float, service: str | None = None) -> list[Entr
                        f"Услуга «{names.get(sid, sid)}» была недоступна с {fmt.moscow(o.start)} "
                        f"по {fmt.moscow(o.end)} МСК ({fmt.seconds(o.seconds)}).")
             out.append(Entry(f"{TAG}outage/{sid}/{int(o.start)}", sid, title, summary,
-                             _rfc3339(o.start), _rfc3339(end), end))
+                             fmt.iso(o.start), fmt.iso(end), end))
     for a in snap.directory.announcements:
         if a.service not in names or (service is not None and a.service != service):
             continue
@@ -56,6 +52,6 @@ def entries(snap: Snapshot, now: float, service: str | None = None) -> list[Entr
             f"Плановые работы: {names[a.service]}",
             f"С {fmt.moscow(a.start)} по {fmt.moscow(a.end)} МСК услуга «{names[a.service]}» "
             f"может быть недоступна.{reason}",
-            _rfc3339(announced), _rfc3339(announced), announced))
+            fmt.iso(announced), fmt.iso(announced), announced))
     out.sort(key=lambda e: (-e.sort, e.id))
     return out[:MAX_ENTRIES]

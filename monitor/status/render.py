@@ -31,10 +31,6 @@ def _duration(seconds: float | None) -> str:
     return fmt.seconds(seconds)
 
 
-def _percent(value: float | None, digits: int = 2) -> str:
-    return fmt.percent(value, digits)
-
-
 def _part_value(part: dict[str, Any]) -> str:
     value = part["value"]
     return fmt.percent(value) if part["unit"] == "ratio" else fmt.seconds(value)
@@ -71,15 +67,11 @@ def _change(row: dict[str, Any]) -> str:
     return f"= без изменений ({share})"
 
 
-def _month(label: str) -> str:
-    return fmt.month_title(label)
-
-
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("monitor.status"),
                       autoescape=select_autoescape(["html", "xml", "svg"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(when=_when, age=_age, pct=_percent, dur=_duration,
+    env.filters.update(when=_when, age=_age, pct=fmt.percent, dur=_duration,
                        partvalue=_part_value, partobjective=_part_objective,
-                       daytext=_day_text, change=_change, month=_month)
+                       daytext=_day_text, change=_change, month=fmt.month_title)
     return env

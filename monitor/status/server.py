@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
@@ -37,6 +37,33 @@ API_PATHS = {
 }
 
 Body = tuple[bytes, str, int]
+Build = Callable[[Snapshot, web.Request, float], Body]
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A page about one thing of the directory, found by a path parameter, and its API twin."""
+
+    page: str
+    api: str
+    param: str
+    known: Callable[[Snapshot], Collection[str]]
+    view: Callable[[Snapshot, str, float], dict[str, Any]]
+    template: str
+    missing: str        # the 404 page says
+    error: str          # the API's 404 says
+
+
+SERVICE = Entity("/services/{id}", API_PATHS["service"], "id", lambda s: s.directory.services,
+                 views.service, "service.html", "Услуга не найдена.", "no such service")
+ENTITIES = (
+    SERVICE,
+    Entity("/life-situations/{id}", API_PATHS["life_situation"], "id",
+           lambda s: s.directory.life_situations, views.life_situation, "situation.html",
+           "Жизненная ситуация не найдена.", "no such life situation"),
+    Entity("/regions/{code}", API_PATHS["region"], "code", views.regions_known, views.region,
+           "region.html", "Страница региона не найдена.", "no such region"),
+)
 
 
 class Source(Protocol):
@@ -81,10 +108,10 @@ class Site:
                                                                   views.home(s, now))))
         app.router.add_get("/services", page(lambda s, r, now: self._html(
             "services.html", views.services(s, now))))
-        app.router.add_get("/services/{id}", page(self._service_html))
+        for entity in ENTITIES:
+            app.router.add_get(entity.page, page(self._entity(entity, as_json=False)))
+            app.router.add_get(entity.api, page(self._entity(entity, as_json=True)))
         app.router.add_get("/services/{id}/feed.atom", page(self._service_feed))
-        app.router.add_get("/life-situations/{id}", page(self._situation_html))
-        app.router.add_get("/regions/{code}", page(self._region_html))
         app.router.add_get("/feed.atom", page(lambda s, r, now: self._feed(s, now, None)))
         app.router.add_get("/badge/{id}/{kind}.svg", page(self._badge))
         app.router.add_get("/api/v1/", page(lambda s, r, now: self._json(self._api_index())))
@@ -92,14 +119,11 @@ class Site:
             views.home(s, now))))
         app.router.add_get(API_PATHS["services"], page(lambda s, r, now: self._json(
             views.services(s, now))))
-        app.router.add_get(API_PATHS["service"], page(self._service_json))
-        app.router.add_get(API_PATHS["life_situation"], page(self._situation_json))
-        app.router.add_get(API_PATHS["region"], page(self._region_json))
         app.router.add_get("/static/style.css", self._style)
         app.router.add_get("/healthz", self._health)
         return app
 
-    def _page(self, build: Callable[[Snapshot, web.Request, float], Body]) -> Any:
+    def _page(self, build: Build) -> Any:
         async def handler(request: web.Request) -> web.Response:
             snap, now = self.refresher.snapshot, self._clock()
             fresh = views.freshness(snap, now)
@@ -128,49 +152,20 @@ class Site:
     def _json(self, data: dict[str, Any], status: int = 200) -> Body:
         return json.dumps(data, ensure_ascii=False, indent=1).encode(), JSON, status
 
-    def _missing(self, what: str) -> Body:
-        return self._error_body(404, f"{what} не найдена.")
-
-    def _service_html(self, snap: Snapshot, request: web.Request, now: float) -> Body:
-        sid = request.match_info["id"]
-        if sid not in snap.directory.services:
-            return self._missing("Услуга")
-        return self._html("service.html", views.service(snap, sid, now))
-
-    def _service_json(self, snap: Snapshot, request: web.Request, now: float) -> Body:
-        sid = request.match_info["id"]
-        if sid not in snap.directory.services:
-            return self._json({"error": "no such service"}, 404)
-        return self._json(views.service(snap, sid, now))
-
-    def _situation_html(self, snap: Snapshot, request: web.Request, now: float) -> Body:
-        lid = request.match_info["id"]
-        if lid not in snap.directory.life_situations:
-            return self._missing("Жизненная ситуация")
-        return self._html("situation.html", views.life_situation(snap, lid, now))
-
-    def _situation_json(self, snap: Snapshot, request: web.Request, now: float) -> Body:
-        lid = request.match_info["id"]
-        if lid not in snap.directory.life_situations:
-            return self._json({"error": "no such life situation"}, 404)
-        return self._json(views.life_situation(snap, lid, now))
-
-    def _region_html(self, snap: Snapshot, request: web.Request, now: float) -> Body:
-        code = request.match_info["code"]
-        if code not in views.regions_known(snap):
-            return self._missing("Страница региона")
-        return self._html("region.html", views.region(snap, code, now))
-
-    def _region_json(self, snap: Snapshot, request: web.Request, now: float) -> Body:
-        code = request.match_info["code"]
-        if code not in views.regions_known(snap):
-            return self._json({"error": "no such region"}, 404)
-        return self._json(views.region(snap, code, now))
+    def _entity(self, entity: Entity, as_json: bool) -> Build:
+        def build(snap: Snapshot, request: web.Request, now: float) -> Body:
+            key = request.match_info[entity.param]
+            if key not in entity.known(snap):
+                return (self._json({"error": entity.error}, 404) if as_json
+                        else self._error_body(404, entity.missing))
+            data = entity.view(snap, key, now)
+            return self._json(data) if as_json else self._html(entity.template, data)
+        return build
 
     def _service_feed(self, snap: Snapshot, request: web.Request, now: float) -> Body:
         sid = request.match_info["id"]
         if sid not in snap.directory.services:
-            return self._missing("Услуга")
+            return self._error_body(404, SERVICE.missing)
         return self._feed(snap, now, sid)
 
     def _feed(self, snap: Snapshot, now: float, sid: str | None) -> Body:
