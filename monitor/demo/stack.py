@@ -110,13 +110,11 @@ async def alertmanager(workdir: Path, *, port: int, config: str,
                        warn: Callable[[str], None]) -> AsyncIterator[Child | None]:
     """Alertmanager with ``config`` (its YAML) on 127.0.0.1:``port``, clustering off; None
     (after ``warn``) if it is not installed."""
-    path = shutil.which(ALERTMANAGER.command)
+    path = _installed(ALERTMANAGER, warn)
     if path is None:
-        warn(ALERTMANAGER.missing())
         yield None
         return
-    home = workdir / "alertmanager"
-    home.mkdir(parents=True, exist_ok=True)
+    home = _home(workdir, "alertmanager")
     config_file = home / "alertmanager.yml"
     config_file.write_text(config, encoding="utf-8")
     argv = [path,
@@ -136,13 +134,11 @@ async def prometheus(workdir: Path, *, port: int, scrape: str, rules: Mapping[st
     """Prometheus on 127.0.0.1:``port`` scraping ``scrape`` (HOST:PORT) as job ``dozor``,
     with ``rules`` (file name -> rule file text) and alerts to ``alertmanager`` (HOST:PORT or
     None); None (after ``warn``) if it is not installed."""
-    path = shutil.which(PROMETHEUS.command)
+    path = _installed(PROMETHEUS, warn)
     if path is None:
-        warn(PROMETHEUS.missing())
         yield None
         return
-    home = workdir / "prometheus"
-    home.mkdir(parents=True, exist_ok=True)
+    home = _home(workdir, "prometheus")
     rule_files = []
     for name, text in rules.items():
         (home / name).write_text(text, encoding="utf-8")
@@ -157,6 +153,20 @@ async def prometheus(workdir: Path, *, port: int, scrape: str, rules: Mapping[st
     async with _running(PROMETHEUS.title, argv, f"http://{HOST}:{port}",
                         workdir / "prometheus.log") as child:
         yield child
+
+
+def _installed(binary: Binary, warn: Callable[[str], None]) -> str | None:
+    """The binary's path, or None after saying which Debian package to install."""
+    path = shutil.which(binary.command)
+    if path is None:
+        warn(binary.missing())
+    return path
+
+
+def _home(workdir: Path, name: str) -> Path:
+    home = workdir / name
+    home.mkdir(parents=True, exist_ok=True)
+    return home
 
 
 @contextlib.asynccontextmanager
