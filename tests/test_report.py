@@ -28,7 +28,6 @@ import datetime as dt
 import itertools
 import json
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -37,11 +36,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
+from harness.backfill import backfilled_prometheus
 from harness.history import outages
 from harness.png import png_rows
-from harness.stack import free_port, spawn, stop_process
+from harness.stack import free_port
 from harness.tools import dozor, require
 from monitor.localtime.hours import hours_label
 from monitor.metric_names import BROWSER_ACCESSIBILITY_VIOLATIONS as VIOLATIONS
@@ -342,37 +341,8 @@ def coverage_truth(s: Svc) -> float:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    work = tmp_path_factory.mktemp("report-prom")
-    data = work / "data"
-    source = work / "history.om"
-    source.write_text(openmetrics(), encoding="utf-8")
-    # One block per ~month instead of 360 two-hour blocks: the importer re-reads its input
-    # once per block (90 s instead of 2 s). The flag is hidden but present in 2.42.
-    subprocess.run([require("promtool"), "tsdb", "create-blocks-from", "openmetrics", "-q",
-                    "--max-block-duration=744h", str(source), str(data)],
-                   check=True, capture_output=True, timeout=120)
-    config = work / "prometheus.yml"
-    config.write_text(yaml.safe_dump({"global": {"scrape_interval": "1m"}}))
-    port = free_port()
-    proc = spawn([require("prometheus"), f"--config.file={config}",
-                  f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
-                  f"--web.listen-address=127.0.0.1:{port}"], work / "prometheus.log")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None, (work / "prometheus.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "prometheus not ready within 30 s"
-            time.sleep(0.2)
+    with backfilled_prometheus(tmp_path_factory.mktemp("report-prom"), openmetrics()) as url:
         yield url
-    finally:
-        stop_process(proc)
 
 
 def report_command(argv: list[str]) -> int:
