@@ -8,6 +8,7 @@ visitor gets while the source is unreachable), one browser for the module."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -102,12 +103,19 @@ async def zoomed(browser: Browser) -> AsyncIterator[BrowserContext]:
     await context.close()
 
 
-async def _open(context: BrowserContext, sites: dict[str, h.Site], which: str, path: str,
-                status: int) -> Page:
+@contextlib.asynccontextmanager
+async def _opened(context: BrowserContext, url: str | None = None,
+                  status: int | None = None) -> AsyncIterator[Page]:
+    """A new page (at ``url``, which must answer ``status``), closed afterwards whatever
+    happens."""
     page = await context.new_page()
-    response = await page.goto(sites[which].url + path, wait_until="load")
-    assert response is not None and response.status == status, (which, path)
-    return page
+    try:
+        if url is not None:
+            response = await page.goto(url, wait_until="load")
+            assert response is not None and response.status == status, url
+        yield page
+    finally:
+        await page.close()
 
 
 # --- axe-core --------------------------------------------------------------------------------
@@ -133,14 +141,11 @@ async def _axe(page: Page) -> tuple[int, list[dict[str, Any]]]:
 
 async def test_the_audit_does_find_violations(desktop: BrowserContext) -> None:
     """Not vacuous: the same audit on a page with the demo form's faults reports them."""
-    page = await desktop.new_page()
-    try:
+    async with _opened(desktop) as page:
         await page.set_content('<html lang="ru"><body><main><h1>Заявление</h1>'
                                '<img src="/logo.png"><input type="text">'
                                '<p style="color:#aaa">Подсказка</p></main></body></html>')
         found = {v["id"]: v["impact"] for v in (await _axe(page))[1]}
-    finally:
-        await page.close()
     assert found.get("image-alt") == "critical" and found.get("label") == "critical"
     assert found.get("color-contrast") == "serious", found
 
@@ -149,11 +154,8 @@ async def test_the_audit_does_find_violations(desktop: BrowserContext) -> None:
 async def test_axe_finds_no_critical_or_serious_violation(
         desktop: BrowserContext, sites: dict[str, h.Site], which: str, path: str,
         status: int) -> None:
-    page = await _open(desktop, sites, which, path, status)
-    try:
+    async with _opened(desktop, sites[which].url + path, status) as page:
         passes, violations = await _axe(page)
-    finally:
-        await page.close()
     assert passes >= 10, "axe-core checked almost nothing"
     for v in violations:   # moderate and minor ones are shown (with -s), not failed
         print(f"{which}:{path}: {v['impact']} {v['id']}: {v['help']}: {v['targets']}")
@@ -184,8 +186,7 @@ _STRUCTURE = """
 async def test_landmarks_language_tables_and_headings(
         desktop: BrowserContext, sites: dict[str, h.Site], which: str, path: str,
         status: int) -> None:
-    page = await _open(desktop, sites, which, path, status)
-    try:
+    async with _opened(desktop, sites[which].url + path, status) as page:
         assert await page.locator("html").get_attribute("lang") == "ru"
         # Roles as assistive technology computes them: header and footer outside any
         # section are the banner and the content info.
@@ -200,8 +201,6 @@ async def test_landmarks_language_tables_and_headings(
         assert found["h1"] == 1 and found["skipped"] == [], found["levels"]
         # Up, down, maintenance, met or broken: an icon and words, not a colour alone.
         assert found["marks"] == []
-    finally:
-        await page.close()
 
 
 # --- keyboard --------------------------------------------------------------------------------
@@ -237,8 +236,7 @@ def _assert_focus_visible(focused: dict[str, Any]) -> None:
 
 async def test_keyboard_skip_link_then_the_sections_in_order(
         desktop: BrowserContext, site: h.Site) -> None:
-    page = await desktop.new_page()
-    try:
+    async with _opened(desktop) as page:
         await page.goto(site.url + "/")
         await page.keyboard.press("Tab")
         first = await page.evaluate(_FOCUSED)
@@ -264,8 +262,6 @@ async def test_keyboard_skip_link_then_the_sections_in_order(
         assert abs(top) <= 1 and await page.evaluate("scrollY") > 0   # scrolled to it
         await page.keyboard.press("Tab")   # and the next stop is in the content
         assert (await page.evaluate(_FOCUSED))["inMain"]
-    finally:
-        await page.close()
 
 
 # --- met / not met beyond colour ------------------------------------------------------------
@@ -275,8 +271,7 @@ _DAY = re.compile(r"\d\d\.\d\d\.\d{4}: (\d+,\d\d %, (цель выполнена
 
 async def test_daily_bars_and_parts_of_the_standard_say_met_or_not_in_words(
         desktop: BrowserContext, site: h.Site) -> None:
-    page = await desktop.new_page()
-    try:
+    async with _opened(desktop) as page:
         await page.goto(site.url + "/services/nightly")
         bars = page.locator("ol.bars > li.bar")
         assert await bars.count() == 90
@@ -301,8 +296,6 @@ async def test_daily_bars_and_parts_of_the_standard_say_met_or_not_in_words(
         legend = await page.locator("p.legend").inner_text()
         for words in ("выполнена", "ниже цели", "нет данных"):
             assert words in legend
-    finally:
-        await page.close()
 
 
 # --- 200 % zoom ----------------------------------------------------------------------------
@@ -343,12 +336,9 @@ _REFLOW = """
 async def test_200_percent_zoom_reflows_without_horizontal_scrolling(
         zoomed: BrowserContext, sites: dict[str, h.Site], which: str, path: str,
         status: int) -> None:
-    page = await _open(zoomed, sites, which, path, status)
-    try:
+    async with _opened(zoomed, sites[which].url + path, status) as page:
         assert await page.evaluate("innerWidth") == 640
         found = await page.evaluate(_REFLOW)
-    finally:
-        await page.close()
     assert found["scrollWidth"] <= found["clientWidth"] + 1, found
     assert found["out"] == [], "\n".join(found["out"])
 
@@ -361,16 +351,15 @@ async def test_screenshots_show_the_page_and_the_coloured_bars(
     context = await _context(browser, 1280, 800, 1)
     try:
         for name, path in (("home", "/"), ("nightly", "/services/nightly")):
-            page = await context.new_page()
-            await page.goto(site.url + path)
-            file = shots / f"{name}.png"
-            await page.screenshot(path=file, full_page=True)
-            print(f"screenshot of {path}: {file}")
-            height = await page.evaluate("document.documentElement.scrollHeight")
-            box = await page.locator("ol.bars").bounding_box() if name == "nightly" else None
-            classes = await page.locator("ol.bars > li.bar").evaluate_all(
-                "bars => bars.map(b => b.className.split(' ')[1])")
-            await page.close()
+            async with _opened(context, site.url + path, 200) as page:
+                file = shots / f"{name}.png"
+                await page.screenshot(path=file, full_page=True)
+                print(f"screenshot of {path}: {file}")
+                height = await page.evaluate("document.documentElement.scrollHeight")
+                box = (await page.locator("ol.bars").bounding_box() if name == "nightly"
+                       else None)
+                classes = await page.locator("ol.bars > li.bar").evaluate_all(
+                    "bars => bars.map(b => b.className.split(' ')[1])")
             width, png_height, rows = png_rows(file)
             assert (width, png_height) == (1280, height), file
             seen = pixels(rows)
