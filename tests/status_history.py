@@ -22,7 +22,7 @@ import os
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,10 +225,15 @@ def write_catalog(path: Path) -> Path:
     return path
 
 
-def serve_status(work: Path, prometheus: str, *extra: str,
-                 with_catalog: bool = True) -> Iterator[Site]:
+def _first_data(health: dict[str, Any]) -> bool:
+    return health["data_at"] is not None and health["version"] >= 1
+
+
+def serve_status(work: Path, prometheus: str, *extra: str, with_catalog: bool = True,
+                 ready: Callable[[dict[str, Any]], bool] = _first_data) -> Iterator[Site]:
     """``dozor status`` (the real CLI) on the test catalog (or, without it, on the info
-    metrics alone); waits for its first refresh."""
+    metrics alone); yields once its /healthz is ``ready`` (by default: its first refresh
+    read data)."""
     port = free_port()
     config = ["--config", str(write_catalog(work / "catalog.yaml"))] if with_catalog else []
     env = {**os.environ, "STATUS_TEST_TOKEN": TOKEN}
@@ -241,8 +246,7 @@ def serve_status(work: Path, prometheus: str, *extra: str,
         while True:
             assert proc.poll() is None, (work / "status.log").read_text()[-3000:]
             try:
-                health = site.json("/healthz")
-                if health["data_at"] is not None and health["version"] >= 1:
+                if ready(site.json("/healthz")):
                     break
             except (OSError, AssertionError):
                 pass
@@ -255,27 +259,8 @@ def serve_status(work: Path, prometheus: str, *extra: str,
 
 def serve_status_without_data(work: Path) -> Iterator[Site]:
     """``dozor status`` against a port nothing listens on: it must still serve."""
-    port = free_port()
-    config = write_catalog(work / "catalog.yaml")
-    proc = spawn([sys.executable, "-m", "monitor", "status", "--prometheus",
-                  f"http://127.0.0.1:{free_port()}", "--config", str(config),
-                  "--listen", f"127.0.0.1:{port}", "--refresh", "1"], work / "status.log",
-                 env={"STATUS_TEST_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"})
-    site = Site(f"http://127.0.0.1:{port}", "", work)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (work / "status.log").read_text()[-3000:]
-            try:
-                if site.json("/healthz")["source_unavailable"]:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        yield site
-    finally:
-        stop_process(proc)
+    yield from serve_status(work, f"http://127.0.0.1:{free_port()}", "--refresh", "1",
+                            ready=lambda health: bool(health["source_unavailable"]))
 
 
 def history_prometheus(work: Path) -> Iterator[str]:
