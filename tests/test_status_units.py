@@ -152,7 +152,7 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_a_refresh_that_cannot_reach_prometheus_keeps_what_it_had(
+async def test_a_refresh_that_cannot_reach_prometheus_is_marked_and_keeps_the_catalog(
         tmp_path: Path) -> None:
     catalog = load_catalog(_catalog(tmp_path), env={})
     refresher = Refresher(RefreshSettings(prometheus=f"http://127.0.0.1:{_closed_port()}",

@@ -153,5 +153,5 @@ async def _instant(prom: Prometheus, ids: Sequence[str], start: float, at: float
     samples = await asyncio.gather(*(prom.instant(text, at) for _, _, text in plan))
     found: dict[tuple[bool, str], dict[tuple[str, float], float]] = {}
     for (excluded, kind, _), result in zip(plan, samples, strict=True):
-        found[(excluded, kind)] = {(m.get("service", ""), 0.0): v for m, v in result}
-    return _fold(found).get(0.0, {})
+        found[(excluded, kind)] = {(m.get("service", ""), at): v for m, v in result}
+    return _fold(found).get(at, {})
