@@ -128,8 +128,9 @@ def cmd_check(config: Path) -> int:
             print(issue, file=sys.stderr)
         print(f"{config}: {len(exc.issues)} error(s)", file=sys.stderr)
         return 1
-    probes = sum(len(s.probes) for s in catalog.services)
-    print(f"{config}: ok: {len(catalog.services)} services, {probes} probes, "
+    probes = sum(len(s.probes) for s in catalog.probed)
+    platforms = f"{len(catalog.platforms)} platforms, " if catalog.platforms else ""
+    print(f"{config}: ok: {len(catalog.services)} services, {platforms}{probes} probes, "
           f"{len(catalog.curators)} curators, {len(catalog.regions)} regions, "
           f"{len(catalog.life_situations)} life situations")
     return 0

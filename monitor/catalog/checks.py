@@ -26,6 +26,7 @@ def check_catalog(sections: Sections) -> list[Issue]:
     return [
         *_duplicate_ids(sections),
         *_references(sections),
+        *_dependencies(sections),
         *_regions(sections),
         *_timeouts(sections),
         *_standard_overrides(sections),
@@ -33,24 +34,29 @@ def check_catalog(sections: Sections) -> list[Issue]:
 
 
 def _duplicate_ids(sections: Sections) -> Iterator[Issue]:
-    groups: list[tuple[str, str, Iterable[tuple[Located[Any], str]]]] = [
-        ("region code", "code", ((r, r.value.code) for r in sections.regions if r.has("code"))),
-        ("curator id", "id", ((c, c.value.id) for c in sections.curators if c.has("id"))),
-        ("life situation id", "id",
-         ((s, s.value.id) for s in sections.life_situations if s.has("id"))),
-        ("service id", "id", ((s, s.value.id) for s in sections.services if s.has("id"))),
+    groups: list[tuple[str, Iterable[tuple[Located[Any], str, str]]]] = [
+        ("code", ((r, r.value.code, "region code") for r in sections.regions if r.has("code"))),
+        ("id", ((c, c.value.id, "curator id") for c in sections.curators if c.has("id"))),
+        ("id", ((s, s.value.id, "life situation id")
+                for s in sections.life_situations if s.has("id"))),
+        # One namespace: a platform's probes are exported under its id in the service label.
+        ("id", ((s, s.value.id, f"{_what(s)} id")
+                for s in sections.probed if s.has("id"))),
     ]
-    for what, key, entries in groups:
+    for key, entries in groups:
         first: dict[str, Located[Any]] = {}
-        for entry, ident in entries:
+        for entry, ident, what in entries:
             if ident in first:
                 seen = first[ident].where((key,), entry.doc)
+                shared = "" if type(first[ident].value) is type(entry.value) else (
+                    " (services and platforms share one set of ids)")
                 yield entry.issue(
-                    (key,), f"duplicate {what} {ident!r} (first at {seen}); each must be unique"
+                    (key,), f"duplicate {what} {ident!r} (first at {seen}){shared}; "
+                            "each must be unique"
                 )
             else:
                 first[ident] = entry
-    for service in sections.services:
+    for service in sections.probed:
         if not service.has("probes"):
             continue
         names: dict[str, int] = {}
@@ -59,11 +65,15 @@ def _duplicate_ids(sections: Sections) -> Iterator[Issue]:
                 line = service.doc.line((*service.path, "probes", names[probe.name]))
                 yield service.issue(
                     ("probes", index, "name"),
-                    f"duplicate probe name {probe.name!r} in this service (first at line {line}); "
-                    "probe names must be unique within a service",
+                    f"duplicate probe name {probe.name!r} in this {_what(service)} (first at "
+                    f"line {line}); probe names must be unique within a {_what(service)}",
                 )
             else:
                 names[probe.name] = index
+
+
+def _what(item: Located[Any]) -> str:
+    return "service" if isinstance(item.value, Service) else "platform"
 
 
 def _references(sections: Sections) -> Iterator[Issue]:
@@ -76,7 +86,7 @@ def _references(sections: Sections) -> Iterator[Issue]:
             yield curator.issue(("deputy",), "a curator cannot be their own deputy")
         elif deputy not in known["curators"]:
             yield curator.issue(("deputy",), _dangling("curator", deputy, known["curators"]))
-    for service in sections.services:
+    for service in sections.probed:
         value = service.value
         if service.has("curator") and value.curator not in known["curators"]:
             yield service.issue(
@@ -84,7 +94,7 @@ def _references(sections: Sections) -> Iterator[Issue]:
             )
         if service.has("region") and value.region not in known["regions"]:
             yield service.issue(("region",), _dangling("region", value.region, known["regions"]))
-        if not service.has("life_situations"):
+        if not isinstance(value, Service) or not service.has("life_situations"):
             continue
         for index, situation in service.indexed("life_situations", value.life_situations):
             if situation not in known["life_situations"]:
@@ -92,6 +102,28 @@ def _references(sections: Sections) -> Iterator[Issue]:
                     ("life_situations", index),
                     _dangling("life situation", situation, known["life_situations"]),
                 )
+
+
+def _dependencies(sections: Sections) -> Iterator[Issue]:
+    """depends_on names defined platforms; a platform's own probes depend on none (its
+    outage is its own: platforms are not layered on one another)."""
+    known = sections.known_ids["platforms"]
+    for item in sections.probed:
+        value = item.value
+        if isinstance(value, Service) and item.has("depends_on"):
+            for index, ident in enumerate(value.depends_on):
+                if ident not in known:
+                    yield item.issue(("depends_on", index), _dangling("platform", ident, known))
+        if not item.has("probes"):
+            continue
+        for index, probe in item.indexed("probes", value.probes):
+            for at, ident in enumerate(probe.depends_on):
+                where = ("probes", index, "depends_on", at)
+                if not isinstance(value, Service):
+                    yield item.issue(where, "a platform's probes cannot depend on a platform; "
+                                            "list platforms under services' depends_on")
+                elif ident not in known:
+                    yield item.issue(where, _dangling("platform", ident, known))
 
 
 def _dangling(what: str, ident: str, known: set[str]) -> str:
@@ -133,7 +165,7 @@ def _timeouts(sections: Sections) -> Iterator[Issue]:
     timeout_known = given is None or given.has("timeout")
     if given and interval_known and timeout_known and defaults.timeout >= defaults.interval:
         yield given.issue(("timeout",), _timeout_message(defaults.timeout, defaults.interval))
-    for service in sections.services:
+    for service in sections.probed:
         if not service.has("probes"):
             continue
         for index, probe in service.indexed("probes", service.value.probes):

@@ -44,7 +44,7 @@ def load_catalog(path: str | Path, env: Mapping[str, str] | None = None) -> Cata
         issues += _services_given(documents, sections)
     if issues:
         raise CatalogError([_redact(issue, secrets) for issue in issues])
-    assert all(s.complete for s in sections.services), "an item with errors but no issue"
+    assert all(s.complete for s in sections.probed), "an item with errors but no issue"
     catalog = Catalog(
         standard=sections.standard.value if sections.standard else Standard(),
         defaults=sections.defaults.value if sections.defaults else Defaults(),
@@ -52,6 +52,7 @@ def load_catalog(path: str | Path, env: Mapping[str, str] | None = None) -> Cata
         curators=tuple(c.value for c in sections.curators),
         life_situations=tuple(s.value for s in sections.life_situations),
         services=tuple(s.value for s in sections.services),
+        platforms=tuple(p.value for p in sections.platforms),
     )
     catalog._secrets = secrets  # a private attribute: not part of the schema or any dump
     return catalog

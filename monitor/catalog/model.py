@@ -142,6 +142,7 @@ class ProbeBase(StrictModel):
         retries: int
         failure_threshold: int
         success_threshold: int
+        depends_on: tuple[str, ...]
 
         def __getattr__(self, kind: str) -> Any: ...  # one optional spec per kind
 
@@ -168,7 +169,8 @@ class ProbeBase(StrictModel):
 
 def probe_model(kinds: Iterable[Kind]) -> type[ProbeBase]:
     """The catalog's probe model for a kind registry (checked first: TypeError if broken).
-    Field order is the catalog's: name, interval, timeout, the kinds, then confirmation."""
+    Field order is the catalog's: name, interval, timeout, the kinds, confirmation, then
+    dependencies."""
     kinds = check_kinds(kinds)
     fields: dict[str, Any] = {
         "name": (Slug, ...),
@@ -180,6 +182,8 @@ def probe_model(kinds: Iterable[Kind]) -> type[ProbeBase]:
         "retries": (int, Field(0, ge=0, le=5)),
         "failure_threshold": (int, Field(1, ge=1, le=20)),
         "success_threshold": (int, Field(1, ge=1, le=20)),
+        # Platforms only this probe's path uses, on top of its service's depends_on.
+        "depends_on": (tuple[Slug, ...], Field((), description="platform ids")),
     }
     model: type[ProbeBase] = create_model(
         "Probe", __base__=ProbeBase, __module__=__name__, **fields)
@@ -208,8 +212,26 @@ class Service(StrictModel):
     # are: they may name internal hosts, carry credentials or test accounts.
     public_url: str | None = Field(None, pattern=r"^https?://",
                                    description="the citizen-facing address, shown publicly")
+    # Shared platforms every probe of the service goes through (single sign-on, the
+    # exchange bus): while one is down, the service's outage is the platform's.
+    depends_on: tuple[Slug, ...] = Field((), description="platform ids")
     standard: StandardOverride = StandardOverride()
     maintenance: tuple[Maintenance, ...] = ()
+    probes: tuple[Probe, ...] = Field(min_length=1)
+
+
+class Platform(StrictModel):
+    """A shared platform services depend on (single sign-on, the inter-agency exchange bus, a
+    portal): probed like a service, under its own id, but not a citizen-facing service. Its
+    curator is paged when it is down, instead of every dependent service's curator; it is in
+    no ranking and no service list. Its ids share the services' namespace, because its probes'
+    series carry it in the ``service`` label."""
+
+    id: Slug
+    name: str = Field(min_length=1)
+    curator: Slug
+    region: str = Field(description="where it is run from: its runs' local time")
+    department: str | None = None
     probes: tuple[Probe, ...] = Field(min_length=1)
 
 
@@ -220,6 +242,7 @@ class Catalog(StrictModel):
     curators: tuple[Curator, ...] = ()
     life_situations: tuple[LifeSituation, ...] = ()
     services: tuple[Service, ...] = ()
+    platforms: tuple[Platform, ...] = ()
     # Values that came from the environment or secret files (set by load_catalog); private,
     # so they are in no schema, dump or repr.
     _secrets: frozenset[str] = PrivateAttr(default_factory=frozenset)
@@ -239,6 +262,16 @@ class Catalog(StrictModel):
     def timezones(self) -> dict[str, str]:
         """Region code -> IANA zone; every service's region is in it (the loader checks)."""
         return {r.code: r.timezone for r in self.regions}
+
+    @property
+    def probed(self) -> tuple[Service | Platform, ...]:
+        """Everything that has probes: the services, then the platforms."""
+        return (*self.services, *self.platforms)
+
+    def dependencies(self, service: Service, probe: Probe) -> tuple[str, ...]:
+        """The platforms a service's probe goes through: its service's and its own, in the
+        order written, each once."""
+        return tuple(dict.fromkeys((*service.depends_on, *probe.depends_on)))
 
     def interval(self, probe: Probe) -> float:
         return probe.interval if probe.interval is not None else self.defaults.interval

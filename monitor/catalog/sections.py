@@ -24,6 +24,7 @@ from monitor.catalog.model import (
     Curator,
     Defaults,
     LifeSituation,
+    Platform,
     Region,
     Service,
     Standard,
@@ -38,7 +39,8 @@ INCLUDE_KEY = "include"
 EXTENSION_PREFIX = "x-"
 TOP_LEVEL_KEYS = [*Catalog.model_fields, INCLUDE_KEY]
 # Where each list item's id lives; used for references even when the item itself is invalid.
-ID_KEYS = {"regions": "code", "curators": "id", "life_situations": "id", "services": "id"}
+ID_KEYS = {"regions": "code", "curators": "id", "life_situations": "id", "services": "id",
+           "platforms": "id"}
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,12 @@ class Sections:
     curators: list[Located[Curator]] = field(default_factory=list)
     life_situations: list[Located[LifeSituation]] = field(default_factory=list)
     services: list[Located[Service]] = field(default_factory=list)
+    platforms: list[Located[Platform]] = field(default_factory=list)
+    @property
+    def probed(self) -> list[Located[Any]]:  # Located is invariant: Service | Platform
+        """Everything that has probes: the services, then the platforms."""
+        return [*self.services, *self.platforms]
+
     # Every id written, valid item or not: a typo inside a curator should not also report
     # every service that names that curator.
     known_ids: dict[str, set[str]] = field(default_factory=lambda: {k: set() for k in ID_KEYS})
@@ -119,6 +127,7 @@ def validate_documents(docs: list[Document]) -> tuple[Sections, list[Issue]]:
             doc, "life_situations", LifeSituation, sections.life_situations, sections
         )
         issues += _validate_list(doc, "services", Service, sections.services, sections)
+        issues += _validate_list(doc, "platforms", Platform, sections.platforms, sections)
     return sections, issues
 
 

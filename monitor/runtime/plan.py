@@ -43,7 +43,8 @@ def start_offset(key: str, interval: float) -> float:
 def plan_jobs(catalog: Catalog) -> dict[str, JobSpec]:
     regions = catalog.timezones()
     jobs: dict[str, JobSpec] = {}
-    for service in catalog.services:
+    # A platform's probes run like a service's, under the platform's id.
+    for service in catalog.probed:
         for probe in service.probes:
             job = JobSpec(
                 service=service.id,
