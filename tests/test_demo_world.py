@@ -41,9 +41,9 @@ from monitor.demo.sites import SITES, Site
 
 DEMO = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo"
 EVERY_KIND = DEMO.parent / "every-kind"
-# Wednesday 2025-06-11 07:30 UTC: daytime in every demo zone (Moscow 10:30, Vladivostok
-# 17:30), outside the nightly window and the hourly one.
-HEALTHY = datetime(2025, 6, 11, 7, 30, tzinfo=UTC)
+# Wednesday 2025-06-11 07:25 UTC: daytime in every demo zone (Moscow 10:25, Vladivostok
+# 17:25), outside the nightly window, the hourly one and the single sign-on's.
+HEALTHY = datetime(2025, 6, 11, 7, 25, tzinfo=UTC)
 TIME_SCALE = 0.01  # delays shrink a hundredfold so the suite stays fast
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -132,6 +132,24 @@ async def test_hourly_service_is_down_first_ten_minutes(
     hourly = site("construction-permit-khv")
     clock.set_local(hourly.zone, 14, minute)
     assert await status_of(session, url_of(world, hourly)) == expected
+
+
+@pytest.mark.parametrize(
+    ("minute", "down"), [(9, False), (10, True), (14, True), (15, False), (30, True),
+                         (54, True), (55, False)])
+async def test_single_sign_on_and_the_pages_behind_it_fail_together(
+    world: World, session: aiohttp.ClientSession, clock: FakeClock, minute: int, down: bool
+) -> None:
+    behind = [s for s in SITES if s.fault == "sso"]
+    # The platform's login page and the three services' portals behind it.
+    assert {s.service for s in behind} == {"esia", "maternity-capital", "ip-registration",
+                                           "driving-licence-replacement"}
+    clock.set_local("Europe/Moscow", 12, minute)
+    for page in behind:
+        assert await status_of(session, url_of(world, page)) == (503 if down else 200), page
+    # The services' APIs do not need a login: they stay up.
+    api = next(s for s in SITES if s.path == "/api/fns/ip-registration/v1/ping")
+    assert await status_of(session, url_of(world, api)) == 200
 
 
 async def _not_after(url: str, ca_file: str) -> datetime:
@@ -411,7 +429,8 @@ def _merged(env: dict[str, str]) -> dict[str, Any]:
 
 def _probes(env: dict[str, str]) -> list[DemoProbe]:
     probes = []
-    for service in _merged(env)["services"]:
+    merged = _merged(env)
+    for service in [*merged["services"], *merged.get("platforms", [])]:
         for probe in service["probes"]:
             (kind,) = {"http", "browser"} & probe.keys()
             probes.append(DemoProbe(service["id"], service["region"], probe["name"], kind,

@@ -53,6 +53,11 @@ doctor-khv                   RU-KHA (UTC+10)   its JSON API answers 503 in minut
                                                an http probe says up, a browser probe down
 address-assignment-smo       RU-SMO (UTC+3)    its application form works but fails the
                                                accessibility audit of its browser probe
+esia (a platform)            RU-MOW (UTC+3)    the single sign-on's login page answers 503 in
+                                               minutes 10–14, 30–34 and 50–54 of every hour,
+                                               and so do the pages behind it: the portals of
+                                               maternity-capital, ip-registration and
+                                               driving-licence-replacement (their APIs stay up)
 ===========================  ================  ==============================================
 
 Every other service answers 200 after 10–80 ms. ``sites.py`` lists every path.

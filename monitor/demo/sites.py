@@ -14,15 +14,16 @@ from typing import Literal
 # with a certificate that expires in a few days.
 Listener = Literal["http", "https", "expiring"]
 # "night": 503 from 01:00 to 04:00 local; "flaky": ~5 % of requests 500; "slow": a fifth of
-# responses take 1.5–2.5 s; "hourly": 502 in minutes 00–09 of every hour.
-Fault = Literal["none", "night", "flaky", "slow", "hourly"]
+# responses take 1.5–2.5 s; "hourly": 502 in minutes 00–09 of every hour; "sso": 503 while
+# the single sign-on platform is down (``faults.sso_down``), for it and the pages behind it.
+Fault = Literal["none", "night", "flaky", "slow", "hourly", "sso"]
 Kind = Literal["html", "json"]
 
 
 @dataclass(frozen=True)
 class Site:
     path: str
-    service: str  # catalog service id
+    service: str  # catalog service (or platform) id
     title: str  # the page heading; the catalog's body_contains quotes it
     department: str
     zone: str  # IANA zone of the service's region: faults follow local time
@@ -34,6 +35,17 @@ class Site:
 _MSK = "Europe/Moscow"
 
 SITES: tuple[Site, ...] = (
+    # The single sign-on platform (a catalog platform, not a service): several federal
+    # services' pages sit behind its login and fail with it.
+    Site(
+        "/esia/login",
+        "esia",
+        "Вход в личный кабинет",
+        "Минцифры России",
+        _MSK,
+        "https",
+        fault="sso",
+    ),
     # Federal services (systems hosted in Moscow).
     Site(
         "/gu/foreign-passport",
@@ -67,6 +79,7 @@ SITES: tuple[Site, ...] = (
         "Социальный фонд России",
         _MSK,
         "https",
+        fault="sso",
     ),
     Site(
         "/api/sfr/maternity-capital/v2/health",
@@ -92,6 +105,7 @@ SITES: tuple[Site, ...] = (
         "ФНС России",
         _MSK,
         "https",
+        fault="sso",
     ),
     Site(
         "/api/fns/ip-registration/v1/ping",
@@ -108,6 +122,7 @@ SITES: tuple[Site, ...] = (
         "Замена водительского удостоверения",
         "Госавтоинспекция МВД России",
         _MSK,
+        fault="sso",
     ),
     # Москва
     Site(
