@@ -14,8 +14,9 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 RUN_DEB_PACKAGES := chromium-headless-shell libnss3-tools fonts-dejavu-core \
   prometheus prometheus-alertmanager
 # Real tools the tests drive beyond those: blackbox_exporter; chromium renders the monthly
-# report's HTML; iproute2 (`ip netns`) builds the ICMP tests' namespaced hosts.
-DEB_PACKAGES := $(RUN_DEB_PACKAGES) prometheus-blackbox-exporter chromium iproute2
+# report's HTML; iproute2 (`ip netns`) builds the ICMP tests' namespaced hosts; faketime
+# (libfaketime) pins a daemon's wall clock on a public holiday for the heartbeat test.
+DEB_PACKAGES := $(RUN_DEB_PACKAGES) prometheus-blackbox-exporter chromium iproute2 faketime
 PYTEST_ARGS ?=
 
 # requirements.lock: runtime + test + bench extras (make run/test/bench*).

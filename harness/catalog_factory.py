@@ -84,4 +84,5 @@ EVERY_KIND: dict[str, dict[str, Any]] = {
     "grpc": {"address": "127.0.0.1:1"},
     "icmp": {"host": "127.0.0.1"},
     "browser": {"steps": [{"goto": "http://127.0.0.1:1/b"}]},
+    "heartbeat": {"token": "every-kind-heartbeat-token", "period": "1d"},
 }

@@ -7,6 +7,7 @@ Every wait is bounded; ``close`` kills whatever is still running.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ class DozorProcess:
     state_file: Path | None = None
     port: int = field(default_factory=free_port)
     extra: tuple[str, ...] = ()  # more `dozor run` flags
+    env: dict[str, str] | None = None  # added to this process's environment
     _proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -58,6 +60,7 @@ class DozorProcess:
         with self.log.open("ab") as out:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "monitor", *argv, cwd=ROOT,
+                env=None if self.env is None else {**os.environ, **self.env},
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         await poll(self._healthy, timeout, f"dozor run at {self.url} ({self.location})")
 

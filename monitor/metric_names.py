@@ -71,5 +71,12 @@ BROWSER_RUNS_WAITING = "dozor_browser_runs_waiting"
 BROWSER_LAUNCHES_TOTAL = "dozor_browser_launches_total"
 BROWSER_RETIRED_TOTAL = "dozor_browser_retired_total"
 
+# The heartbeat kind's own series (declared by the kind in probes/heartbeat/__init__.py).
+HEARTBEAT_LAST_PING_TIMESTAMP_SECONDS = "dozor_heartbeat_last_ping_timestamp_seconds"
+HEARTBEAT_JOB_DURATION_SECONDS = "dozor_heartbeat_job_duration_seconds"
+HEARTBEAT_LAST_EXIT_CODE = "dozor_heartbeat_last_exit_code"
+HEARTBEAT_RUNS_OPEN = "dozor_heartbeat_runs_open"
+HEARTBEAT_PINGS_TOTAL = "dozor_heartbeat_pings_total"
+
 EXPORTED: frozenset[str] = frozenset(value for key, value in dict(globals()).items()
                                      if key.isupper() and isinstance(value, str))

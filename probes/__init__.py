@@ -12,7 +12,7 @@ TLS option, context and certificate question), ``_http_client`` (the timed HTTP 
 
 from collections.abc import Mapping
 
-from probes import browser
+from probes import browser, heartbeat
 from probes._context import ProbeContext
 from probes._http_client import new_http_session
 from probes._kind import (
@@ -20,6 +20,8 @@ from probes._kind import (
     KindMetric,
     KindOption,
     KindRuntime,
+    RuntimeBase,
+    RuntimeJob,
     RuntimeSettings,
     RunVariables,
     SpecBase,
@@ -39,6 +41,7 @@ from probes._spec import (
 from probes.browser import BrowserSpec, probe_browser
 from probes.dns import DnsSpec, probe_dns
 from probes.grpc import GrpcSpec, probe_grpc
+from probes.heartbeat import HeartbeatSpec, probe_heartbeat
 from probes.http import HttpSpec, probe_http
 from probes.icmp import IcmpSpec, probe_icmp
 from probes.journey import JourneySpec, probe_journey
@@ -55,6 +58,8 @@ KINDS: tuple[Kind, ...] = check_kinds((
     Kind("grpc", GrpcSpec, probe_grpc),
     Kind("browser", BrowserSpec, probe_browser, browser.METRICS, browser.BrowserRuntime,
          browser.OPTIONS),
+    Kind("heartbeat", HeartbeatSpec, probe_heartbeat, heartbeat.METRICS,
+         heartbeat.HeartbeatRuntime, heartbeat.OPTIONS),
 ))
 
 # Derived: the probe function for a spec's type.
@@ -69,6 +74,7 @@ __all__ = [
     "DnsSpec",
     "Duration",
     "GrpcSpec",
+    "HeartbeatSpec",
     "HttpSpec",
     "IcmpSpec",
     "JourneySpec",
@@ -83,6 +89,8 @@ __all__ = [
     "ProbeResult",
     "Reason",
     "RunVariables",
+    "RuntimeBase",
+    "RuntimeJob",
     "RuntimeSettings",
     "SpecBase",
     "StrictModel",

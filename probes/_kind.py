@@ -9,13 +9,18 @@ names a kind.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import inspect
 import re
-from collections.abc import Callable, Iterable, Mapping
+import ssl
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from aiohttp import web
 
 from probes._run import ProbeFn
 from probes._spec import StrictModel, format_duration
@@ -52,6 +57,18 @@ class SpecBase(StrictModel):
         ``timeout``."""
         return (f"the spec's own deadlines add up to {format_duration(budget)}, not below the "
                 f"probe timeout {format_duration(timeout)}")
+
+    def measures_latency(self) -> bool:
+        """Whether a run's duration is the service's latency. A kind that only judges what
+        it was told (a heartbeat evaluates pings it received) answers False, so its ~0 s runs
+        do not flatter the latency percentile: its runs observe no duration histogram."""
+        return True
+
+    def unique_values(self) -> Iterable[tuple[str, str]]:
+        """(field, value) pairs that must be unique across the whole catalog (a heartbeat's
+        token: it alone says which job a ping is for). The catalog reports a repeat without
+        quoting the value, which may be a secret."""
+        return ()
 
     @classmethod
     def run_variables(cls, raw: Any) -> RunVariables | None:
@@ -94,6 +111,22 @@ class RuntimeSettings:
     artifacts_keep: int = 20  # per probe
     artifacts_max_age: float = 7 * 86400.0
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Whether an aware instant is business time in an IANA zone (the project's calendar:
+    # nights, weekends and public holidays are not). probes/ may not import monitor/, so the
+    # daemon hands it over; None: every instant counts as business time.
+    is_business_time: Callable[[dt.datetime, str], bool] | None = None
+    # The daemon's TLS (its web config), for a runtime that opens a listener of its own.
+    ssl_context: ssl.SSLContext | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeJob:
+    """One scheduled probe of a runtime's kind, as :meth:`KindRuntime.bind` gets it."""
+
+    service: str
+    probe: str
+    spec: Any
+    timezone: str  # the service region's IANA zone
 
 
 class KindRuntime(Protocol):
@@ -111,7 +144,61 @@ class KindRuntime(Protocol):
         """Current values of the kind's daemon-wide metrics: (name, label values, value)."""
         ...
 
+    def bind(self, jobs: Sequence[RuntimeJob]) -> None:
+        """The running catalog's probes of this kind, before any run and again after every
+        applied catalog (a rejected reload changes nothing, so it calls nothing)."""
+        ...
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        """HTTP routes the daemon serves for the kind on its own listener (TLS included, its
+        basic auth not: a route authenticates its callers itself)."""
+        ...
+
+    async def start(self) -> None:
+        """Called once when the daemon starts serving: a runtime with a listener of its own
+        opens it here (a failure to open it stops the start)."""
+        ...
+
+    def snapshot(self) -> Any:
+        """What the kind keeps across a restart, as JSON data (None: nothing)."""
+        ...
+
+    def restore(self, saved: Any) -> None:
+        """Resume from a :meth:`snapshot` of an earlier process, after the first :meth:`bind`.
+        Raises ValueError on data it cannot use; the daemon then warns and the kind starts
+        fresh."""
+        ...
+
     async def close(self) -> None: ...
+
+
+class RuntimeBase:
+    """The hooks a runtime does not need, as no-ops: a runtime subclasses this and overrides
+    what its kind uses."""
+
+    def slot(self, spec: Any) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+    def samples(self) -> Iterable[tuple[str, tuple[str, ...], float]]:
+        return ()
+
+    def bind(self, jobs: Sequence[RuntimeJob]) -> None:
+        return None
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return ()
+
+    async def start(self) -> None:
+        return None
+
+    def snapshot(self) -> Any:
+        return None
+
+    def restore(self, saved: Any) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ class Reason(enum.StrEnum):
     ERROR = "error"
     # A browser probe's accessibility audit found more violations than the probe allows.
     ACCESSIBILITY = "accessibility"
+    # A heartbeat's job did not report success by its due time plus grace.
+    MISSED = "missed"
 
 
 class Phase(enum.StrEnum):

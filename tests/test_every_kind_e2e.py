@@ -13,13 +13,14 @@ the test fails while the catalog, the table and the registry of kinds disagree.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 import yaml
 
@@ -52,6 +53,8 @@ class KindCase:
     series: frozenset[str]  # kind-specific series the good probe has (besides the common ones)
     change: Callable[[Spec], None]  # edits the failing probe's kind mapping in place
     added: Spec  # a probe the reload adds to the good probe's service (passes)
+    # Passive kinds: what makes the failing probe fail (called with the daemon's URL).
+    poke: Callable[[str], Awaitable[None]] | None = None
 
 
 def _expect_status(status: int) -> Callable[[Spec], None]:
@@ -77,6 +80,13 @@ def _set(**fields: Any) -> Callable[[Spec], None]:
 
 def _tcp_banner(spec: Spec) -> None:
     spec["query_response"] = [{"send": "QUIT\r\n"}, {"expect": "^220 .*ESMTP"}]
+
+
+async def _report_failure(url: str) -> None:
+    """The registry sync reports exit code 2 with its output."""
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{url}/ping/every-kind-registry-sync/2", data=b"disk full") as response:
+        assert response.status == 200, await response.text()
 
 
 HTTP = "${DOZOR_DEMO_HTTP}"
@@ -133,6 +143,14 @@ CASES: dict[str, KindCase] = {
         change=_set(steps=[{"goto": f"{HTTP}/mos/kindergarten"}]),
         added={"name": "index-page", "interval": "5s", "timeout": "4s", "browser": {"steps": [
             {"goto": f"{HTTP}/"}, {"expect": {"text": "Dozor demo world"}}]}}),
+    "heartbeat": KindCase(
+        good=("notifications", "export"), failing=("notifications", "registry-sync"),
+        reason="assertion", phases=frozenset(),
+        series=frozenset({"dozor_heartbeat_runs_open"}),
+        change=_set(token="every-kind-registry-sync-rotated"),  # a new token: a fresh record
+        added={"name": "backup", "heartbeat": {"token": "every-kind-added-backup-token",
+                                               "period": "1d"}},
+        poke=_report_failure),
 }
 
 
@@ -199,7 +217,10 @@ class Running:
         async def check() -> Samples | None:
             found = await scrape(self.daemon.url)
             ran = all(_value(found, "dozor_probe_success", ref) is not None for ref in refs)
-            return found if ran else None
+            # A passive kind's failing probe fails from the run after its poke on.
+            poked = all(_value(found, "dozor_probe_success", case.failing) == 0
+                        for case in CASES.values() if case.poke is not None)
+            return found if ran and poked else None
 
         return await poll(check, DEADLINE, f"every probe of {sorted(refs)} ran")
 
@@ -224,6 +245,9 @@ async def test_every_kind_runs_judges_and_reloads(running: Running) -> None:
     kinds = {k for s in shipped["services"] for p in s["probes"] for k in p}
     assert kinds - {"name", "interval", "timeout"} == set(CASES)
     assert set(CASES) == {kind.name for kind in KINDS}, "every registered kind has a row"
+    for case in CASES.values():
+        if case.poke is not None:
+            await case.poke(running.daemon.url)
     found = await running.until_every_probe_ran(_refs(shipped))
     for kind, case in CASES.items():
         assert _value(found, "dozor_probe_success", case.good) == 1, kind

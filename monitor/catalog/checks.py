@@ -30,6 +30,7 @@ def check_catalog(sections: Sections) -> list[Issue]:
         *_regions(sections),
         *_timeouts(sections),
         *_standard_overrides(sections),
+        *_unique_spec_values(sections),
     ]
 
 
@@ -74,6 +75,27 @@ def _duplicate_ids(sections: Sections) -> Iterator[Issue]:
 
 def _what(item: Located[Any]) -> str:
     return "service" if isinstance(item.value, Service) else "platform"
+
+
+def _unique_spec_values(sections: Sections) -> Iterator[Issue]:
+    """Values a kind needs unique across the catalog (``SpecBase.unique_values``: a
+    heartbeat's token). The value is never quoted: it may be a secret."""
+    first: dict[tuple[str, str, str], tuple[Located[Any], tuple[Any, ...], str]] = {}
+    for service in sections.probed:
+        if not service.has("probes"):
+            continue
+        for index, probe in service.indexed("probes", service.value.probes):
+            for name, value in probe.spec.unique_values():
+                sub = ("probes", index, probe.kind, name)
+                seen = first.get((probe.kind, name, value))
+                if seen is None:
+                    first[probe.kind, name, value] = (service, sub, probe.name)
+                    continue
+                other, other_sub, other_probe = seen
+                yield service.issue(
+                    sub, f"the same {name} as probe {other_probe!r} of {_what(other)} "
+                    f"{other.value.id!r} (at {other.where(other_sub, service.doc)}); each "
+                    f"{probe.kind} {name} must be unique")
 
 
 def _references(sections: Sections) -> Iterator[Issue]:

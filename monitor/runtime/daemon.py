@@ -8,6 +8,7 @@ stops scheduling and lets in-flight probes finish within the grace period.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import gc
 import signal
@@ -21,18 +22,23 @@ import structlog
 from aiohttp import web
 
 from monitor.catalog import Catalog, CatalogError, load_catalog
+from monitor.localtime.hours import BUSINESS, hours_label
 from monitor.localtime.maintenance import maintenance_now
-from monitor.runtime.plan import plan_jobs
+from monitor.runtime.plan import JobSpec, plan_jobs
 from monitor.runtime.scheduler import ProbeScheduler
 from monitor.runtime.shard import Shard
-from monitor.runtime.state import StateFileError, load_state, save_state
+from monitor.runtime.state import StateFileError, load_kinds, load_state, save_state
 from monitor.serving.app import make_app
 from monitor.serving.metrics import Metrics, duration_buckets
 from monitor.serving.security import WebSecurity
-from probes import KINDS, KindRuntime, RuntimeSettings, new_http_session
+from probes import KINDS, KindRuntime, RuntimeJob, RuntimeSettings, new_http_session
 
 MAINTENANCE_REFRESH = 15.0  # seconds; windows are minutes long, probes run every ~minute
 STATE_SAVE_INTERVAL = 10.0  # seconds of confirmation state a crash can lose at most
+
+
+def _is_business_time(at: dt.datetime, timezone: str) -> bool:
+    return hours_label(at, timezone) == BUSINESS
 
 
 def dozor_version() -> str:
@@ -71,10 +77,16 @@ class Daemon:
         self.metrics = Metrics(options.location, dozor_version(), shard=str(options.shard))
         self._http = new_http_session(user_agent=self.user_agent)
         # One runtime per kind that has one; each launches nothing until a run needs it.
+        # Besides the flags, a runtime gets the business calendar (probes/ may not import
+        # monitor/) and the daemon's TLS, for a listener of its own.
+        settings = dataclasses.replace(options.runtime, is_business_time=_is_business_time,
+                                       ssl_context=options.security.ssl_context)
         self._runtimes: dict[type, KindRuntime] = {}
+        self._runtime_kinds: dict[str, KindRuntime] = {}
         for kind in KINDS:
             if kind.runtime is not None:
-                runtime = self._runtimes[kind.spec] = kind.runtime(options.runtime)
+                runtime = self._runtimes[kind.spec] = kind.runtime(settings)
+                self._runtime_kinds[kind.name] = runtime
                 self.metrics.add_runtime(kind.name, runtime)
         self.scheduler = ProbeScheduler(self.metrics, self._http, self.user_agent,
                                         options.location, options.max_concurrency,
@@ -95,12 +107,16 @@ class Daemon:
         self._apply(catalog)
         self.metrics.reload_result(True)
         self._restore_state()
+        self._restore_kinds()
         self.scheduler.every(MAINTENANCE_REFRESH, self._refresh_maintenance, "maintenance")
         if self.options.state_file is not None:
             self.scheduler.every(STATE_SAVE_INTERVAL, self._save_state, "save-state")
         self.scheduler.start()
+        for runtime in self._runtimes.values():
+            await runtime.start()
+        routes = [route for runtime in self._runtimes.values() for route in runtime.routes()]
         self._runner = web.AppRunner(
-            make_app(self.metrics.stream, self.reload, self.options.security),
+            make_app(self.metrics.stream, self.reload, self.options.security, routes),
             access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port,
@@ -117,7 +133,9 @@ class Daemon:
         if self.metrics.use_buckets(duration_buckets(catalog)):
             self._log.info("duration buckets changed for new latency objectives")
         self.metrics.describe_catalog(catalog)
-        diff = self.scheduler.apply(plan_jobs(catalog))
+        plan = plan_jobs(catalog)
+        diff = self.scheduler.apply(plan)
+        self._bind_runtimes(plan)
         self.catalog = catalog
         self._refresh_maintenance()
         # The catalog, jobs and metric children live as long as the process: move them out of
@@ -127,6 +145,13 @@ class Daemon:
         self._log.info(event, added=len(diff.added), removed=len(diff.removed),
                        rescheduled=len(diff.rescheduled), updated=len(diff.updated),
                        unchanged=diff.unchanged)
+
+    def _bind_runtimes(self, plan: Mapping[str, JobSpec]) -> None:
+        """Tell each runtime the running catalog's probes of its kind (a heartbeat's tokens),
+        before any of their runs."""
+        for spec_type, runtime in self._runtimes.items():
+            runtime.bind([RuntimeJob(job.service, job.probe, job.spec, job.timezone)
+                          for job in plan.values() if type(job.spec) is spec_type])
 
     def _refresh_maintenance(self) -> None:
         """Export which services are in *announced* maintenance now (the only kind the policy
@@ -198,24 +223,45 @@ class Daemon:
         restored = self.scheduler.restore(saved)
         self._log.info("state restored", probes=restored, path=str(self.options.state_file))
 
+    def _restore_kinds(self) -> None:
+        """Each runtime's own saved part; one it cannot use starts that kind fresh."""
+        if self.options.state_file is None:
+            return
+        try:
+            saved = load_kinds(self.options.state_file)
+        except StateFileError as exc:
+            self._log.warning("state file unusable; kinds start fresh", error=str(exc))
+            return
+        for name, runtime in self._runtime_kinds.items():
+            if saved.get(name) is None:
+                continue
+            try:
+                runtime.restore(saved[name])
+            except ValueError as exc:
+                self._log.warning("saved kind state unusable; starting it fresh", kind=name,
+                                  error=str(exc))
+
     async def _save_state(self) -> None:
         path = self.options.state_file
         if path is None:
             return
         snapshot = self.scheduler.snapshot()  # on the loop: consistent, cheap
+        kinds = {name: runtime.snapshot() for name, runtime in self._runtime_kinds.items()}
+        kinds = {name: saved for name, saved in kinds.items() if saved is not None}
         try:
-            await asyncio.to_thread(save_state, path, snapshot, time.time())
+            await asyncio.to_thread(save_state, path, snapshot, time.time(), kinds)
         except OSError as exc:
             self._log.error("cannot save state", path=str(path), error=str(exc))
 
     async def stop(self) -> None:
         cancelled = await self.scheduler.stop(self.options.grace)
-        await self._save_state()
         if self._runner is not None:
             await self._runner.cleanup()
         await self._http.close()
         for runtime in self._runtimes.values():
             await runtime.close()
+        # Last, once nothing is listening: a ping answered "OK" is in the saved state.
+        await self._save_state()
         self._log.info("dozor stopped", cancelled_probes=cancelled)
 
     async def serve_until_signalled(self) -> None:

@@ -123,6 +123,7 @@ class ProbeScheduler:
             entry.ctx = replace(entry.ctx, runtime=self._runtimes.get(type(plan[key].spec)))
             entry.thresholds = _thresholds(plan[key])
             entry.series.set_interval(plan[key].interval)
+            entry.series.measures_latency = plan[key].spec.measures_latency()
         for key in diff.rescheduled:
             self._aps.reschedule_job(key, trigger=_trigger(plan[key]))
         for key in diff.added:
@@ -135,6 +136,7 @@ class ProbeScheduler:
                              service=job.service, probe=job.probe),
                 _thresholds(job))
             self._entries[key].series.set_interval(job.interval)
+            self._entries[key].series.measures_latency = job.spec.measures_latency()
             self._aps.add_job(self._run, _trigger(job), args=(key,), id=key, name=key)
         return diff
 

@@ -1,5 +1,6 @@
 """What the daemon keeps across a restart: last success times, confirmation state and the
-current or most recent outage (``monitor.runtime.confirmation``).
+current or most recent outage (``monitor.runtime.confirmation``), and under ``kinds`` what
+each kind's runtime keeps (``KindRuntime.snapshot``: a heartbeat's pings), opaque here.
 
 Written atomically (temporary file, fsync, rename, fsync of the directory), so a crash or
 ``kill -9`` at any moment leaves either the previous or the new file, never a torn one.
@@ -38,12 +39,13 @@ class SavedProbe:
 SAVED = tuple(f.name for f in fields(SavedProbe))
 
 
-def save_state(path: Path, probes: dict[str, SavedProbe], saved_at: float) -> None:
-    body = json.dumps(
-        {"format": FORMAT, "saved_at": saved_at,
-         "probes": {k: asdict(v) for k, v in sorted(probes.items())}},
-        separators=(",", ":"),
-    ).encode()
+def save_state(path: Path, probes: dict[str, SavedProbe], saved_at: float,
+               kinds: dict[str, Any] | None = None) -> None:
+    data: dict[str, Any] = {"format": FORMAT, "saved_at": saved_at,
+                            "probes": {k: asdict(v) for k, v in sorted(probes.items())}}
+    if kinds:  # optional, so files without it (older ones) still load
+        data["kinds"] = kinds
+    body = json.dumps(data, separators=(",", ":")).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -90,6 +92,25 @@ def load_state(path: Path) -> dict[str, SavedProbe]:
             # nor export a NaN or future outage start.
             raise StateFileError(f"{path}: probe {key!r}: {problem}")
     return probes
+
+
+def load_kinds(path: Path) -> dict[str, Any]:
+    """The kinds' saved parts by kind name ({} when there is none), each for its runtime to
+    check: a broken part costs that kind its state, not the probes theirs."""
+    try:
+        data: Any = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise StateFileError(f"{path}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise StateFileError(f"{path}: not a Dozor state file ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise StateFileError(f"{path}: not a Dozor state file of format {FORMAT}")
+    kinds = data.get("kinds", {})
+    if not isinstance(kinds, dict):
+        raise StateFileError(f"{path}: kinds is not a mapping")
+    return kinds
 
 
 def _is_time(value: object) -> bool:

@@ -1,9 +1,10 @@
 """The daemon's HTTP surface: /metrics, /healthz and POST /-/reload (see security.py for
-TLS, basic auth and the reload token)."""
+TLS, basic auth and the reload token), and the routes kinds' runtimes serve (a heartbeat's
+/ping/<token>: they authenticate their callers themselves, so basic auth is not theirs)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -15,6 +16,7 @@ def make_app(
     render: Callable[[], AsyncIterator[bytes]],
     reload: Callable[[], Awaitable[bool]],
     security: WebSecurity | None = None,
+    routes: Sequence[web.AbstractRouteDef] = (),
 ) -> web.Application:
     sec = security or WebSecurity()
 
@@ -48,8 +50,10 @@ def make_app(
             return web.Response(text="reloaded\n")
         return web.Response(status=400, text="reload failed; running catalog kept (see log)\n")
 
-    app = web.Application(client_max_size=1024)  # nothing we serve takes a body
+    # Nothing the daemon itself serves takes a body; a kind's route reads its own, capped.
+    app = web.Application(client_max_size=1024)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/-/reload", do_reload)
+    app.router.add_routes(routes)
     return app

@@ -56,7 +56,7 @@ class ProbeSeries:
     """The series of one (service, probe) at one location: one row of the probe table,
     updated in place by column index, with no label lookups per run."""
 
-    __slots__ = ("_cert", "_key", "_kind", "_metrics", "_steps", "_v")
+    __slots__ = ("_cert", "_key", "_kind", "_metrics", "_steps", "_v", "measures_latency")
 
     def __init__(self, metrics: Metrics, service: str, probe: str) -> None:
         self._metrics = metrics
@@ -65,6 +65,9 @@ class ProbeSeries:
         self._steps: set[str] = set()  # journey step names seen, to drop them on removal
         self._cert: Gauge | None = None  # bound at the first certificate seen, then reused
         self._kind: set[tuple[str, tuple[str, ...]]] = set()  # kind series set, to drop them
+        # False for a kind whose runs take no time of the service's (SpecBase.measures_latency):
+        # its runs observe no duration, so the latency percentile is the services' alone.
+        self.measures_latency = True
 
     def attempt(self, success: bool) -> None:
         """Every attempt, retries included: nothing a retry absorbs is hidden."""
@@ -91,7 +94,8 @@ class ProbeSeries:
         cols = m.cols
         v[cols.total["success" if ok else "failure", hours]] += 1
         v[cols.success] = 1.0 if ok else 0.0
-        m.probe_duration.observe(v, duration)
+        if self.measures_latency:
+            m.probe_duration.observe(v, duration)
         phases = result.phases
         for phase, col in cols.phases:
             v[col] = phases.get(phase, 0.0)

@@ -30,7 +30,7 @@ import structlog
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
-from probes._kind import RuntimeSettings
+from probes._kind import RuntimeBase, RuntimeSettings
 from probes.browser import procfs
 from probes.browser.artifacts import ArtifactStore
 from probes.browser.nss import TrustStoreError, trust_store_home
@@ -115,7 +115,7 @@ class BrowserError(Exception):
     """The browser could not be started or used; the run fails with reason ``error``."""
 
 
-class BrowserRuntime:
+class BrowserRuntime(RuntimeBase):
     """Shared by every browser probe of one daemon; launches nothing until a run needs it."""
 
     def __init__(self, settings: RuntimeSettings) -> None:
