@@ -170,6 +170,7 @@ async def _demo(args: argparse.Namespace, running: list[Daemon]) -> int:
     """The world, the console receiver, Alertmanager and Prometheus, then the daemon in the
     foreground until SIGTERM/Ctrl-C; everything started is stopped in reverse order."""
     from monitor.demo import demo_env, start_world  # the simulator is only for the demo
+    from monitor.demo import nightly as demo_nightly
     from monitor.demo import stack as demo_stack
     from monitor.demo.console import console_receiver
     from monitor.status import StatusOptions, start_status
@@ -213,6 +214,9 @@ async def _demo(args: argparse.Namespace, running: list[Daemon]) -> int:
                     stack.push_async_callback(status.close)
                 urls.append(("status page", status.url if prom is not None
                              else "not started (it reads Prometheus)"))
+                # The back-office job behind the pension service's heartbeat pings the daemon.
+                await stack.enter_async_context(demo_nightly.nightly_job(
+                    f"http://{scrape}/ping/{world.heartbeat_token}", _print_now))
                 _print_urls(urls, workdir, kept=args.data_dir is not None)
                 options = DaemonOptions(config=args.config, host=args.listen[0],
                                         port=args.listen[1], location=args.location,

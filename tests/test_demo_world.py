@@ -432,6 +432,8 @@ def _probes(env: dict[str, str]) -> list[DemoProbe]:
     merged = _merged(env)
     for service in [*merged["services"], *merged.get("platforms", [])]:
         for probe in service["probes"]:
+            if "heartbeat" in probe:
+                continue  # passive: the demo's nightly job pings the daemon (nightly.py)
             (kind,) = {"http", "browser"} & probe.keys()
             probes.append(DemoProbe(service["id"], service["region"], probe["name"], kind,
                                     probe[kind]))

@@ -60,6 +60,12 @@ esia (a platform)            RU-MOW (UTC+3)    the single sign-on's login page a
                                                driving-licence-replacement (their APIs stay up)
 ===========================  ================  ==============================================
 
+The pension service's result stage is a heartbeat: ``nightly.py`` simulates the nightly
+back-office job that processes applications, each "night" two minutes long; it reports its
+start and end to the daemon's ``/ping/<token>`` (the token is new for every world:
+``DOZOR_DEMO_HEARTBEAT_TOKEN``) and misses one night in five, which the heartbeat reports as
+``missed``.
+
 Every other service answers 200 after 10–80 ms. ``sites.py`` lists every path.
 
 Beside the world, ``dozor demo`` runs a real Prometheus and Alertmanager (``stack.py``) and

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import ssl
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -62,6 +63,10 @@ class World:
     _runners: list[web.AppRunner] = field(repr=False)
     _tempdir: tempfile.TemporaryDirectory[str] = field(repr=False)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, repr=False)
+    # The secret the simulated nightly job (``nightly.py``) pings the daemon's heartbeat with;
+    # new for every world, as a real token is never a fixed string.
+    heartbeat_token: str = field(default_factory=lambda: secrets.token_urlsafe(18),
+                                 repr=False)
 
     async def close(self) -> None:
         for runner in self._runners:
@@ -78,7 +83,8 @@ class World:
 
 
 def demo_env(world: World) -> dict[str, str]:
-    """The variables ``config/examples/demo`` reads for its URLs and CA file."""
+    """The variables ``config/examples/demo`` reads for its URLs, CA file and heartbeat
+    token."""
     return {
         "DOZOR_DEMO_HTTP": world.http_url,
         "DOZOR_DEMO_HTTPS": world.https_url,
@@ -89,6 +95,7 @@ def demo_env(world: World) -> dict[str, str]:
         "DOZOR_DEMO_DNS": world.dns_address,
         "DOZOR_DEMO_SMTP": world.smtp_address,
         "DOZOR_DEMO_GRPC": world.grpc_address,
+        "DOZOR_DEMO_HEARTBEAT_TOKEN": world.heartbeat_token,
     }
 
 
