@@ -18,6 +18,7 @@ import aiohttp
 NIGHT = 120.0  # seconds: the demo catalog's heartbeat expects a success every 2m (+1m grace)
 RUN_TIME = 5.0  # seconds the night's processing takes
 MISSED_EVERY = 5  # every fifth night the job does not run
+FIRST_NIGHT = 10.0  # seconds after the demo starts: the daemon listens by then
 
 
 async def _ping(session: aiohttp.ClientSession, url: str) -> None:
@@ -55,7 +56,11 @@ async def run_nights(ping_url: str, say: Callable[[str], None], *, night: float 
 @contextlib.asynccontextmanager
 async def nightly_job(ping_url: str, say: Callable[[str], None]) -> AsyncIterator[None]:
     """The job, running in the background while the context is open."""
-    task = asyncio.create_task(run_nights(ping_url, say))
+    async def later() -> None:
+        await asyncio.sleep(FIRST_NIGHT)
+        await run_nights(ping_url, say)
+
+    task = asyncio.create_task(later())
     try:
         yield
     finally:
