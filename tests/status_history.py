@@ -10,6 +10,10 @@ Services (one location each, a run every 5 minutes):
 - young    RU-MOW       added two days ago: older days have no data;
 - dipped   RU-MOW МСЗУ  six hours down on the 3rd of the previous month: broke it then.
 
+and a shared platform, esia («Единая система идентификации», its own probe "login"), down for
+the last three hours with broken, which goes through it (``depends_on``): broken's outage is
+the platform's. nightly fails on its own and depends on nothing.
+
 Secrets planted where only the catalog knows them (probe URLs, headers, private curator
 contacts) must never appear on the site: ``PRIVATE``.
 """
@@ -42,9 +46,11 @@ RUNS: list[float] = []
 DIP: tuple[float, float] = (0.0, 0.0)
 MAINT: tuple[float, float] = (0.0, 0.0)
 TOKEN = "S3cr3t-t0ken-4242"
+PLATFORM_KEY = "Esia-K3y-9090"
 PRIVATE = ("intranet-gw.corp.example", TOKEN, "Bearer", "petrov-private@corp.example",
            "+7 423 000-00-02", "423000", "-1001234567", "+7 495 000-00-01", "495000",
-           "/internal/health")
+           "/internal/health", "esia-gw.corp.example", PLATFORM_KEY, "/secret-login")
+PLATFORM = ("esia", "Единая система идентификации")
 
 
 def night(t: float) -> bool:
@@ -132,6 +138,10 @@ def openmetrics() -> str:
     for s in SERVICES:
         probe_runs(om, f'service="{s.id}",probe="portal",location="msk",{TARGET}', s.runs(),
                    s.timezone, STEP, scraped_at=SCRAPED)
+    # The platform's series carry its id as "service" (and it has no dozor_service_info).
+    probe_runs(om, f'service="{PLATFORM[0]}",probe="login",location="msk",{TARGET}',
+               [(t, t < BROKEN_FROM) for t in RUNS], "Europe/Moscow", STEP,
+               scraped_at=SCRAPED)
     hourly = [*RUNS[::12], SCRAPED]
     for metric, value in OBJECTIVES.items():
         for s in SERVICES:
@@ -177,6 +187,8 @@ def catalog() -> dict[str, Any]:
                 "headers": {"Authorization": "Bearer ${STATUS_TEST_TOKEN}"}}}]}
         if s.id == "healthy":
             doc["public_url"] = "https://www.gosuslugi.ru/600204/1"
+        if s.id == "broken":
+            doc["depends_on"] = [PLATFORM[0]]
         if s.id == "maint":
             doc["maintenance"] = [
                 {"start": local.isoformat(), "end": (local + dt.timedelta(hours=2)).isoformat(),
@@ -195,6 +207,10 @@ def catalog() -> dict[str, Any]:
              "phone": "+7 423 000-00-02", "telegram": "-1001234567"}],
         "life_situations": [{"id": lid, "name": name} for lid, name in SITUATIONS.items()],
         "services": [service(s) for s in SERVICES],
+        "platforms": [{"id": PLATFORM[0], "name": PLATFORM[1], "curator": "petrov",
+                       "region": "RU-MOW", "probes": [{"name": "login", "http": {
+                           "url": f"https://esia-gw.corp.example/secret-login?key={PLATFORM_KEY}"
+                       }}]}],
     }
 
 

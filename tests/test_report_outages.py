@@ -5,9 +5,10 @@ quorum of the locations measuring at the time do."""
 from __future__ import annotations
 
 from monitor.report.client import Series
-from monitor.report.outages import _probe_spans
+from monitor.report.model import Outage
+from monitor.report.outages import _marked, _probe_spans
 from monitor.report.period import Period
-from monitor.report.spans import majority, step_function, union
+from monitor.report.spans import majority, overlap, step_function, subtract, union
 
 
 def test_a_location_is_out_while_any_of_its_probes_is() -> None:
@@ -52,3 +53,25 @@ def test_two_daemons_of_one_location_keep_their_own_outages() -> None:
     spans = _probe_spans(starts, lengths, verdicts, period)
     assert sorted(s for found in spans.values() for s in found) == [(100.0, 150.0),
                                                                    (3000.0, 3090.0)]
+
+
+def test_platform_outages_are_cut_out_of_a_dependent_probes() -> None:
+    """A dependent probe's own outage time is its spans less its platforms' (holes may
+    overlap, start before or end after a span)."""
+    assert subtract([(0, 10), (20, 30)], [(5, 7), (8, 22), (29, 40)]) == [(0, 5), (7, 8),
+                                                                          (22, 29)]
+    assert subtract([(0, 10)], []) == [(0, 10)]
+    assert subtract([(0, 10)], [(-5, 15)]) == []
+    assert overlap([(0, 10), (20, 30)], [(5, 25)]) == 10
+
+
+def test_an_outage_is_marked_with_the_platforms_out_during_it() -> None:
+    """The excused part (not the service's own) is credited to every platform out then; a
+    platform out only during the own part is not named."""
+    outage = Outage("svc", 100.0, 200.0, ongoing=False)
+    marked = _marked(outage, own=[(100.0, 130.0)],
+                     platforms={"sso": [(90.0, 210.0)], "bus": [(150.0, 160.0)],
+                                "dns": [(100.0, 120.0)]})
+    assert (marked.excused, marked.own_seconds) == (70.0, 30.0)
+    assert marked.caused_by == (("bus", 10.0), ("sso", 70.0))
+    assert _marked(outage, own=[(100.0, 200.0)], platforms={"sso": [(0.0, 300.0)]}) == outage

@@ -409,3 +409,74 @@ def test_no_prometheus_at_all_is_a_page_that_says_so(tmp_path: Path) -> None:
     finally:
         for _ in gen:
             pass
+
+
+# --- shared platforms ---------------------------------------------------------------------
+
+def test_a_platform_down_is_shown_as_the_cause_and_never_as_a_service(site: h.Site) -> None:
+    """esia (a platform) is down with broken, which goes through it: the home page names the
+    platform as the cause with how many services it took down; the platform is in no list,
+    page, ranking or situation of services."""
+    pid, name = h.PLATFORM
+    summary = site.json("/api/v1/summary")
+    [down] = summary["platforms_down"]
+    assert (down["id"], down["name"], down["services_total"], down["services_down"],
+            down["services"]) == (pid, name, 1, 1, ["broken"])
+    assert 3 * 3600 - 300 <= down["outage_seconds"] <= 3 * 3600 + 300
+    assert summary["services_total"] == len(h.SERVICES)
+    assert [b["id"] for b in summary["down"]] == ["broken"]
+    assert summary["down"][0]["down_because"] == [{"id": pid, "name": name}]
+    listed = {s["id"] for s in site.json("/api/v1/services")["services"]}
+    assert listed == set(h.BY_ID)
+    assert site.get(f"/services/{pid}")[0] == 404
+    assert site.get(f"/api/v1/services/{pid}")[0] == 404
+    for region in summary["regions"]:
+        assert pid not in {s["id"] for s in site.json(
+            f"/api/v1/regions/{region['code']}")["region"]["services"]}
+    home = text_of(site.text("/"))
+    section = home.split("Не работают сейчас")[1].split("Плановые работы")[0]
+    assert f"Не работает платформа «{name}» (уже 3 ч" in section
+    assert "затронуто услуг — 1" in section
+    assert "Выдача справок" in section
+    assert f"из-за недоступности платформы «{name}»" in section
+    # The all-services list: a row per service, the platform only named as broken's cause.
+    listing = site.text("/services")
+    assert f'href="/services/{pid}"' not in listing
+    assert len(re.findall(r'<th scope="row"><a href="/services/', listing)) == len(h.SERVICES)
+    assert text_of(listing).count(name) == text_of(listing).count(f"платформы «{name}»") == 1
+
+
+def test_a_dependent_service_page_says_why_and_gives_availability_both_ways(
+        site: h.Site) -> None:
+    pid, name = h.PLATFORM
+    cause = f"из-за недоступности платформы «{name}»"
+    start, end = window(site)
+    broken = site.json("/api/v1/services/broken")["service"]
+    assert broken["down_because"] == [{"id": pid, "name": name}]
+    assert broken["depends_on"] == [{"id": pid, "name": name, "state": "down"}]
+    # Measured: every failed run counts (the verdict's figure); excluding the platform's
+    # outages: every failed run was in a step the platform failed in too.
+    assert broken["availability"] == pytest.approx(
+        availability(h.BY_ID["broken"], start, end), abs=1e-9)
+    assert broken["availability"] < 1
+    assert broken["availability_excluding_platforms"] == pytest.approx(1.0, abs=1e-9)
+    [outage] = broken["outages"]
+    assert outage["ongoing"] and outage["own_seconds"] == pytest.approx(0.0, abs=1)
+    assert [(p["id"], p["name"]) for p in outage["platforms"]] == [(pid, name)]
+    assert outage["platforms"][0]["seconds"] == pytest.approx(outage["seconds"], abs=1)
+    assert broken["outage_seconds_own"] == pytest.approx(0.0, abs=1)
+    [share] = broken["outage_seconds_platforms"]
+    assert (share["id"], share["seconds"]) == (pid, pytest.approx(outage["seconds"], abs=1))
+    page = text_of(site.text("/services/broken"))
+    assert f"Причина: {cause}" in page
+    assert "Сбои платформ" in page and "Без учёта сбоев платформ 100,00 %" in page
+    assert "продолжается 3 ч 0" in page and cause in page.split("Сбои за окно")[1]
+    feed = ET.fromstring(site.text("/services/broken/feed.atom"))
+    assert any(cause in (e.findtext(f"{ATOM}summary") or "")
+               for e in feed.findall(f"{ATOM}entry"))
+    # nightly fails on its own and depends on nothing: nothing excused, no platform shown.
+    nightly = site.json("/api/v1/services/nightly")["service"]
+    assert nightly["depends_on"] == [] and nightly["down_because"] == []
+    assert nightly["availability_excluding_platforms"] == nightly["availability"]
+    assert all(o["platforms"] == [] for o in nightly["outages"])
+    assert "Сбои платформ" not in text_of(site.text("/services/nightly"))

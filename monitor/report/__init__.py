@@ -13,7 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.report.collect import ReportOptions, collect_report
-from monitor.report.csvout import heatmap_csv, outages_csv, regions_csv, services_csv
+from monitor.report.csvout import (
+    heatmap_csv,
+    outages_csv,
+    platforms_csv,
+    regions_csv,
+    services_csv,
+)
 from monitor.report.errors import ReportError
 from monitor.report.html import render_html
 from monitor.report.model import Report
@@ -25,7 +31,7 @@ __all__ = ["Progress", "Report", "ReportError", "ReportOptions", "collect_report
 
 def write_report(report: Report, directory: Path) -> list[Path]:
     """``dozor-report-YYYY-MM.html`` and ``.csv`` (per service), plus ``-outages``,
-    ``-regions`` and ``-heatmap`` CSVs."""
+    ``-regions`` and ``-heatmap`` CSVs, and ``-platforms`` when the report has platforms."""
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"dozor-report-{report.period.label}"
     files = {
@@ -35,6 +41,8 @@ def write_report(report: Report, directory: Path) -> list[Path]:
         f"{stem}-regions.csv": regions_csv(report),
         f"{stem}-heatmap.csv": heatmap_csv(report),
     }
+    if report.platforms:  # a catalog with platforms (--config)
+        files[f"{stem}-platforms.csv"] = platforms_csv(report)
     written = []
     for name, text in files.items():
         path = directory / name

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +31,8 @@ from monitor.report.model import (
     Cell,
     Outage,
     Part,
+    PlatformFacts,
+    PlatformReport,
     RegionRank,
     Report,
     ServiceFacts,
@@ -41,6 +43,7 @@ from monitor.report.period import Period, parse_period
 from monitor.report.progress import Progress
 
 HEAT_STEP = 3600
+ALL = "все услуги"
 # The parts of the standard a report judges (the window is the report's own period).
 OBJECTIVES = tuple((part, name) for part, name in SERVICE_OBJECTIVES.items() if part != "window")
 
@@ -62,28 +65,66 @@ async def collect_report(options: ReportOptions, progress: Progress | None = Non
     on_done = progress.query_done if progress is not None else None
     async with Prometheus(options.prometheus, concurrency=options.concurrency,
                           timeout=options.timeout, on_done=on_done) as prom:
-        facts = (_catalog_facts(options.config) if options.config is not None
-                 else await metric_facts(prom, period))
+        catalog = _load(options.config) if options.config is not None else None
+        facts = catalog_facts(catalog) if catalog is not None else await metric_facts(prom,
+                                                                                     period)
         chosen, selection = _select(facts, options, period)
-        services = await collect_services(prom, period, chosen, options.chunk, progress)
+        platforms = await collect_platforms(prom, period, _platforms_of(catalog, chosen,
+                                                                        selection))
+        services = await collect_services(prom, period, chosen, options.chunk, progress,
+                                          platforms=platforms)
     return Report(period=period, selection=selection, prometheus=options.prometheus,
-                  generated_at=time.time(), services=services, regions=rank_regions(services))
+                  generated_at=time.time(), services=services, regions=rank_regions(services),
+                  platforms=platforms)
+
+
+def _platforms_of(catalog: Catalog | None, chosen: Sequence[ServiceFacts],
+                  selection: str) -> list[PlatformFacts]:
+    """Every platform of the catalog; for a selection, those its services go through.
+    Without a catalog none (the info metrics do not say what depends on what)."""
+    if catalog is None:
+        return []
+    used = {p for f in chosen for p in f.platforms}
+    return [p for p in catalog_platforms(catalog)
+            if selection == ALL or p.id in used]
+
+
+async def collect_platforms(prom: Prometheus, period: Period,
+                            platforms: Sequence[PlatformFacts]) -> tuple[PlatformReport, ...]:
+    """Each platform's runs, failed runs and outages over ``period``, as a service's (the
+    location quorum of its own probes' series, which carry its id as ``service``)."""
+    if not platforms:
+        return ()
+    svc = q.service_matcher([p.id for p in platforms])
+    seconds, at = period.seconds, period.end
+    events, failures, outages = await asyncio.gather(
+        prom.instant(q.over(q.step_events(svc, "all", False), seconds), at),
+        prom.instant(q.over(q.step_failures(svc, "all", False), seconds), at),
+        month_outages(prom, svc, period))
+    runs, failed = _by_service(events), _by_service(failures)
+    return tuple(PlatformReport(facts=p, events=runs.get(p.id), failures=failed.get(p.id),
+                                outages=outages.get(p.id, [])) for p in platforms)
 
 
 async def collect_services(prom: Prometheus, period: Period, chosen: Sequence[ServiceFacts],
                            chunk: int = 100, progress: Progress | None = None,
-                           heatmap: bool = True) -> tuple[ServiceReport, ...]:
+                           heatmap: bool = True, platforms: Sequence[PlatformReport] = ()
+                           ) -> tuple[ServiceReport, ...]:
     """Every figure of the chosen services over ``period`` (any span of whole 5-minute
     steps: a calendar month for the report, the standard's rolling window for the status
     page), in chunks of ``chunk`` services per query; the hour-of-week heatmaps only with
-    ``heatmap`` (two range queries per chunk that the status page does not show)."""
+    ``heatmap`` (two range queries per chunk that the status page does not show). With
+    ``platforms`` (``collect_platforms`` over the same period), what of each service's
+    failures and outages was the platforms' (``monitor.report.queries``)."""
     if progress is not None:
         progress.total = len(chosen)
     chunks = [chosen[i:i + chunk] for i in range(0, len(chosen), chunk)]
     daemons = await daemon_timeline(prom, period)
 
+    known = {p.facts.id: p for p in platforms}
+
     async def one(part: Sequence[ServiceFacts]) -> list[ServiceReport]:
-        done = await _chunk(prom, period, part, daemons, heatmap)
+        done = await _chunk(prom, period, part, daemons, heatmap, known)
         if progress is not None:
             progress.services_done(len(part))
         return done
@@ -99,12 +140,11 @@ def parse_or_fail(text: str) -> Period:
         raise ReportError(str(exc)) from None
 
 
-def _catalog_facts(config: Path) -> list[ServiceFacts]:
+def _load(config: Path) -> Catalog:
     try:
-        catalog = load_catalog(config)
+        return load_catalog(config)
     except CatalogError as exc:
         raise ReportError("\n".join(str(i) for i in exc.issues)) from None
-    return catalog_facts(catalog)
 
 
 def catalog_facts(catalog: Catalog) -> list[ServiceFacts]:
@@ -115,7 +155,16 @@ def catalog_facts(catalog: Catalog) -> list[ServiceFacts]:
         region_name=regions[s.region].name if s.region in regions else s.region,
         timezone=regions[s.region].timezone if s.region in regions else "Europe/Moscow",
         curator=s.curator, curator_name=curators.get(s.curator, s.curator), level=s.level,
-        department=s.department, mszu=s.mszu) for s in catalog.services]
+        department=s.department, mszu=s.mszu, depends_on=s.depends_on,
+        probe_depends_on=tuple((p.name, p.depends_on) for p in s.probes if p.depends_on))
+        for s in catalog.services]
+
+
+def catalog_platforms(catalog: Catalog) -> list[PlatformFacts]:
+    curators = {c.id: c.name for c in catalog.curators}
+    return [PlatformFacts(id=p.id, name=p.name, curator=p.curator,
+                          curator_name=curators.get(p.curator, p.curator), region=p.region)
+            for p in catalog.platforms]
 
 
 async def metric_facts(prom: Prometheus, period: Period) -> list[ServiceFacts]:
@@ -145,7 +194,7 @@ async def metric_facts(prom: Prometheus, period: Period) -> list[ServiceFacts]:
 
 def _select(facts: list[ServiceFacts], options: ReportOptions,
             period: Period) -> tuple[list[ServiceFacts], str]:
-    chosen, selection = facts, "все услуги"
+    chosen, selection = facts, ALL
     if options.region is not None:
         chosen = [f for f in facts if f.region == options.region]
         selection = f"регион {options.region}"
@@ -162,8 +211,44 @@ def _by_service(samples: list[tuple[dict[str, str], float]]) -> dict[str, float]
     return {m["service"]: v for m, v in samples if "service" in m}
 
 
+def _dependents(chunk: Sequence[ServiceFacts], platforms: Iterable[str]) -> list[q.Dependents]:
+    """Per platform, the chunk's services going through it, wholly or by some probes."""
+    out = []
+    for platform in sorted(platforms):
+        whole = tuple(f.id for f in chunk if platform in f.depends_on)
+        by_probe: dict[str, list[str]] = {}
+        for f in chunk:
+            if platform not in f.depends_on:
+                for probe, deps in f.probe_depends_on:
+                    if platform in deps:
+                        by_probe.setdefault(probe, []).append(f.id)
+        if whole or by_probe:
+            out.append(q.Dependents(platform, whole, tuple(
+                (probe, tuple(ids)) for probe, ids in sorted(by_probe.items()))))
+    return out
+
+
+async def _attributed(prom: Prometheus, period: Period, parts: Sequence[q.Dependents]
+                      ) -> tuple[dict[str, dict[str, float]], dict[bool, dict[str, float]]]:
+    """Failed runs the platforms explain: per service and platform (maintenance counted),
+    and per service from any platform with maintenance counted and excluded."""
+    if not parts:
+        return {}, {False: {}, True: {}}
+    seconds, at = period.seconds, period.end
+    split, counted, excluded = await asyncio.gather(
+        prom.instant(q.attributed_by_platform(parts, seconds), at),
+        prom.instant(q.attributed_any(parts, seconds, False), at),
+        prom.instant(q.attributed_any(parts, seconds, True), at))
+    by: dict[str, dict[str, float]] = {}
+    for m, v in split:
+        if v > 0 and "service" in m and "platform" in m:
+            by.setdefault(m["service"], {})[m["platform"]] = v
+    return by, {False: _by_service(counted), True: _by_service(excluded)}
+
+
 async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts],
-                 daemons: Daemons, heatmap: bool) -> list[ServiceReport]:
+                 daemons: Daemons, heatmap: bool,
+                 platforms: Mapping[str, PlatformReport]) -> list[ServiceReport]:
     svc = q.service_matcher([f.id for f in chunk])
     seconds, at = period.seconds, period.end
     counts = [(hours, excluded, kind) for hours in ("all", "offhours")
@@ -183,11 +268,16 @@ async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts]
         return await prom.range(q.over(step(svc, "all", False), HEAT_STEP),
                                 period.start + HEAT_STEP, at, HEAT_STEP)
 
-    outages, coverage, audits, heat_events, heat_failures = await asyncio.gather(
-        month_outages(prom, svc, period),
+    deps = {f.id: f for f in chunk}
+    spans = {p: [(o.start, o.end) for o in r.outages] for p, r in platforms.items()}
+    outages, coverage, audits, heat_events, heat_failures, attributed = await asyncio.gather(
+        month_outages(prom, svc, period, spans,
+                      lambda sid, probe: deps[sid].dependencies(probe) if sid in deps else ()),
         month_coverage(prom, svc, period, daemons),
         _accessibility(prom, svc, period),
-        hourly(q.step_events), hourly(q.step_failures))
+        hourly(q.step_events), hourly(q.step_failures),
+        _attributed(prom, period, _dependents(chunk, platforms)))
+    split, excused = attributed
     values = [_by_service(f) for f in found]
     objectives = dict(zip((k for k, _ in OBJECTIVES), values[:len(OBJECTIVES)], strict=True))
     count = dict(zip(counts, values[len(OBJECTIVES):len(OBJECTIVES) + len(counts)], strict=True))
@@ -233,8 +323,20 @@ async def _chunk(prom: Prometheus, period: Period, chunk: Sequence[ServiceFacts]
             heatmap=heat.get(f.id, ()),
             coverage=cov.value if cov is not None else None,
             gaps=cov.gaps if cov is not None else (),
-            accessibility=audits.get(f.id)))
+            accessibility=audits.get(f.id),
+            platform_failures=excused[False].get(f.id, 0.0),
+            failures_by_platform=split.get(f.id, {}),
+            availability_own=_own(availability("all", excluded_policy),
+                                  count[("all", excluded_policy, "events")].get(f.id),
+                                  excused[excluded_policy].get(f.id, 0.0))))
     return reports
+
+
+def _own(measured: float | None, events: float | None, excused: float) -> float | None:
+    """The availability with the failed runs platforms explain counted as successes."""
+    if measured is None or not events:
+        return None
+    return min(1.0, measured + excused / events)
 
 
 async def _accessibility(prom: Prometheus, svc: str, period: Period) -> dict[str, Accessibility]:

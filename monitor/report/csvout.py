@@ -23,8 +23,19 @@ SERVICE_COLUMNS = (
     *(f"accessibility_{impact}_last" for impact in IMPACTS),
     *(f"accessibility_{impact}_max" for impact in IMPACTS),
     "accessibility_barrier_free_share",
+    # Platform attribution (README "Monthly report"), after every older column so readers
+    # by position keep working: the platforms the service goes through; failed runs they
+    # explain, in all and per platform (``sso=24;bus=3``); the availability without them;
+    # the month's outage time in all, its own and the platforms'.
+    "depends_on", "platform_failures", "failures_by_platform",
+    "availability_excluding_platforms", "outage_seconds", "outage_seconds_own",
+    "outage_seconds_platforms",
 )
-OUTAGE_COLUMNS = ("service", "start", "end", "duration_seconds", "ongoing")
+OUTAGE_COLUMNS = ("service", "start", "end", "duration_seconds", "ongoing", "platforms",
+                  "platform_seconds")
+PLATFORM_COLUMNS = ("platform", "name", "curator", "region", "events", "failures",
+                    "availability", "outages", "outage_seconds", "dependents",
+                    "dependents_affected", "dependent_failures", "dependent_outage_seconds")
 REGION_COLUMNS = ("rank", "region", "region_name", "mszu_ranked", "mszu_compliant", "share")
 HEATMAP_COLUMNS = ("service", "timezone", "hour_of_week", "weekday", "hour", "events",
                    "failures", "availability")
@@ -59,7 +70,11 @@ def services_csv(report: Report) -> str:
                      f.mszu, s.events, s.failures, *parts[:3], s.availability_counted,
                      s.availability_excluded, *parts[3:], s.coverage,
                      None if s.coverage is None else s.enough_data, s.compliant,
-                     len(s.outages), *_accessibility(s.accessibility)])
+                     len(s.outages), *_accessibility(s.accessibility),
+                     ";".join(f.platforms), s.platform_failures,
+                     ";".join(f"{p}={_cell(n)}" for p, n in sorted(s.failures_by_platform.items())),
+                     s.availability_own, s.outage_seconds, s.own_outage_seconds,
+                     s.outage_seconds - s.own_outage_seconds])
     return _csv(SERVICE_COLUMNS, rows)
 
 
@@ -72,7 +87,21 @@ def _accessibility(a: Accessibility | None) -> list[object]:
 
 def outages_csv(report: Report) -> str:
     return _csv(OUTAGE_COLUMNS, ([o.service, fmt.iso(o.start), fmt.iso(o.end), o.seconds,
-                                  o.ongoing] for s in report.services for o in s.outages))
+                                  o.ongoing, ";".join(o.platforms), o.excused]
+                                 for s in report.services for o in s.outages))
+
+
+def platforms_csv(report: Report) -> str:
+    """One row per platform: its own figures, and what its outages cost its dependents."""
+    rows = []
+    for r in report.platforms:
+        p, dependents = r.facts, report.dependents(r.facts.id)
+        rows.append([p.id, p.name, p.curator, p.region, r.events, r.failures, r.availability,
+                     len(r.outages), r.outage_seconds, len(dependents),
+                     sum(1 for s in dependents if s.affected_by(p.id)),
+                     sum(s.failures_by_platform.get(p.id, 0.0) for s in dependents),
+                     sum(s.outage_seconds_by(p.id) for s in dependents)])
+    return _csv(PLATFORM_COLUMNS, rows)
 
 
 def regions_csv(report: Report) -> str:

@@ -12,6 +12,7 @@ from monitor.report.model import (
     HOURS_OF_WEEK,
     Accessibility,
     Cell,
+    Outage,
     Part,
     Report,
     ServiceReport,
@@ -120,26 +121,90 @@ def _verdict(s: ServiceReport) -> str:
     return '<td class="ok">соблюдён</td>' if s.compliant else '<td class="bad">нарушен</td>'
 
 
-def _services_table(services: Sequence[ServiceReport]) -> str:
+def _services_table(services: Sequence[ServiceReport], platforms: bool) -> str:
+    """With ``platforms``, the availability excluding platform outages beside the measured
+    one, as the maintenance pair is shown."""
     head = "".join(f"<th>{escape(TITLES[p])}</th>" for p in TITLES)
     rows = []
     for s in services:
         f = s.facts
         counted, excluded = fmt.percent(s.availability_counted), fmt.percent(
             s.availability_excluded)
+        own = (f'<td class="num">{escape(fmt.percent(s.parts[0].value))} / '
+               f"{escape(fmt.percent(s.availability_own))}</td>" if platforms else "")
         rows.append(
             f"<tr><td><b>{escape(f.name)}</b><br><small>{escape(f.id)}</small></td>"
             f"<td>{escape(f.region_name)}</td><td>{escape(f.curator_name)}</td>"
             f"<td>{'да' if f.mszu else 'нет'}</td>"
             + "".join(_part_cell(p) for p in s.parts)
-            + f'<td class="num">{escape(counted)} / {escape(excluded)}</td>'
+            + f'<td class="num">{escape(counted)} / {escape(excluded)}</td>' + own
             + _coverage_cell(s) + _verdict(s) + _accessibility_cell(s.accessibility)
             + "</tr>")
     barriers = " / ".join(BARRIER_NAMES[i] for i in BARRIERS)
     return ("<table><tr><th>Услуга</th><th>Регион</th><th>Куратор</th><th>МСЗУ</th>"
             f"{head}<th>Доступность с учётом / без учёта регламентных работ</th>"
-            f"<th>Покрытие</th><th>Стандарт 24/7</th>"
+            f"{OWN_HEAD if platforms else ''}<th>Покрытие</th><th>Стандарт 24/7</th>"
             f"<th>{ACCESSIBILITY}: число {barriers} нарушений</th></tr>{''.join(rows)}</table>")
+
+
+OWN_HEAD = "<th>Доступность фактическая / без учёта сбоев платформ</th>"
+
+
+def because(name: str) -> str:
+    return f"из-за недоступности платформы «{name}»"
+
+
+def _cause(o: Outage, names: Mapping[str, str]) -> str:
+    """Whose the outage was: the platforms out during it (and for how long, when not all of
+    it), and what was left the service's own."""
+    if not o.caused_by:
+        return "собственный сбой"
+    parts = [because(names.get(p, p)) + ("" if seconds >= o.seconds - 1
+                                         else f" ({fmt.seconds(seconds)})")
+             for p, seconds in o.caused_by]
+    if o.own_seconds >= 1:
+        parts.append(f"собственный сбой: {fmt.seconds(o.own_seconds)}")
+    return "; ".join(parts)
+
+
+def _platforms(report: Report) -> str:
+    names = {p.facts.id: p.facts.name for p in report.platforms}
+    rows = []
+    for p in report.platforms:
+        dependents = report.dependents(p.facts.id)
+        caused = sum(s.outage_seconds_by(p.facts.id) for s in dependents)
+        affected = sum(1 for s in dependents if s.affected_by(p.facts.id))
+        rows.append(f"<tr><td><b>{escape(p.facts.name)}</b><br><small>{escape(p.facts.id)}"
+                    f"</small></td><td>{escape(p.facts.curator_name)}</td>"
+                    f"<td class='num'>{escape(fmt.percent(p.availability))}</td>"
+                    f"<td class='num'>{len(p.outages)}</td>"
+                    f"<td class='num'>{escape(fmt.seconds(p.outage_seconds))}</td>"
+                    f"<td class='num'>{len(dependents)}</td><td class='num'>{affected}</td>"
+                    f"<td class='num'>{escape(fmt.seconds(caused))}</td></tr>")
+    split = []
+    for s in report.services:
+        if not s.facts.platforms:
+            continue
+        shares = "<br>".join(
+            f"{escape(names.get(p, p))}: {escape(fmt.seconds(s.outage_seconds_by(p)))}"
+            for p in s.facts.platforms if p in names)
+        split.append(f"<tr><td>{escape(s.facts.name)}</td>"
+                     f"<td class='num'>{escape(fmt.seconds(s.outage_seconds))}</td>"
+                     f"<td class='num'>{escape(fmt.seconds(s.own_outage_seconds))}</td>"
+                     f"<td>{shares}</td>"
+                     f"<td class='num'>{escape(fmt.percent(s.parts[0].value))} / "
+                     f"{escape(fmt.percent(s.availability_own))}</td></tr>")
+    return ("<p class='note'>Общие платформы (единая система идентификации, шина обмена): "
+            "их собственная доступность и перерывы, и сколько перерывов зависящих от них "
+            "услуг пришлось на время, когда платформа не работала. Платформа — не услуга: "
+            "в таблице услуг и рейтинге её нет.</p>"
+            "<table><tr><th>Платформа</th><th>Куратор</th><th>Доступность</th>"
+            "<th>Перерывов</th><th>Перерывы, всего</th><th>Зависящих услуг</th>"
+            "<th>Из них затронуто</th><th>Перерывы услуг из-за платформы</th></tr>"
+            + "".join(rows) + "</table>"
+            + ("<table><tr><th>Услуга</th><th>Перерывы, всего</th><th>Собственные</th>"
+               "<th>Из-за платформ</th><th>Доступность фактическая / без учёта сбоев "
+               "платформ</th></tr>" + "".join(split) + "</table>" if split else ""))
 
 
 def _regions_table(report: Report) -> str:
@@ -162,16 +227,19 @@ def _outages(report: Report) -> str:
              if shown else "")
     if not with_outages:
         return chart + "<p>Перерывов в работе не зафиксировано.</p>"
+    names = {p.facts.id: p.facts.name for p in report.platforms}
     rows = []
     for s in with_outages:
         for o in s.outages:
+            cause = f"<td>{escape(_cause(o, names))}</td>" if names else ""
             rows.append(f"<tr><td>{escape(s.facts.name)}</td>"
                         f"<td class='num'>{fmt.moscow(o.start)}</td>"
                         f"<td class='num'>{fmt.moscow(o.end)}"
                         f"{' (продолжается)' if o.ongoing else ''}</td>"
-                        f"<td class='num'>{escape(fmt.seconds(o.seconds))}</td></tr>")
+                        f"<td class='num'>{escape(fmt.seconds(o.seconds))}</td>{cause}</tr>")
     return (chart + "<table><tr><th>Услуга</th><th>Начало (МСК)</th><th>Окончание (МСК)</th>"
-            "<th>Длительность</th></tr>" + "".join(rows) + "</table>")
+            f"<th>Длительность</th>{'<th>Причина</th>' if names else ''}</tr>"
+            + "".join(rows) + "</table>")
 
 
 def _total(services: Sequence[ServiceReport]) -> list[Cell]:
@@ -191,6 +259,16 @@ def _heatmaps(report: Report) -> str:
     maps += [svg.heatmap(s.heatmap, f"{s.facts.name} ({s.facts.timezone})")
              for s in shown if s.heatmap]
     return svg.legend() + '<div class="maps">' + "".join(maps) + "</div>"
+
+
+PLATFORM_NOTE = """
+<p class="note">Сбои платформ. Если проверка услуги идёт через общую платформу (единую систему
+идентификации, шину обмена), то её неудачные проверки в те 5 минут, когда не работала и сама
+платформа, относятся на платформу: в пределах доли неудачных проверок самой платформы в эти
+5 минут и только для проверок, которые через неё идут. Доступность «без учёта сбоев платформ»
+считает такие проверки успешными; стандарт 24/7 оценивается по фактической доступности (для
+гражданина услуга не работала). Перерыв делится так же: на время, когда не работала платформа,
+через которую шли все неудачные проверки услуги, и собственный сбой.</p>"""
 
 
 def render_html(report: Report) -> str:
@@ -216,13 +294,13 @@ def render_html(report: Report) -> str:
 (всего в отчёте {len(services)}{thin_note}). Доля услуг МСЗУ, соблюдающих стандарт:
 <b>{share}</b>.</p>{_accessibility_summary(services)}
 <h2>Соблюдение стандарта по услугам</h2>
-{_services_table(services)}
+{_services_table(services, bool(report.platforms))}
 <h2>Рейтинг регионов</h2>
 <p class="note">Доля социально значимых услуг (МСЗУ), соблюдающих все части стандарта.</p>
 {svg.ranking(report.regions)}
 {_regions_table(report)}
 <h2>Перерывы в работе</h2>
-{_outages(report)}
+{_outages(report)}{"<h2>Платформы</h2>" + _platforms(report) if report.platforms else ""}
 <h2>Доступность по часам недели</h2>
 <p class="note">Доля успешных проверок в каждый час недели за месяц, по местному времени
 региона услуги; серые клетки — нет данных (в этот час недели проверок не было).{
@@ -244,7 +322,7 @@ def render_html(report: Report) -> str:
 наблюдения. При покрытии ниже {THRESHOLD} показатели описывают слишком малую часть месяца:
 услуга не признаётся ни соблюдающей, ни нарушающей стандарт («{NOT_ENOUGH}») и не участвует
 в рейтинге регионов. Время, когда монитор не работал, — не перерыв в работе услуги: на
-графике перерывов оно серое.</p>
+графике перерывов оно серое.</p>{PLATFORM_NOTE if report.platforms else ""}
 <p class="note">{ACCESSIBILITY} — только у услуг, страницы которых в этом месяце
 автоматически проверялись на соответствие требованиям доступности; у остальных — «{NOT_AUDITED}»
 (это не «нет нарушений»). Показано число нарушенных правил {BARRIER_LEVELS} — такие

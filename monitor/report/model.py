@@ -31,6 +31,33 @@ class ServiceFacts:
     level: str
     department: str
     mszu: bool
+    # The shared platforms its probes go through (catalog ``depends_on``): every probe's, and
+    # per probe name its own on top of them. Empty without a catalog (the info metrics do not
+    # carry them): then nothing is attributed to a platform.
+    depends_on: tuple[str, ...] = ()
+    probe_depends_on: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def dependencies(self, probe: str) -> tuple[str, ...]:
+        own = dict(self.probe_depends_on).get(probe, ())
+        return tuple(dict.fromkeys((*self.depends_on, *own)))
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """Every platform some probe of the service goes through."""
+        return tuple(dict.fromkeys((*self.depends_on,
+                                    *(p for _, ps in self.probe_depends_on for p in ps))))
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformFacts:
+    """A shared platform (catalog ``platforms:``): probed like a service, under its id in the
+    ``service`` label, but in no service list, ranking or region figure."""
+
+    id: str
+    name: str
+    curator: str
+    curator_name: str
+    region: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +83,22 @@ class Outage:
     start: float
     end: float
     ongoing: bool       # still down when the period ended
+    # The part of it during which every failing probe's failures were a platform's (the
+    # platform itself out then), and per platform how much of that part it was out.
+    excused: float = 0.0
+    caused_by: tuple[tuple[str, float], ...] = ()
 
     @property
     def seconds(self) -> float:
         return self.end - self.start
+
+    @property
+    def own_seconds(self) -> float:
+        return self.seconds - self.excused
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        return tuple(p for p, _ in self.caused_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +147,27 @@ class ServiceReport:
     coverage: float | None = None           # share of scheduled runs done (location quorum)
     gaps: tuple[tuple[float, float], ...] = ()  # no location measured: no data, not outages
     accessibility: Accessibility | None = None  # None: not audited in the period (not 0)
+    # Platform attribution (``monitor.report.queries``): failed runs some platform explains
+    # (maintenance counted), per platform, and the availability without them under the
+    # service's maintenance policy (None: no figure; the measured one without dependencies).
+    platform_failures: float = 0.0
+    failures_by_platform: Mapping[str, float] = field(default_factory=dict)
+    availability_own: float | None = None
+
+    @property
+    def outage_seconds(self) -> float:
+        return sum(o.seconds for o in self.outages)
+
+    @property
+    def own_outage_seconds(self) -> float:
+        return sum(o.own_seconds for o in self.outages)
+
+    def outage_seconds_by(self, platform: str) -> float:
+        return sum(s for o in self.outages for p, s in o.caused_by if p == platform)
+
+    def affected_by(self, platform: str) -> bool:
+        return self.failures_by_platform.get(platform, 0.0) > 0 or \
+            self.outage_seconds_by(platform) > 0
 
     @property
     def enough_data(self) -> bool:
@@ -137,6 +197,24 @@ class RegionRank:
 
 
 @dataclass(frozen=True, slots=True)
+class PlatformReport:
+    """A platform over the period: its own availability and outages (as a service's)."""
+
+    facts: PlatformFacts
+    events: float | None
+    failures: float | None
+    outages: list[Outage] = field(default_factory=list)
+
+    @property
+    def availability(self) -> float | None:
+        return None if not self.events else 1 - (self.failures or 0.0) / self.events
+
+    @property
+    def outage_seconds(self) -> float:
+        return sum(o.seconds for o in self.outages)
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     period: Period
     selection: str                          # "все услуги", "регион RU-MOW", "куратор ivanova"
@@ -144,3 +222,8 @@ class Report:
     generated_at: float
     services: tuple[ServiceReport, ...]
     regions: tuple[RegionRank, ...]
+    platforms: tuple[PlatformReport, ...] = ()
+
+    def dependents(self, platform: str) -> list[ServiceReport]:
+        """The report's services some probe of which goes through ``platform``."""
+        return [s for s in self.services if platform in s.facts.platforms]

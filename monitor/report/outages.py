@@ -14,6 +14,13 @@ interval. Each step reads the last scrape in it, so start and length come from t
 scrape; of two outages of one probe that both start and end within one step, only the later
 is seen.
 
+Platforms: a probe's outage is its platform's while a platform it goes through
+(``ServiceFacts.dependencies``) is itself out (the platform's own outages, found the same
+way). The service's own outage time is found as above from each probe's spans less those
+stretches; the rest of each outage is excused, and credited to every platform out during it.
+A dependent's outage begins at the end of its last success, which may precede the platform's
+by up to a probe interval: that much of it stays the service's own.
+
 Cost: one instant query over the period finds the services with any outage; only theirs are
 read step by step, and only at the steps near an outage.
 """
@@ -21,7 +28,8 @@ read step by step, and only at the steps near an outage.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from monitor.metric_names import (
     PROBE_LAST_OUTAGE_SECONDS,
@@ -32,14 +40,34 @@ from monitor.report import queries as q
 from monitor.report.client import Prometheus, Series
 from monitor.report.model import Outage
 from monitor.report.period import Period
-from monitor.report.spans import Span, majority, step_function, union
+from monitor.report.spans import (
+    Span,
+    length,
+    majority,
+    overlap,
+    step_function,
+    subtract,
+    union,
+)
 
 STEP = 60
 SeriesKey = tuple[tuple[str, str], ...]  # every label: two daemons' series stay apart
 
 
-async def month_outages(prom: Prometheus, svc: str, period: Period) -> dict[str, list[Outage]]:
-    """Each service's outages in the period (services with none are left out)."""
+Dependencies = Callable[[str, str], tuple[str, ...]]  # (service, probe) -> platform ids
+
+
+def _no_platforms(service: str, probe: str) -> tuple[str, ...]:
+    return ()
+
+
+async def month_outages(prom: Prometheus, svc: str, period: Period,
+                        platforms: Mapping[str, Sequence[Span]] | None = None,
+                        dependencies: Dependencies = _no_platforms) -> dict[str, list[Outage]]:
+    """Each service's outages in the period (services with none are left out); with
+    ``platforms`` (a platform's outage spans by id), each marked with the part of it that was
+    a platform's."""
+    platforms = platforms or {}
     touched = await prom.instant(q.outage_probes(svc, period.seconds), period.end)
     services = sorted({m["service"] for m, _ in touched if "service" in m})
     if not services:
@@ -53,23 +81,47 @@ async def month_outages(prom: Prometheus, svc: str, period: Period) -> dict[str,
         prom.range(q.outage_steps(PROBE_SUCCESS, narrow, STEP), start, end, STEP),
         prom.range(q.measuring_locations(narrow, STEP), start, end, STEP))
     per_location: dict[tuple[str, str], list[Span]] = {}
+    own_location: dict[tuple[str, str], list[Span]] = {}
+    used: dict[str, set[str]] = {}  # per service, the platforms its probes go through
     for labels, spans in _probe_spans(starts, lengths, verdicts, period).items():
         found = dict(labels)
-        per_location.setdefault((found.get("service", ""), found.get("location", "")),
-                                []).extend(spans)
+        where = (found.get("service", ""), found.get("location", ""))
+        per_location.setdefault(where, []).extend(spans)
+        through = [p for p in dependencies(where[0], found.get("probe", "")) if p in platforms]
+        used.setdefault(where[0], set()).update(through)
+        holes = [h for p in through for h in platforms[p]]
+        own_location.setdefault(where, []).extend(subtract(spans, holes))
     counts = {s.labels.get("service", ""): s.points for s in measuring}
     by_service: dict[str, list[list[Span]]] = {}
-    for (service, _), spans in sorted(per_location.items()):
-        by_service.setdefault(service, []).append(union(spans))
+    own_by_service: dict[str, list[list[Span]]] = {}
+    for where, spans in sorted(per_location.items()):
+        by_service.setdefault(where[0], []).append(union(spans))
+        own_by_service.setdefault(where[0], []).append(union(own_location[where]))
     out = {}
     for service, locations in by_service.items():
         points = counts.get(service, ())
         # No count at all (no scrape near the outage): the locations that had one.
         measured = step_function(points, float(len(locations)))
-        spans = majority(locations, _quorum(measured), changes=[t for t, _ in points])
+        need, changes = _quorum(measured), [t for t, _ in points]
+        spans = majority(locations, need, changes=changes)
+        own = majority(own_by_service[service], need, changes=changes)
         if spans:
-            out[service] = [Outage(service, a, b, ongoing=b >= period.end) for a, b in spans]
+            theirs = {p: platforms[p] for p in used.get(service, ())}
+            out[service] = [_marked(Outage(service, a, b, ongoing=b >= period.end), own,
+                                    theirs) for a, b in spans]
     return out
+
+
+def _marked(outage: Outage, own: Sequence[Span],
+            platforms: Mapping[str, Sequence[Span]]) -> Outage:
+    """The outage with its excused part (not the service's own) and the platforms out then."""
+    whole = [(outage.start, outage.end)]
+    excused = subtract(whole, own)
+    if not excused:
+        return outage
+    caused = tuple((p, seconds) for p, spans in sorted(platforms.items())
+                   if (seconds := overlap(excused, spans)) > 0)
+    return replace(outage, excused=length(excused), caused_by=caused)
 
 
 def _quorum(measuring: Callable[[float], float]) -> Callable[[float], int]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from monitor.metric_names import (
     BROWSER_ACCESSIBILITY_VIOLATIONS,
@@ -210,3 +211,83 @@ def accessibility_steps(svc: str, seconds: int, barrier_free: bool) -> str:
     impacts = 'impact=~"' + "|".join(BARRIERS) + '"'
     worst = f"max by (service) ({BROWSER_ACCESSIBILITY_VIOLATIONS}{braces(svc, impacts)})"
     return over(f"{worst} == 0" if barrier_free else worst, seconds, fn="count_over_time")
+
+
+# --- platform attribution (monitor.report.collect) --------------------------------------------
+# A service's failed runs in a 5-minute step are the platform's, not its own, as far as the
+# platform's own failures explain them: per step,
+#
+#     attributed = min(dependent failure ratio, platform failure ratio) × runs
+#
+# where runs is the step's quorum runs of the service (as ``step_events``), the dependent
+# failure ratio is the location quorum of (failed runs of the service's probes that go through
+# the platform) / (all the service's runs) at each location, and the platform failure ratio is
+# the location quorum of the platform's own failed/all runs in the step (its own locations).
+# So a platform down the whole step excuses every failure of the probes that depend on it, a
+# platform failing one run in five excuses a fifth of the service's runs at most, a healthy
+# platform (or one without runs in the step) excuses nothing, and failures of probes that do
+# not go through the platform are never excused. A probe depends on its service's platforms
+# and on its own ``depends_on`` (``Catalog.dependencies``).
+
+
+@dataclass(frozen=True, slots=True)
+class Dependents:
+    """The services of a chunk going through one platform: wholly (every probe) or through
+    some probes only (probe name -> services)."""
+
+    platform: str
+    services: tuple[str, ...] = ()
+    probes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(sorted({*self.services, *(s for _, ids in self.probes for s in ids)}))
+
+
+def _dependent_failed(d: Dependents) -> str:
+    """Per (service, location): the step's failed runs of the probes going through it."""
+    terms = []
+    if d.services:
+        terms.append(braces(service_matcher(d.services), 'result="failure"'))
+    for probe, ids in d.probes:
+        terms.append(braces(service_matcher(ids), f'probe="{probe}"', 'result="failure"'))
+    return "sum by (service, location) (\n  " + "\n  or ".join(
+        f"increase({PROBES_TOTAL}{sel}[{FIVE}])" for sel in terms) + "\n)"
+
+
+def platform_ratio(platform: str) -> str:
+    """The platform's failure ratio in one step (location quorum), without labels, so every
+    dependent compares with it."""
+    svc = service_matcher([platform])
+    runs, failed = _location_runs(svc, "all"), _location_runs(svc, "all", 'result="failure"')
+    return f"max without (service) ({quorum(f'({failed} / ({runs} > 0))', SVC)})"
+
+
+def step_attributed(d: Dependents, excluded: bool) -> str:
+    """Per dependent service: its failed runs in one step that the platform explains (the
+    rule above)."""
+    svc = service_matcher(d.ids)
+    runs = _location_runs(svc, "all")
+    positive = f"({runs} > 0)"
+    ratio = quorum(f"(({_dependent_failed(d)} / {positive}) or {positive} * 0)", SVC)
+    platform = platform_ratio(d.platform)
+    smaller = (f"(({ratio}) <= on () group_left () ({platform}))\n"
+               f"or\n(({ratio}) * 0 + on () group_left () ({platform}))")
+    return _maintenance(f"({smaller})\n* on (service) ({quorum(runs, SVC)})", svc, excluded)
+
+
+def _labelled(parts: Sequence[Dependents], excluded: bool) -> str:
+    return "\nor\n".join(f'label_replace({step_attributed(d, excluded)}, "platform", '
+                         f'"{d.platform}", "", "")' for d in parts)
+
+
+def attributed_by_platform(parts: Sequence[Dependents], seconds: int) -> str:
+    """Per (service, platform): the failed runs over the period the platform explains
+    (maintenance counted, as measured)."""
+    return over(_labelled(parts, False), seconds)
+
+
+def attributed_any(parts: Sequence[Dependents], seconds: int, excluded: bool) -> str:
+    """Per service: the failed runs over the period some platform explains. Two platforms
+    failing in one step explain as much as the one explaining more: a run is excused once."""
+    return over(f"max by (service) (\n{_labelled(parts, excluded)}\n)", seconds)

@@ -61,3 +61,30 @@ def step_function(points: Sequence[tuple[float, float]], default: float
         return points[i - 1][1] if i else points[0][1]
 
     return at
+
+
+def subtract(spans: Iterable[Span], holes: Iterable[Span]) -> list[Span]:
+    """What of ``spans`` lies outside every hole."""
+    out: list[Span] = []
+    cuts = union(holes)
+    for a, b in union(spans):
+        for c, d in cuts:
+            if d <= a or c >= b:
+                continue
+            if c > a:
+                out.append((a, c))
+            a = max(a, d)
+            if a >= b:
+                break
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+def length(spans: Iterable[Span]) -> float:
+    return sum(b - a for a, b in union(spans))
+
+
+def overlap(a: Sequence[Span], b: Sequence[Span]) -> float:
+    """How long ``a`` and ``b`` are both on."""
+    return length(intersect([union(a), union(b)]))

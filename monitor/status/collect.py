@@ -22,8 +22,8 @@ from monitor.metric_names import MAINTENANCE_ACTIVE
 from monitor.promql import location_down, location_outage_seconds, quorum
 from monitor.report import queries as q
 from monitor.report.client import Prometheus
-from monitor.report.collect import collect_services, rank_regions
-from monitor.report.model import ServiceFacts
+from monitor.report.collect import collect_platforms, collect_services, rank_regions
+from monitor.report.model import PlatformFacts, ServiceFacts
 from monitor.report.period import MOSCOW, STEP, Period, parse_period
 from monitor.status.snapshot import Day, Now, Previous, Window
 
@@ -53,11 +53,15 @@ def window_period(now: float, window: float) -> Period:
 
 
 async def read_window(prom: Prometheus, period: Period, facts: Sequence[ServiceFacts],
-                      chunk: int) -> Window:
-    services = await collect_services(prom, period, facts, chunk, heatmap=False) \
-        if facts else ()
+                      chunk: int, platforms: Sequence[PlatformFacts] = ()) -> Window:
+    """The report's collection over the window: the platforms' first, so each service's
+    failures and outages can be attributed to them."""
+    found = await collect_platforms(prom, period, platforms) if facts else ()
+    services = await collect_services(prom, period, facts, chunk, heatmap=False,
+                                      platforms=found) if facts else ()
     return Window(start=period.start, end=period.end,
-                  services={s.facts.id: s for s in services}, regions=rank_regions(services))
+                  services={s.facts.id: s for s in services}, regions=rank_regions(services),
+                  platforms={p.facts.id: p for p in found})
 
 
 def previous_label(now: float) -> str:

@@ -16,7 +16,7 @@ from monitor.localtime.maintenance import occurrences
 from monitor.metric_names import LIFE_SITUATION_INFO, LIFE_SITUATION_MEMBER
 from monitor.report import queries as q
 from monitor.report.client import Prometheus
-from monitor.report.collect import catalog_facts, metric_facts
+from monitor.report.collect import catalog_facts, catalog_platforms, metric_facts
 from monitor.report.period import Period
 from monitor.status.snapshot import Announcement, Curator, Directory, LifeSituation
 
@@ -42,7 +42,8 @@ def from_catalog(catalog: Catalog, now: float) -> Directory:
     curators = {c.id: public_curator(c) for c in catalog.curators}
     urls = {s.id: s.public_url for s in catalog.services if s.public_url}
     return Directory(services=facts, life_situations=situations, curators=curators,
-                     public_urls=urls, announcements=announcements(catalog, now))
+                     public_urls=urls, announcements=announcements(catalog, now),
+                     platforms={p.id: p for p in catalog_platforms(catalog)})
 
 
 def announcements(catalog: Catalog, now: float) -> tuple[Announcement, ...]:

@@ -38,6 +38,11 @@ def entries(snap: Snapshot, now: float, service: str | None = None) -> list[Entr
                        if o.ongoing else
                        f"Услуга «{names.get(sid, sid)}» была недоступна с {fmt.moscow(o.start)} "
                        f"по {fmt.moscow(o.end)} МСК ({fmt.seconds(o.seconds)}).")
+            if o.caused_by:
+                platforms = snap.directory.platforms
+                summary += " Причина: " + "; ".join(
+                    f"из-за недоступности платформы «{platforms[p].name if p in platforms else p}»"
+                    for p in o.platforms) + "."
             out.append(Entry(f"{TAG}outage/{sid}/{int(o.start)}", sid, title, summary,
                              fmt.iso(o.start), fmt.iso(end), end))
     for a in snap.directory.announcements:

@@ -119,7 +119,8 @@ class Refresher:
                          else await directory.from_metrics(prom, period))
                 changes["directory"] = found
                 facts = sorted(found.services.values(), key=lambda f: (f.region, f.id))
-                changes["window"] = await collect.read_window(prom, period, facts, s.chunk)
+                changes["window"] = await collect.read_window(
+                    prom, period, facts, s.chunk, list(found.platforms.values()))
                 changes["days"] = await self._bars.read(prom, sorted(found.services), now,
                                                         s.chunk)
                 changes["window_at"] = now

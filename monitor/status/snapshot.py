@@ -10,7 +10,13 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from monitor.report.model import RegionRank, ServiceFacts, ServiceReport
+from monitor.report.model import (
+    PlatformFacts,
+    PlatformReport,
+    RegionRank,
+    ServiceFacts,
+    ServiceReport,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,9 @@ class Directory:
     curators: Mapping[str, Curator] = field(default_factory=dict)
     public_urls: Mapping[str, str] = field(default_factory=dict)
     announcements: tuple[Announcement, ...] = ()
+    # Shared platforms (from the catalog only): their names are public, their probes are not.
+    # They are never services: no list, ranking or region figure has them.
+    platforms: Mapping[str, PlatformFacts] = field(default_factory=dict)
 
     def situations_of(self, service: str) -> list[LifeSituation]:
         return [s for s in self.life_situations.values() if service in s.services]
@@ -88,6 +97,7 @@ class Window:
     end: float
     services: Mapping[str, ServiceReport]
     regions: tuple[RegionRank, ...]
+    platforms: Mapping[str, PlatformReport] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.report import fmt
-from monitor.report.model import Part, RegionRank, ServiceReport
+from monitor.report.model import Outage, Part, RegionRank, ServiceReport
 from monitor.status.snapshot import Day, Now, Snapshot
 
 API_VERSION = "1"
@@ -74,6 +74,31 @@ def freshness(snap: Snapshot, now: float) -> Doc:
             "window_end": iso(snap.window.end) if snap.window else None}
 
 
+def _platform(snap: Snapshot, pid: str) -> Doc:
+    """A platform as the public may see it: its name (never its probes)."""
+    facts = snap.directory.platforms.get(pid)
+    return {"id": pid, "name": facts.name if facts is not None else pid}
+
+
+def platforms_down(snap: Snapshot) -> list[str]:
+    """The catalog's platforms down now (their own probes' quorum, as a service's state)."""
+    return sorted(p for p in snap.directory.platforms if state(snap.now.get(p)) == "down")
+
+
+def _cause_now(snap: Snapshot, sid: str, st: str) -> list[Doc]:
+    """While the service is down: the platforms it goes through that are down too."""
+    if st != "down":
+        return []
+    down = set(platforms_down(snap))
+    return [_platform(snap, p) for p in snap.directory.services[sid].platforms if p in down]
+
+
+def _outage(snap: Snapshot, o: Outage) -> Doc:
+    return {"start": iso(o.start), "end": None if o.ongoing else iso(o.end),
+            "seconds": o.seconds, "ongoing": o.ongoing, "own_seconds": o.own_seconds,
+            "platforms": [_platform(snap, p) | {"seconds": s} for p, s in o.caused_by]}
+
+
 def service_brief(snap: Snapshot, sid: str) -> Doc:
     facts = snap.directory.services[sid]
     now = snap.now.get(sid)
@@ -88,6 +113,7 @@ def service_brief(snap: Snapshot, sid: str) -> Doc:
         "verdict": ve, "verdict_text": VERDICTS[ve],
         "availability": report.parts[0].value if report else None,
         "availability_objective": report.parts[0].objective if report else None,
+        "down_because": _cause_now(snap, sid, st),
     }
 
 
@@ -114,9 +140,14 @@ def service_page(snap: Snapshot, sid: str) -> Doc:
         "offhours_availability": report.parts[1].value if report else None,
         "coverage": report.coverage if report else None,
         "days": [_day(d, counts, objective) for d in snap.days.get(sid, ())],
-        "outages": [{"start": iso(o.start), "end": None if o.ongoing else iso(o.end),
-                     "seconds": o.seconds, "ongoing": o.ongoing}
-                    for o in sorted(report.outages, key=lambda o: -o.start)] if report else [],
+        "outages": [_outage(snap, o) for o in sorted(report.outages, key=lambda o: -o.start)]
+        if report else [],
+        "depends_on": [_platform(snap, p) | {"state": state(snap.now.get(p))}
+                       for p in facts.platforms],
+        "availability_excluding_platforms": report.availability_own if report else None,
+        "outage_seconds_own": report.own_outage_seconds if report else None,
+        "outage_seconds_platforms": [_platform(snap, p) | {"seconds": report.outage_seconds_by(p)}
+                                     for p in facts.platforms] if report else [],
         "maintenance": [{"start": iso(a.start), "end": iso(a.end), "reason": a.reason}
                         for a in snap.directory.announcements if a.service == sid],
     }
@@ -191,7 +222,18 @@ def home(snap: Snapshot, now: float) -> Doc:
                             for lid in sorted(situations, key=lambda x: situations[x].name)],
         "regions": regions,
         "previous_month": snap.previous.label if snap.previous else None,
+        "platforms_down": [_platform_down(snap, p, briefs) for p in platforms_down(snap)],
     }
+
+
+def _platform_down(snap: Snapshot, pid: str, briefs: list[Doc]) -> Doc:
+    """A platform down now, as the cause of its dependents' outages (not as a service)."""
+    now = snap.now.get(pid)
+    dependents = [b for b in briefs if pid in snap.directory.services[b["id"]].platforms]
+    down = [b["id"] for b in dependents if b["state"] == "down"]
+    return _platform(snap, pid) | {
+        "outage_seconds": now.outage_seconds if now is not None else None,
+        "services_total": len(dependents), "services_down": len(down), "services": down}
 
 
 def services(snap: Snapshot, now: float) -> Doc:
