@@ -57,6 +57,12 @@ def _world() -> dict[str, Svc]:
         # Its form does not go through sso and fails on its own during the same hours.
         Svc("own-c", MINUTES, curator="sidorov", probes=("login", "form"),
             depends_on={"login": ("sso",)}, ok=platform_down),
+        # Through sso, up during its outage, failing on its own right after it: not excused.
+        Svc("dep-d", MINUTES, curator="kozlova", depends_on={"portal": ("sso",)},
+            ok=lambda loc, m: not END + 2 <= m < END + 20),
+        # Through sso and still down 15m after it is back: excused for the hold (5m), no more.
+        Svc("dep-e", MINUTES, curator="kozlova", depends_on={"portal": ("sso",)},
+            ok=lambda loc, m: not START <= m < END + 15),
         # No platform at all: pages as it always did.
         Svc("plain", MINUTES, curator="kuznetsov", ok=platform_down),
     )}
@@ -82,10 +88,10 @@ def test_platform_outage_pages_its_curator_once_and_excuses_dependents(
         "eval_time": during, "alertname": "DozorPlatformDown", "exp_alerts": [{
             "exp_labels": {"platform": "sso", "curator": "petrov", "severity": "page"},
             "exp_annotations": {
-                "summary_en": "platform sso (Платформа sso) is down: 3 dependent services, "
-                              "3 of them down now",
-                "summary_ru": "платформа sso (Платформа sso) недоступна: зависимых услуг 3, "
-                              "сейчас недоступны 3",
+                "summary_en": "platform sso (Платформа sso) is down: 5 dependent services, "
+                              "4 of them down now",
+                "summary_ru": "платформа sso (Платформа sso) недоступна: зависимых услуг 5, "
+                              "сейчас недоступны 4",
                 "life_situations": "birth-of-child, retirement",
                 "regions": "RU-KHA, RU-SMO"}}]}
 
@@ -97,7 +103,7 @@ def test_platform_outage_pages_its_curator_once_and_excuses_dependents(
         platform_page,
         # The platform is back; dep-a's probe still fails for two runs: still excused.
         *quiet(after_platform, "DozorPlatformDown", "DozorOutageTooLong"),
-        *quiet(later, "DozorOutageTooLong", "DozorPlatformDown"),
+        *quiet(later, "DozorPlatformDown"),
     ]
     exprs = [
         _expr(during, "dozor:platform_down", ('dozor:platform_down{platform="sso"}', 1)),
@@ -114,14 +120,23 @@ def test_platform_outage_pages_its_curator_once_and_excuses_dependents(
         _expr(during, "dozor:service_down_by_platform",
               ('dozor:service_down_by_platform{service="dep-a"}', 1),
               ('dozor:service_down_by_platform{service="dep-b"}', 1),
+              ('dozor:service_down_by_platform{service="dep-d"}', 0),
+              ('dozor:service_down_by_platform{service="dep-e"}', 1),
               ('dozor:service_down_by_platform{service="own-c"}', 0)),
         _expr(during, "dozor:probe_excused_by_platform",
               ('dozor:probe_excused_by_platform{service="dep-a",probe="portal"}', 1),
               ('dozor:probe_excused_by_platform{service="dep-b",probe="login"}', 1),
-              ('dozor:probe_excused_by_platform{service="own-c",probe="login"}', 1)),
+              ('dozor:probe_excused_by_platform{service="own-c",probe="login"}', 1),
+              ('dozor:probe_excused_by_platform{service="dep-d",probe="portal"}', 1),
+              ('dozor:probe_excused_by_platform{service="dep-e",probe="portal"}', 1)),
         _expr(after_platform, "dozor:platform_down", ('dozor:platform_down{platform="sso"}', 0)),
+        # Still down: still excused; up during the outage: no longer (dep-d).
+        _expr(after_platform, "dozor:probe_excused_by_platform",
+              ('dozor:probe_excused_by_platform{service="dep-a",probe="portal"}', 1),
+              ('dozor:probe_excused_by_platform{service="dep-e",probe="portal"}', 1)),
         _states(after_platform, "dozor:service_down_by_platform", {"dep-a": 1, "dep-b": 0}),
-        _states(later, "dozor:service_down_by_platform", {"dep-a": 0, "dep-b": 0}),
+        _states(later, "dozor:service_down_by_platform", {"dep-a": 0, "dep-b": 0, "dep-d": 0}),
+        _states(later, "dozor:service_down_own", {"dep-a": 0, "dep-d": 1, "dep-e": 1}),
         _expr(later, "dozor:probe_excused_by_platform"),
         # Only own failures page: own-c (its form) and plain; never dep-a or dep-b, during
         # the outage, while dep-a lags behind the platform's recovery, nor after it while
@@ -129,7 +144,9 @@ def test_platform_outage_pages_its_curator_once_and_excuses_dependents(
         *_paged(during, "DozorOutageTooLong", "own-c", "plain"),
         *_paged(during, "DozorAvailabilityBurnFast", "own-c", "plain"),
         *_paged(after_platform, "DozorAvailabilityBurnFast", "own-c", "plain"),
-        *_paged(later, "DozorAvailabilityBurnFast", "own-c", "plain"),
+        # dep-e is still down past the hold: its failure is its own now.
+        *_paged(later, "DozorAvailabilityBurnFast", "dep-d", "dep-e", "own-c", "plain"),
+        *_paged(later, "DozorOutageTooLong", "dep-e"),
     ]
     _run_promtool(tmp_path, rules, _scenario(list(w.values()), "1m", alerts, exprs))
 

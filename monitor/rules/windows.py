@@ -35,8 +35,8 @@ class Windows:
 
     standard: int
     stall: int
-    # How long a probe stays excused after its platform recovers: its own recovery needs its
-    # next runs (success_threshold of them) to be seen, and meanwhile it is still down.
+    # The longest a probe still down stays excused after its platform recovers: its own
+    # recovery needs its next runs (success_threshold of them) to be seen.
     platform_hold: int = 5 * MINUTE
 
     @property
