@@ -33,6 +33,10 @@ LIFE_SITUATION_MEMBER = "dozor_life_situation_member"
 LIFE_SITUATION_INFO = "dozor_life_situation_info"
 REGION_INFO = "dozor_region_info"
 CURATOR_INFO = "dozor_curator_info"
+# Shared platforms: their facts (their probes' series carry the platform id in ``service``),
+# and one edge per (service, probe) and platform the probe goes through.
+PLATFORM_INFO = "dozor_platform_info"
+PROBE_DEPENDS_ON = "dozor_probe_depends_on"
 # Each service's effective standard.
 SERVICE_AVAILABILITY_OBJECTIVE = "dozor_service_availability_objective"
 SERVICE_OFFHOURS_AVAILABILITY_OBJECTIVE = "dozor_service_offhours_availability_objective"

@@ -222,7 +222,7 @@ def _matched_route(route: dict[str, Any], labels: dict[str, str]) -> dict[str, A
 def test_pages_and_tickets_get_their_own_timings(catalog: Catalog, severity: str, wait: str,
                                                  repeat: str, curator: str) -> None:
     tree = yaml.safe_load(render_alertmanager(catalog, FULL))["route"]
-    assert tree["group_by"] == ["alertname", "service"]
+    assert tree["group_by"] == ["alertname", "service", "platform"]
     route = _matched_route(tree, {"curator": curator, "severity": severity})
     assert (route["group_wait"], route["repeat_interval"]) == (wait, repeat)
 

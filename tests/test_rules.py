@@ -128,6 +128,10 @@ class Svc:
     # Probe -> the minute a reload removed it (its daemon stays up; its series vanish).
     removed: dict[str, int] = field(default_factory=dict)
     shard: str = ""                       # the daemon is host f"{location}{shard}"
+    # A shared platform: its probes' series are a service's, its facts dozor_platform_info.
+    platform: bool = False
+    depends_on: dict[str, tuple[str, ...]] = field(default_factory=dict)  # probe -> platforms
+    probe_ok: dict[str, Callable[[str, int], bool]] = field(default_factory=dict)  # per probe
 
     def host(self, loc: str) -> str:
         return f"{loc}{self.shard}"
@@ -147,7 +151,7 @@ class Svc:
                         for p in self.probes}
             for name in self.probes:
                 self._probe(add, f'service="{self.id}",probe="{name}",location="{loc}",{target}',
-                            loc, exported[name])
+                            loc, exported[name], self.probe_ok.get(name, self.ok))
             # Catalog facts while the daemon exports any of the service's probes.
             facts = [any(e[m] for e in exported.values()) for m in range(n)]
             const: list[tuple[str, str, float]] = [
@@ -163,17 +167,25 @@ class Svc:
             if self.cert_expiry is not None:
                 const.append(("dozor_tls_cert_expiry_timestamp_seconds",
                               f'service="{self.id}",probe="portal"', self.cert_expiry))
+            if self.platform:
+                const = [("dozor_platform_info", f'platform="{self.id}",name="Платформа '
+                          f'{self.id}",curator="{self.curator}",region="{self.region}"', 1.0)]
+            const += [("dozor_probe_depends_on",
+                       f'service="{self.id}",probe="{probe}",platform="{platform}"', 1.0)
+                      for probe, platforms in self.depends_on.items() for platform in platforms]
             for metric, labels, value in const:
                 add(metric, f"{labels},{target}", [value if facts[m] else None for m in range(n)])
-            add("dozor_maintenance_active", f'service="{self.id}",{target}',
-                [(1.0 if self.maintenance(m) else 0.0) if facts[m] else None for m in range(n)])
+            if not self.platform:
+                add("dozor_maintenance_active", f'service="{self.id}",{target}',
+                    [(1.0 if self.maintenance(m) else 0.0) if facts[m] else None
+                     for m in range(n)])
         return out
 
     def _probe(self, add: Callable[[str, str, Sequence[float | None]], None], probe: str,
-               loc: str, exported: list[bool]) -> None:
+               loc: str, exported: list[bool], runs_ok: Callable[[str, int], bool]) -> None:
         n = self.minutes + 1
         ran = [exported[m] and m % self.every == 0 and self.runs(m) for m in range(n)]
-        ok = [self.ok(loc, m) for m in range(n)]
+        ok = [runs_ok(loc, m) for m in range(n)]
 
         def shown(values: Sequence[float]) -> list[float | None]:
             return [v if exported[m] else None for m, v in enumerate(values)]

@@ -23,7 +23,8 @@ from monitor.alertmanager.receivers import (
 )
 from monitor.catalog import Catalog
 
-GROUP_BY = ["alertname", "service"]
+# A platform's page has no service: its platform keeps two platforms' outages apart.
+GROUP_BY = ["alertname", "service", "platform"]
 NOT_ESCALATION = f'{ESCALATION_LABEL}!="{ESCALATION_VALUE}"'
 IS_ESCALATION = f'{ESCALATION_LABEL}="{ESCALATION_VALUE}"'
 

@@ -21,6 +21,7 @@ from monitor.promql.formulas import (
     daemon_runs_due,
     daemon_seen_now,
     location_down,
+    location_down_own,
     location_outage_seconds,
     while_away,
 )
@@ -28,5 +29,6 @@ from monitor.promql.rulefile import Alert, Group, Record
 
 __all__ = ["CARRY_LOOKBACK", "COVERAGE_STEP", "COVERAGE_THRESHOLD", "DAY", "HOUR", "MINUTE",
            "Alert", "Group", "Record", "braces", "by", "daemon_present", "daemon_runs_due",
-           "daemon_seen_now", "duration", "location_down", "location_outage_seconds", "quorum",
+           "daemon_seen_now", "duration", "location_down", "location_down_own",
+           "location_outage_seconds", "quorum",
            "while_away"]

@@ -66,6 +66,21 @@ def location_down(*matchers: str) -> str:
     return f"1 - min by (service, location) ({PROBE_UP}{braces(*matchers)})"
 
 
+def location_down_own(excused: str, *matchers: str) -> str:
+    """Per (service, location): ``location_down`` counting only the probes ``excused`` (a
+    vector by service and probe: those going through a shared platform that is down) does not
+    name. An excused probe counts as up, so a location where every down probe is excused is
+    0, not absent (absent would drop it from the quorum). The service's own state is the
+    location quorum of this (``dozor:service_down_own``)."""
+    up = f"{PROBE_UP}{braces(*matchers)}"
+    # Duplicates (an unexcused probe on both sides of ``or``) do not matter under min.
+    return (f"1 - min by (service, location) (\n"
+            f"  {up} unless on (service, probe) ({excused})\n"
+            f"  or\n"
+            f"  {up} * 0 + 1\n"
+            f")")
+
+
 def daemon_present() -> str:
     """One series per daemon while Prometheus scrapes it (every daemon exports its build,
     with or without probes). Its target labels (``instance``, ``job`` and whatever the

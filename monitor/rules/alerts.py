@@ -20,6 +20,21 @@ INFO_JOIN = f"* on (service) group_left ({by(ALERT_LABELS)}) dozor:service_info"
 SUPPRESSED = "unless on (service) dozor:service_maintenance_suppressed"
 # Fewer failed runs than this in the short window never alert, whatever the ratio says.
 MIN_FAILURES = 3
+# A platform's confirmed quorum outage pages its curator after this long: past a blip of a
+# run or two, and before the fast burn would have paged each dependent (≈5m of outage with
+# runs every minute) had the platform not excused them.
+PLATFORM_FOR = "3m"
+
+
+def excused_by_platform(window: str) -> str:
+    """Leaves out services whose trouble a shared platform explains: down because of one at
+    some point within ``window`` (the alert's shortest look-back, so failures the platform
+    caused that are still in it do not page once it is back) and not down on their own now
+    (a dependent's own failure pages during the platform's outage too)."""
+    return ("unless on (service) (\n"
+            f"  max_over_time(dozor:service_down_by_platform[{window}]) == 1\n"
+            "  unless on (service) dozor:service_down_own == 1\n"
+            ")")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +56,8 @@ class Burn:
             f'  and on (service) (dozor:service_sli_error_ratio:{short}{{hours="all"}} > '
             f"{budget})\n"
             f"  and on (service) (dozor:service_probe_failures:increase{short}"
-            f'{{hours="all",maintenance="counted"}} >= {MIN_FAILURES})'
+            f'{{hours="all",maintenance="counted"}} >= {MIN_FAILURES})\n'
+            + "\n".join(f"  {line}" for line in excused_by_platform(short).splitlines())
         )
 
 
@@ -105,10 +121,11 @@ def _availability(t: Texts) -> list[Alert]:
     return alerts
 
 
-def _outage(t: Texts) -> Alert:
+def _outage(t: Texts, windows: Windows) -> Alert:
     expr = ("dozor:service_outage_seconds\n"
             "> on (service) dozor:service_max_outage_objective_seconds\n"
-            f"{SUPPRESSED}")
+            f"{SUPPRESSED}\n"
+            f"{excused_by_platform(duration(windows.platform_hold))}")
     return Alert("DozorOutageTooLong", _service(expr), {"severity": "page"}, t.service(
         "недоступна уже {{ $value | humanizeDuration }}, дольше допустимого",
         "down for {{ $value | humanizeDuration }}, longer than the standard allows",
@@ -175,6 +192,49 @@ def _stalled(t: Texts, windows: Windows) -> Alert:
         f"a run at least every {w}", f"no run in {w}"))
 
 
+def _per_platform(expr: str) -> str:
+    """``expr`` (a query with ``%q`` for the platform id) as a template pipeline."""
+    return f"printf `{expr}` $labels.platform | query"
+
+
+def _count(expr: str) -> str:
+    return (f"{{{{ with {_per_platform(expr)} }}}}{{{{ . | first | value }}}}"
+            "{{ else }}0{{ end }}")
+
+
+def _listed(expr: str, label: str) -> str:
+    return (f'{{{{ range $i, $s := {_per_platform(expr)} | sortByLabel "{label}" }}}}'
+            f"{{{{ if $i }}}}, {{{{ end }}}}{{{{ $s.Labels.{label} }}}}"
+            "{{ else }}—{{ end }}")
+
+
+def _platform() -> Alert:
+    """The platform's curator is paged once, with the impact computed at alert time from the
+    dependency edges; the dependents' own alerts are excused meanwhile (excused_by_platform).
+    No ``service`` or ``region`` label: it is no service, and no one region's."""
+    edges = "dozor:probe_depends_on{platform=%q}"
+    # Only services the daemons still describe (a dependent removed by a reload is gone).
+    dependents = f"max by (service) ({edges}) and on (service) dozor:service_info"
+    total = _count(f"count({dependents})")
+    down = _count(f"count(dozor:service_down == 1 and on (service) ({dependents}))")
+    name = ("{{ with printf `dozor:platform_info{platform=%q}` $labels.platform | query }}"
+            '{{ . | first | label "name" }}{{ end }}')
+    who = f"{{{{ $labels.platform }}}} ({name})"
+    expr = ("(dozor:platform_down == 1)\n"
+            "* on (platform) group_left (curator) dozor:platform_info")
+    return Alert("DozorPlatformDown", expr, {"severity": "page"}, {
+        "summary_ru": f"платформа {who} недоступна: зависимых услуг {total}, "
+                      f"сейчас недоступны {down}",
+        "summary_en": f"platform {who} is down: {total} dependent services, {down} of them "
+                      "down now",
+        "life_situations": _listed(
+            f"count by (life_situation) (dozor:life_situation_member and on (service) "
+            f"({dependents}))", "life_situation"),
+        "regions": _listed(f"count by (region) (dozor:service_info and on (service) ({edges}))",
+                           "region"),
+    }, for_=PLATFORM_FOR)
+
+
 def _monitor(t: Texts, job_regex: str) -> list[Alert]:
     up = f'up{{job=~"{job_regex}"}}'
     return [
@@ -194,5 +254,5 @@ def _monitor(t: Texts, job_regex: str) -> list[Alert]:
 def alert_group(windows: Windows, grafana_url: str, job_regex: str) -> Group:
     t = Texts(grafana_url.rstrip("/"))
     return Group("dozor.alerts", "1m", (
-        *_availability(t), _outage(t), _offhours(t, windows), _latency(t),
-        *_certificates(t), _stalled(t, windows), *_monitor(t, job_regex)))
+        *_availability(t), _outage(t, windows), _offhours(t, windows), _latency(t),
+        *_certificates(t), _stalled(t, windows), _platform(), *_monitor(t, job_regex)))

@@ -13,6 +13,7 @@ from monitor.metric_names import (
     SERVICE_OBJECTIVES,
 )
 from monitor.promql import Group, Record
+from monitor.rules.platforms import platform_facts
 
 INFO_LABELS = ("service", "name", "level", "region", "department", "curator", "mszu")
 
@@ -42,5 +43,6 @@ def facts_group() -> Group:
                "dozor:service_maintenance_counts == 0"),
         Record("dozor:life_situation_member",
                f"max by (life_situation, service) ({LIFE_SITUATION_MEMBER})"),
+        *platform_facts(),
     ]
     return Group("dozor.facts", "1m", tuple(rules))

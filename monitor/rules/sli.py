@@ -28,6 +28,7 @@ from monitor.promql import (
     quorum,
 )
 from monitor.rules.coverage import coverage_5m, coverage_window
+from monitor.rules.platforms import platform_5m
 from monitor.rules.windows import Windows, chain
 
 SVC = ("service", "hours")
@@ -155,7 +156,8 @@ def sli_groups(windows: Windows) -> tuple[Group, ...]:
             _outage_window(window, base),
             *_latency_window(window, base, window in (HOUR, windows.standard)),
             *coverage_window(window, base)])
-    five = [*_location_counts(), *_service_5m(), *_outage_5m(), *_up_5m(), _latency_5m(),
+    five = [*_location_counts(), *_service_5m(), *_outage_5m(), *_up_5m(),
+            *platform_5m(windows.platform_hold), _latency_5m(),
             *coverage_5m(windows)]
     return (
         Group("dozor.sli.5m", "30s", tuple(five)),

@@ -35,6 +35,9 @@ class Windows:
 
     standard: int
     stall: int
+    # The longest a probe still down stays excused after its platform recovers: its own
+    # recovery needs its next runs (success_threshold of them) to be seen.
+    platform_hold: int = 5 * MINUTE
 
     @property
     def availability(self) -> tuple[int, ...]:
@@ -52,4 +55,8 @@ class Windows:
         # 3 missed runs of the slowest probe, but never less than 10m (scrape gaps happen).
         stall = max(10 * MINUTE, 3 * round(longest))
         stall = -(-stall // MINUTE) * MINUTE  # whole minutes read better in alerts
-        return cls(standard=round(catalog.standard.window), stall=stall)
+        recovery = [(p.success_threshold + 1) * catalog.interval(p)
+                    for s in catalog.services for p in s.probes if catalog.dependencies(s, p)]
+        hold = max(5 * MINUTE, round(max(recovery, default=0)))
+        hold = -(-hold // MINUTE) * MINUTE
+        return cls(standard=round(catalog.standard.window), stall=stall, platform_hold=hold)

@@ -34,11 +34,14 @@ class Shard:
         return owner(service_id, self.count) == self.index
 
     def select(self, catalog: Catalog) -> Catalog:
-        """The catalog with only this shard's services (all regions, curators and bundles)."""
+        """The catalog with only this shard's services and platforms (all regions, curators
+        and bundles). Platforms are split by the same hash: they share the services' ids, and
+        a platform probed by every shard would be probed (and exported) once per shard."""
         if self.count == 1:
             return catalog
         owned = tuple(s for s in catalog.services if self.owns(s.id))
-        return catalog.model_copy(update={"services": owned})
+        platforms = tuple(p for p in catalog.platforms if self.owns(p.id))
+        return catalog.model_copy(update={"services": owned, "platforms": platforms})
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"

@@ -267,6 +267,13 @@ class Metrics:
         self.curator_info = f(
             n.CURATOR_INFO, "Curators and their deputies (always 1).", "gauge",
             ["curator", "name", "deputy"])
+        self.platform_info = f(
+            n.PLATFORM_INFO, "Catalog facts about a shared platform services depend on "
+            "(always 1); its probes' series carry its id in the service label.", "gauge",
+            ["platform", "name", "curator", "region"])
+        self.probe_depends_on = f(
+            n.PROBE_DEPENDS_ON, "A service's probe goes through this platform (always 1): its "
+            "service's depends_on and its own.", "gauge", ["service", "probe", "platform"])
         self.objectives = {
             part: f(name, _OBJECTIVE_HELP[part], "gauge", ["service"])
             for part, name in n.SERVICE_OBJECTIVES.items()
@@ -350,8 +357,8 @@ class Metrics:
         """Refresh info and objective metrics. Each family is filled aside and swapped in whole,
         so a scrape rendering between reload steps sees the old rows or the new, never a half."""
         info = (self.service_info, self.life_situation_member, self.life_situation_info,
-                self.region_info, self.curator_info, self.maintenance_active,
-                *self.objectives.values())
+                self.region_info, self.curator_info, self.platform_info,
+                self.probe_depends_on, self.maintenance_active, *self.objectives.values())
         fresh = {id(f): Family(f.name, f.help, f.kind, f.labelnames) for f in info}
 
         def put(family: Family, value: float, *labels: str) -> None:
@@ -371,6 +378,11 @@ class Metrics:
             put(o["window"], std.window, s.id)
             put(o["maintenance_counts"], 1 if std.maintenance_counts else 0, s.id)
             put(self.maintenance_active, 0, s.id)
+            for probe in s.probes:
+                for used in catalog.dependencies(s, probe):
+                    put(self.probe_depends_on, 1, s.id, probe.name, used)
+        for p in catalog.platforms:
+            put(self.platform_info, 1, p.id, p.name, p.curator, p.region)
         for ls in catalog.life_situations:
             put(self.life_situation_info, 1, ls.id, ls.name)
         for region in catalog.regions:  # codes are unique: the catalog checks it
@@ -379,7 +391,7 @@ class Metrics:
             put(self.curator_info, 1, c.id, c.name, c.deputy or "")
         for family in info:
             family.rows = fresh[id(family)].rows
-        self.configured.set(sum(len(s.probes) for s in catalog.services))
+        self.configured.set(sum(len(s.probes) for s in catalog.probed))
 
     def set_maintenance(self, service: str, active: bool) -> None:
         self.maintenance_active.cell(service)[1] = 1.0 if active else 0.0
