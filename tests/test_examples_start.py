@@ -22,8 +22,9 @@ def test_there_are_examples() -> None:
 
 @pytest.mark.parametrize("root", ROOTS, ids=lambda p: p.name)
 async def test_example_catalog_starts_the_daemon(root: Path) -> None:
-    # Counted from an independent load, not from the daemon whose metric is checked.
-    configured = sum(len(s.probes) for s in load_catalog(root, env={}).services)
+    # Counted from an independent load, not from the daemon whose metric is checked; a
+    # platform's probes run like a service's.
+    configured = sum(len(s.probes) for s in load_catalog(root, env={}).probed)
     assert configured > 0
     daemon = Daemon(DaemonOptions(config=root, port=0, location="examples", env={}, grace=1.0))
     await daemon.start()
