@@ -359,12 +359,17 @@ def test_slow_burn_tickets_without_paging(tmp_path: Path, rules: str) -> None:
 
 
 def test_night_outage_breaks_offhours_objective_only(tmp_path: Path, rules: str) -> None:
-    """A day of health, then 02:00–02:30 down at night: the off-hours objective (99.5%) is
+    """A day of health, then 02:00–02:45 down at night: the off-hours objective (99.5%) is
     broken while the overall one (95% here) holds, so only the off-hours ticket fires. The 30d
-    figure averages 1d windows, so the latest day weighs in linearly: 98.64%, not 96.43%."""
+    figure averages 1d windows, so the latest day weighs in linearly: 99.25%, not 94.6%.
+
+    Every failure was off-hours, so the off-hours failure count equals the all-hours one: the
+    off-hours 5m failures are 0, not absent, in business hours, where their events are 0 too
+    (averaging only the off-hours steps had inflated it 2.6-fold, and the first hour's burn
+    alerts read an availability below zero)."""
     night = DAY_MIN + 120
     svc = Svc("night", DAY_MIN + 480, objectives={AVAILABILITY: 0.95},
-              ok=lambda loc, m: not night <= m < night + 30)
+              ok=lambda loc, m: not night <= m < night + 45)
     at = "1d7h"
     alerts = [
         *quiet(at, *BURNS, "DozorOutageTooLong"),
@@ -373,13 +378,16 @@ def test_night_outage_breaks_offhours_objective_only(tmp_path: Path, rules: str)
         {"eval_time": at, "alertname": "DozorOffhoursAvailabilityLow", "exp_alerts": [{
             "exp_labels": _labels(svc, "ticket"),
             "exp_annotations": {
-                "summary_en": "night: off-hours availability over 30d is 98.64%, "
+                "summary_en": "night: off-hours availability over 30d is 99.25%, "
                               "below the standard",
                 "summary_ru": "night: доступность ночью, в выходные и праздники за 30d — "
-                              "98.64%, ниже стандарта",
-                "objective": "99.5%", "current": "98.64%", "dashboard": DASH + "night"}}]},
+                              "99.25%, ниже стандарта",
+                "objective": "99.5%", "current": "99.25%", "dashboard": DASH + "night"}}]},
     ]
-    exprs = [_expr(at, 'dozor:service_compliance:window{service="night"}',
+    failures = 'dozor:service_probe_failures:increase30d{service="night",maintenance="counted"'
+    exprs = [_expr(at, f'{failures},hours="offhours"}} / ignoring (hours) {failures},hours="all"}}',
+                   ('{service="night",maintenance="counted"}', 1)),
+             _expr(at, 'dozor:service_compliance:window{service="night"}',
                    ('dozor:service_compliance:window{service="night",part="availability"}', 1),
                    ('dozor:service_compliance:window{service="night",part="latency_p95"}', 1),
                    ('dozor:service_compliance:window{service="night",part="max_outage"}', 1),

@@ -71,7 +71,11 @@ def _service_5m() -> list[Record]:
         # Maintenance excluded: the minutes under announced maintenance are not events at all.
         Record(events, f'{events}{{maintenance="counted"}}\n{drop}', excluded),
         Record(ratio, f'{ratio}{{maintenance="counted"}}\n{drop}', excluded),
-        Record("dozor:service_probe_failures:increase5m", f"{ratio} * {events}"),
+        # Zero, not absent, where the ratio is absent (no events in the step): the longer
+        # windows average both series over the same samples, and a failures average that
+        # skipped the empty steps the events average counts would exceed the events (an
+        # error ratio above 1, "availability -2 %", in the first hour after a start).
+        Record("dozor:service_probe_failures:increase5m", f"{ratio} * {events}\nor\n{events} * 0"),
         Record("dozor:service_sli_error_ratio:5m", effective(ratio)),
     ]
 
