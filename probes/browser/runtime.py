@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import re
 import shutil
@@ -66,8 +65,15 @@ def find_executable(given: str | None) -> str | None:
     return None
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+def _die_with_parent(argv: list[str]) -> list[str]:
+    """``argv`` run so that Chromium is killed when the daemon dies (PR_SET_PDEATHSIG), set by
+    util-linux's ``setpriv`` (Essential on Debian) between fork and exec. Not by a Python
+    ``preexec_fn``: running Python in the forked child of a process with other threads (gRPC's)
+    crashed the child in ``threading._after_fork`` now and then, and the launch failed."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return argv
+    return [setpriv, "--pdeathsig", "KILL", "--", *argv]
 
 
 @dataclass(eq=False)
@@ -252,9 +258,9 @@ class BrowserRuntime(RuntimeBase):
         if not sandbox:
             flags.insert(0, "--no-sandbox")
         process = await asyncio.create_subprocess_exec(
-            self.executable, *flags, stdin=asyncio.subprocess.DEVNULL,
+            *_die_with_parent([self.executable, *flags]), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            env=env, start_new_session=True, preexec_fn=_die_with_parent)
+            env=env, start_new_session=True)
         browser = _Browser(ca_file, process, home)
         self._all.add(browser)
         self.launches += 1
