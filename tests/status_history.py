@@ -279,15 +279,18 @@ def serve_status_without_data(work: Path) -> Iterator[Site]:
                             ready=lambda health: bool(health["source_unavailable"]))
 
 
-# A module's reads take under a minute; a world begun closer than this to the next 5-minute
-# boundary would be read after it, when the report's steps see the ongoing outage end there.
-BOUNDARY_MARGIN = 90.0
+# The runs end on the last 5-minute boundary at least 20 s ago (``begin``), and the reads must
+# stay in the step after it: read past the next boundary, the report's steps see the ongoing
+# outage end there (four status tests failed at 16:45:00 sharp). A module reads for up to
+# this long on a loaded machine; begun later in its step, the world waits for the next one.
+READ_SPAN = 150.0
 
 
 def history_prometheus(work: Path) -> Iterator[str]:
-    left = STEP - time.time() % STEP
-    if left < BOUNDARY_MARGIN:  # seen once: four status tests failed at 16:45:00 sharp
-        time.sleep(left + 1)
+    now = time.time()
+    last = (now - 20) // STEP * STEP
+    if now - last > STEP - READ_SPAN:
+        time.sleep(last + STEP + 30 - now)  # then the runs end 30 s before the reads start
     begin(time.time())
     with backfilled_prometheus(work, openmetrics()) as url:
         yield url
