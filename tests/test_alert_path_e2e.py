@@ -12,7 +12,8 @@ the escalation's delay is checked on Prometheus's own alert timestamps, not on a
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,38 +104,51 @@ def _catalog(tmp_path: Path, endpoint: Endpoint, sink: WebhookSink) -> Path:
     })
 
 
-def _matching(deliveries: list[Delivery], status: str, **extra: str) -> Delivery | None:
-    """The first delivery holding an alert in ``status`` with the routing labels (+extra)."""
-    wanted = {**LABELS, **extra}.items()
+def delivery_with(deliveries: Iterable[Delivery], status: str, **labels: str
+                  ) -> Delivery | None:
+    """The first delivery holding an alert in ``status`` with these labels (and maybe more)."""
     for d in deliveries:
         for alert in d.alerts():
-            if alert["status"] == status and wanted <= alert["labels"].items():
+            if alert["status"] == status and labels.items() <= alert["labels"].items():
                 return d
     return None
 
 
+def _matching(deliveries: list[Delivery], status: str, **extra: str) -> Delivery | None:
+    """The first delivery holding an alert in ``status`` with the routing labels (+extra)."""
+    return delivery_with(deliveries, status, **LABELS, **extra)
+
+
+@asynccontextmanager
+async def alert_path(tmp_path: Path, catalog_path: Path, options: AlertmanagerOptions
+                     ) -> AsyncIterator[str]:
+    """The real path for ``catalog_path``: its daemon, a Prometheus scraping it every
+    INTERVAL with the generated rules (every ``for:`` shortened to FOR) and the escalation
+    group, and an Alertmanager with the generated config. Yields Prometheus' URL."""
+    catalog = load_catalog(catalog_path)
+    rules = [tmp_path / "dozor.yml", tmp_path / "escalation.yml"]
+    rules[0].write_text(shortened_rules(render_rules(catalog), INTERVAL, FOR))
+    rules[1].write_text(render_escalation_rules(catalog, options))
+    daemon = Daemon(DaemonOptions(config=catalog_path, port=0, location="e2e"))
+    await daemon.start()
+    try:
+        async with alertmanager(tmp_path / "am", render_alertmanager(catalog, options)) as am, \
+                prometheus(tmp_path / "prom", scrape=f"127.0.0.1:{daemon.port}",
+                           rule_files=rules, alertmanager_url=am.url) as prom:
+            yield prom.url
+    finally:
+        await daemon.stop()
+
+
 async def test_page_reaches_curator_then_resolves(tmp_path: Path, endpoint: Endpoint) -> None:
     async with webhook_sink() as sink:
-        catalog_path = _catalog(tmp_path, endpoint, sink)
-        catalog = load_catalog(catalog_path)
         fast = Timing(f"{GROUP_WAIT:g}s", "1s", "1h")
         options = AlertmanagerOptions(
             regional_webhook=f"{sink.url}/region/{{region}}", duty_webhook=f"{sink.url}/duty",
             escalate_after=f"{ESCALATE_AFTER:g}s", page_timing=fast, ticket_timing=fast,
             default_timing=fast)
-        rules = [tmp_path / "pages.yml", tmp_path / "escalation.yml"]
-        rules[0].write_text(shortened_rules(render_rules(catalog), INTERVAL, FOR))
-        rules[1].write_text(render_escalation_rules(catalog, options))
-
-        daemon = Daemon(DaemonOptions(config=catalog_path, port=0, location="e2e"))
-        await daemon.start()
-        try:
-            async with alertmanager(tmp_path / "am", render_alertmanager(catalog, options)) as am, \
-                    prometheus(tmp_path / "prom", scrape=f"127.0.0.1:{daemon.port}",
-                               rule_files=rules, alertmanager_url=am.url) as prom:
-                figures = await _exercise(endpoint, sink, prom.url)
-        finally:
-            await daemon.stop()
+        async with alert_path(tmp_path, _catalog(tmp_path, endpoint, sink), options) as prom:
+            figures = await _exercise(endpoint, sink, prom)
     _report(figures)
 
 

@@ -25,29 +25,21 @@ from harness.catalog_factory import write_catalog
 from harness.stack import (
     Delivery,
     WebhookSink,
-    alertmanager,
     free_port,
     poll,
-    prometheus,
     query,
-    shortened_rules,
     webhook_sink,
 )
 from monitor.alertmanager import (
     AlertmanagerOptions,
     Timing,
-    render_alertmanager,
-    render_escalation_rules,
 )
-from monitor.catalog import load_catalog
-from monitor.rules import render_rules
-from monitor.runtime.daemon import Daemon, DaemonOptions
-from tests.test_alert_path_e2e import Endpoint
+from tests.test_alert_path_e2e import FOR, INTERVAL, Endpoint, alert_path, delivery_with
 
 pytestmark = pytest.mark.e2e
 
-INTERVAL = 1.0  # probe, scrape and rule evaluation interval, seconds
-FOR = 2.0  # every alerting rule's `for:` (DozorPlatformDown's 3m among them)
+# INTERVAL (probes, scrapes, evaluations) and FOR (every `for:`, DozorPlatformDown's 3m among
+# them) are the alert path's (tests/test_alert_path_e2e.py: alert_path).
 MAX_OUTAGE = 3.0  # the services' max_outage: their own outages page past it
 GROUP_WAIT = 1.0
 # Hang bound of every wait: 60 s is several times the slowest theoretical figure (~8 s).
@@ -92,11 +84,7 @@ def _catalog(tmp_path: Path, ports: dict[str, int], sink: WebhookSink) -> Path:
 
 
 def _firing(deliveries: Iterable[Delivery], **labels: str) -> Delivery | None:
-    for d in deliveries:
-        for alert in d.alerts():
-            if alert["status"] == "firing" and labels.items() <= alert["labels"].items():
-                return d
-    return None
+    return delivery_with(deliveries, "firing", **labels)
 
 
 @pytest.fixture
@@ -113,23 +101,12 @@ async def test_platform_outage_pages_its_curator_only(tmp_path: Path,
                                                       endpoints: dict[str, Endpoint]) -> None:
     async with webhook_sink() as sink:
         catalog_path = _catalog(tmp_path, {n: e.port for n, e in endpoints.items()}, sink)
-        catalog = load_catalog(catalog_path)
         fast = Timing(f"{GROUP_WAIT:g}s", "1s", "1h")
         # No escalation within the test: the deputy's copy is test_alert_path_e2e's subject.
         options = AlertmanagerOptions(duty_webhook=f"{sink.url}/duty", escalate_after="1h",
                                       page_timing=fast, ticket_timing=fast, default_timing=fast)
-        rules = [tmp_path / "dozor.yml", tmp_path / "escalation.yml"]
-        rules[0].write_text(shortened_rules(render_rules(catalog), INTERVAL, FOR))
-        rules[1].write_text(render_escalation_rules(catalog, options))
-        daemon = Daemon(DaemonOptions(config=catalog_path, port=0, location="e2e"))
-        await daemon.start()
-        try:
-            async with alertmanager(tmp_path / "am", render_alertmanager(catalog, options)) as am, \
-                    prometheus(tmp_path / "prom", scrape=f"127.0.0.1:{daemon.port}",
-                               rule_files=rules, alertmanager_url=am.url) as prom:
-                figures = await _exercise(endpoints, sink, prom.url)
-        finally:
-            await daemon.stop()
+        async with alert_path(tmp_path, catalog_path, options) as prom:
+            figures = await _exercise(endpoints, sink, prom)
     _report(figures)
 
 
