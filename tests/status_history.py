@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from harness.backfill import OpenMetrics, backfilled_prometheus, probe_runs
+from harness.backfill import DEFAULT_OBJECTIVES, OpenMetrics, backfilled_prometheus, probe_runs
 from harness.stack import free_port, spawn, stop_process
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -125,12 +125,6 @@ def begin(now: float) -> None:
 
 begin(time.time())
 TARGET = 'instance="msk:9247",job="dozor"'
-# The catalog's default standard, as the daemon exports it per service.
-OBJECTIVES = {"dozor_service_availability_objective": 0.995,
-              "dozor_service_offhours_availability_objective": 0.995,
-              "dozor_service_max_outage_objective_seconds": 3600.0,
-              "dozor_service_latency_p95_objective_seconds": 2.0,
-              "dozor_service_maintenance_counts": 1.0}
 
 
 def openmetrics() -> str:
@@ -143,7 +137,7 @@ def openmetrics() -> str:
                [(t, t < BROKEN_FROM) for t in RUNS], "Europe/Moscow", STEP,
                scraped_at=SCRAPED)
     hourly = [*RUNS[::12], SCRAPED]
-    for metric, value in OBJECTIVES.items():
+    for metric, value in DEFAULT_OBJECTIVES.items():
         for s in SERVICES:
             om.gauge(metric, f'service="{s.id}",{TARGET}', [(t, value) for t in hourly
                                                               if t >= s.since])

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from harness.backfill import backfilled_prometheus
+from harness.backfill import DEFAULT_OBJECTIVES, backfilled_prometheus
 from harness.history import outages
 from harness.png import png_rows
 from harness.stack import free_port
@@ -64,11 +64,6 @@ REGIONS = {"RU-MOW": ("Москва", "Europe/Moscow"),
            "RU-KHA": ("Хабаровский край", "Asia/Vladivostok"),
            "RU-SPE": ("Санкт-Петербург", "Europe/Moscow")}
 CURATORS = {"ivanova": "Иванова А. П.", "petrov": "Петров И. И."}
-OBJECTIVES = {"dozor_service_availability_objective": 0.995,
-              "dozor_service_offhours_availability_objective": 0.995,
-              "dozor_service_max_outage_objective_seconds": 3600.0,
-              "dozor_service_latency_p95_objective_seconds": 2.0,
-              "dozor_service_maintenance_counts": 1.0}
 
 
 def _night_in_vladivostok(t: float) -> bool:
@@ -272,7 +267,7 @@ def openmetrics() -> str:
                 f'dozor_service_info{{service="{s.id}",name="{s.name}",level="regional",'
                 f'region="{s.region}",department="Минцифры",curator="{s.curator}",'
                 f'mszu="{str(s.mszu).lower()}"}} 1 {t:.0f}')
-            for metric, value in OBJECTIVES.items():
+            for metric, value in DEFAULT_OBJECTIVES.items():
                 add(metric, "gauge", f'{metric}{{service="{s.id}"}} {value:g} {t:.0f}')
     for loc in sorted({loc for s in SERVICES for loc in s.locations}):
         for t in RUN_TIMES:  # each daemon's build, as scraped (not while it is away)
@@ -353,7 +348,7 @@ def report_command(argv: list[str]) -> int:
     return run_report(parser.parse_args(argv))
 
 
-def _report(prometheus: str, out: Path, *extra: str) -> dict[str, Path]:
+def report_files(prometheus: str, out: Path, *extra: str) -> dict[str, Path]:
     code = report_command(["--prometheus", prometheus, "--period", "2026-09", "-o", str(out),
                  *extra])
     assert code == 0
@@ -361,17 +356,18 @@ def _report(prometheus: str, out: Path, *extra: str) -> dict[str, Path]:
     return {"html": stem.with_suffix(".html"), "services": stem.with_suffix(".csv"),
             "outages": out / "dozor-report-2026-09-outages.csv",
             "regions": out / "dozor-report-2026-09-regions.csv",
-            "heatmap": out / "dozor-report-2026-09-heatmap.csv"}
+            "heatmap": out / "dozor-report-2026-09-heatmap.csv",
+            "platforms": out / "dozor-report-2026-09-platforms.csv"}  # with platforms only
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def csv_rows(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 
 @pytest.fixture(scope="module")
 def full(prometheus: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return _report(prometheus, tmp_path_factory.mktemp("report-all"))
+    return report_files(prometheus, tmp_path_factory.mktemp("report-all"))
 
 
 # --- per-service verdicts and figures ------------------------------------------------------
@@ -393,7 +389,7 @@ VERDICTS = {
 
 @pytest.mark.parametrize("service", sorted(VERDICTS))
 def test_verdicts_and_figures(full: dict[str, Path], service: str) -> None:
-    rows = {r["service"]: r for r in _rows(full["services"])}
+    rows = {r["service"]: r for r in csv_rows(full["services"])}
     row = rows[service]
     s = next(x for x in SERVICES if x.id == service)
     got = (row["availability_met"], row["offhours_availability_met"], row["max_outage_met"],
@@ -419,7 +415,7 @@ def test_longest_outage_counts_from_the_last_success(full: dict[str, Path], serv
                                                      hours: int) -> None:
     """As the rules measure it: time since the last success, sampled each minute, so up to
     one run interval (5m) longer than the failing stretch."""
-    row = next(r for r in _rows(full["services"]) if r["service"] == service)
+    row = next(r for r in csv_rows(full["services"]) if r["service"] == service)
     assert hours * 3600 <= float(row["longest_outage_seconds"]) <= hours * 3600 + 300
 
 
@@ -429,7 +425,7 @@ def test_coverage(full: dict[str, Path], service: str) -> None:
     away four days, still owing its runs (under 90 %: not enough data to judge it, though
     every run it made succeeded); early's was away since before the month (found from its
     last scrape then); a service added mid-month owes runs from then on."""
-    row = next(r for r in _rows(full["services"]) if r["service"] == service)
+    row = next(r for r in csv_rows(full["services"]) if r["service"] == service)
     s = next(x for x in SERVICES if x.id == service)
     assert float(row["coverage"]) == pytest.approx(coverage_truth(s), abs=1e-4)
     low = service in ("gappy", "halfseen")  # halfseen: nsk's four days away, of two locations
@@ -452,15 +448,15 @@ def test_csv_columns(full: dict[str, Path]) -> None:
                 "coverage", "coverage_sufficient"):
         assert key in header
     # Later columns (the platforms') are added after these, so readers by position still work.
-    assert list(_rows(full["outages"])[0])[:5] == ["service", "start", "end",
+    assert list(csv_rows(full["outages"])[0])[:5] == ["service", "start", "end",
                                                    "duration_seconds", "ongoing"]
-    assert list(_rows(full["outages"])[0]) == list(OUTAGE_COLUMNS)
-    assert list(_rows(full["regions"])[0]) == list(REGION_COLUMNS)
+    assert list(csv_rows(full["outages"])[0]) == list(OUTAGE_COLUMNS)
+    assert list(csv_rows(full["regions"])[0]) == list(REGION_COLUMNS)
     assert tuple(header) == SERVICE_COLUMNS and OUTAGE_COLUMNS[0] == "service"
 
 
 def test_outages(full: dict[str, Path]) -> None:
-    rows = _rows(full["outages"])
+    rows = csv_rows(full["outages"])
     by: dict[str, list[dict[str, str]]] = {}
     for r in rows:
         by.setdefault(r["service"], []).append(r)
@@ -488,8 +484,8 @@ def test_an_outage_shorter_than_the_step_is_listed_as_the_rules_measure_it(
     """20 failed 1-second runs: one row, about 20 s (not cut to the one-minute step, not
     lost between steps), agreeing to a probe interval with the rules' own formula evaluated
     every second over the same history."""
-    [row] = [r for r in _rows(full["outages"]) if r["service"] == "blip"]
-    figure = next(r for r in _rows(full["services"]) if r["service"] == "blip")
+    [row] = [r for r in csv_rows(full["outages"]) if r["service"] == "blip"]
+    figure = next(r for r in csv_rows(full["services"]) if r["service"] == "blip")
     assert float(figure["longest_outage_seconds"]) == float(row["duration_seconds"])
     assert 20 <= float(row["duration_seconds"]) <= 21
     location = location_outage_seconds('service="blip"')
@@ -542,7 +538,7 @@ AUDITS = {
 def test_accessibility_in_csv(full: dict[str, Path], service: str) -> None:
     """Audited services: the last audit, the month's worst and the barrier-free share of the
     audited time (quorum: from when its audit began); the others: no figures at all."""
-    row = next(r for r in _rows(full["services"]) if r["service"] == service)
+    row = next(r for r in csv_rows(full["services"]) if r["service"] == service)
     s = next(x for x in SERVICES if x.id == service)
     figures = [k for k in SERVICE_COLUMNS if k.startswith("accessibility_")]
     assert figures[0] == "accessibility_audited" and len(figures) == 10
@@ -595,7 +591,7 @@ def test_accessibility_in_html(full: dict[str, Path]) -> None:
 
 def test_region_ranking(full: dict[str, Path]) -> None:
     rows = [(r["rank"], r["region"], r["mszu_ranked"], r["mszu_compliant"], r["share"])
-            for r in _rows(full["regions"])]
+            for r in csv_rows(full["regions"])]
     # slow (RU-SPE) is not МСЗУ: it breaks the standard but is not ranked; gappy (RU-SPE,
     # МСЗУ, slow too) has not enough data: not ranked either (else RU-SPE would be 1 of 2).
     assert rows == [("1", "RU-SPE", "1", "1", "1"), ("2", "RU-MOW", "3", "2", "0.666667"),
@@ -605,7 +601,7 @@ def test_region_ranking(full: dict[str, Path]) -> None:
 def _heat(full: dict[str, Path]) -> dict[tuple[str, int], float]:
     """Cells with a figure ("" is no data)."""
     return {(r["service"], int(r["hour_of_week"])): float(r["availability"])
-            for r in _rows(full["heatmap"]) if r["availability"]}
+            for r in csv_rows(full["heatmap"]) if r["availability"]}
 
 
 def test_heatmap(full: dict[str, Path]) -> None:
@@ -639,10 +635,10 @@ def test_heatmap(full: dict[str, Path]) -> None:
 ])
 def test_filters(prometheus: str, tmp_path: Path, flag: str, value: str, services: set[str],
                  regions: list[str]) -> None:
-    files = _report(prometheus, tmp_path, flag, value)
-    assert {r["service"] for r in _rows(files["services"])} == services
-    assert [r["region"] for r in _rows(files["regions"])] == regions
-    assert {r["service"] for r in _rows(files["outages"])} <= services
+    files = report_files(prometheus, tmp_path, flag, value)
+    assert {r["service"] for r in csv_rows(files["services"])} == services
+    assert [r["region"] for r in csv_rows(files["regions"])] == regions
+    assert {r["service"] for r in csv_rows(files["outages"])} <= services
 
 
 @pytest.mark.parametrize(("args", "message"), [

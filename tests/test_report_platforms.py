@@ -16,8 +16,6 @@ The truth the assertions compare with is counted here from the same run-by-run v
 
 from __future__ import annotations
 
-import argparse
-import csv
 import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,9 +25,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from harness.backfill import OpenMetrics, backfilled_prometheus, probe_runs
-from monitor.report.command import add_arguments, run_report
+from harness.backfill import DEFAULT_OBJECTIVES, OpenMetrics, backfilled_prometheus, probe_runs
 from monitor.report.csvout import PLATFORM_COLUMNS, SERVICE_COLUMNS
+from tests.test_report import csv_rows, report_files
 
 pytestmark = pytest.mark.e2e  # a real Prometheus with a month of data
 
@@ -68,11 +66,6 @@ SERVICES: World = {
         "portal": ((), lambda t: any(f(t) for f in PORTAL_DOWN)),
         "login": (("sso",), SSO_DOWN)}),
 }
-OBJECTIVES = {"dozor_service_availability_objective": 0.995,
-              "dozor_service_offhours_availability_objective": 0.995,
-              "dozor_service_max_outage_objective_seconds": 3600.0,
-              "dozor_service_latency_p95_objective_seconds": 2.0,
-              "dozor_service_maintenance_counts": 1.0}
 
 
 def openmetrics() -> str:
@@ -82,7 +75,7 @@ def openmetrics() -> str:
             probe_runs(om, f'service="{sid}",probe="{probe}",location="msk",{TARGET}',
                        [(t, not failed(t)) for t in RUNS], "Europe/Moscow", STEP)
     hourly = RUNS[::12]
-    for metric, value in OBJECTIVES.items():
+    for metric, value in DEFAULT_OBJECTIVES.items():
         for sid in SERVICES:
             om.gauge(metric, f'service="{sid}"', [(t, value) for t in hourly])
     om.gauge("dozor_build_info", f'{TARGET},version="1.0",python="3.11"',
@@ -135,25 +128,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
     config = work / "catalog.yaml"
     config.write_text(yaml.safe_dump(catalog(), allow_unicode=True), encoding="utf-8")
     with backfilled_prometheus(work, openmetrics()) as url:
-        parser = argparse.ArgumentParser()
-        add_arguments(parser)
-        out = work / "out"
-        assert run_report(parser.parse_args(["--prometheus", url, "--period", "2026-09",
-                                              "--config", str(config), "-o", str(out)])) == 0
-        stem = out / "dozor-report-2026-09"
-        yield {"html": stem.with_suffix(".html"), "services": stem.with_suffix(".csv"),
-               "outages": out / "dozor-report-2026-09-outages.csv",
-               "platforms": out / "dozor-report-2026-09-platforms.csv",
-               "regions": out / "dozor-report-2026-09-regions.csv"}
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+        yield report_files(url, work / "out", "--config", str(config))
 
 
 def _service(files: dict[str, Path], sid: str) -> dict[str, str]:
-    return next(r for r in _rows(files["services"]) if r["service"] == sid)
+    return next(r for r in csv_rows(files["services"]) if r["service"] == sid)
 
 
 def test_the_truth_is_what_the_scenario_says() -> None:
@@ -222,7 +201,7 @@ def test_outage_time_split_into_own_and_the_platforms(files: dict[str, Path]) ->
 
 
 def test_outages_marked_with_the_platform(files: dict[str, Path]) -> None:
-    rows = {(r["service"], r["start"]): r for r in _rows(files["outages"])}
+    rows = {(r["service"], r["start"]): r for r in csv_rows(files["outages"])}
     sso_start = "2026-09-10T11:55:00+03:00"
     assert rows[("kinder", sso_start)]["platforms"] == "sso"
     assert float(rows[("kinder", sso_start)]["platform_seconds"]) == pytest.approx(
@@ -237,7 +216,7 @@ def test_outages_marked_with_the_platform(files: dict[str, Path]) -> None:
 
 
 def test_platforms_csv(files: dict[str, Path]) -> None:
-    [sso] = _rows(files["platforms"])
+    [sso] = csv_rows(files["platforms"])
     assert tuple(sso) == PLATFORM_COLUMNS
     assert (sso["platform"], sso["name"]) == ("sso", SSO_NAME)
     assert float(sso["availability"]) == pytest.approx(1 - 24 / 8640, abs=1e-6)
@@ -251,9 +230,9 @@ def test_platforms_csv(files: dict[str, Path]) -> None:
 
 def test_platforms_are_never_services(files: dict[str, Path]) -> None:
     """In no service row, ranking or region figure; the region ranks its four services."""
-    assert {r["service"] for r in _rows(files["services"])} == set(SERVICES)
-    assert {r["service"] for r in _rows(files["outages"])} <= set(SERVICES)
-    [region] = _rows(files["regions"])
+    assert {r["service"] for r in csv_rows(files["services"])} == set(SERVICES)
+    assert {r["service"] for r in csv_rows(files["outages"])} <= set(SERVICES)
+    [region] = csv_rows(files["regions"])
     assert region["mszu_ranked"] == "4"
     html = files["html"].read_text(encoding="utf-8")
     table = html.split("<h2>Соблюдение стандарта по услугам</h2>")[1].split("<h2>")[0]
