@@ -57,7 +57,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 FULL = AlertmanagerOptions(duty_webhook=f"{SINK}duty", regional_webhook=SINK + "{region}")
 
 
-def _amtool(*args: str) -> subprocess.CompletedProcess[str]:
+def amtool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([require("amtool"), *args], capture_output=True, text=True,
                           timeout=30, check=False)
 
@@ -72,7 +72,7 @@ def test_generated_config_passes_amtool(tmp_path: Path, catalog: Catalog,
                                         options: AlertmanagerOptions) -> None:
     path = tmp_path / "alertmanager.yml"
     path.write_text(render_alertmanager(catalog, options), encoding="utf-8")
-    done = _amtool("check-config", str(path))
+    done = amtool("check-config", str(path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
 
@@ -131,9 +131,14 @@ def routed_config(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) ->
                          ids=["-".join(labels.values()) for labels, _ in ROUTES])
 def test_routes_resolve_to_expected_receivers(routed_config: Path, labels: dict[str, str],
                                               expected: list[str]) -> None:
-    done = _amtool("config", "routes", "test", f"--config.file={routed_config}",
-                   f"--verify.receivers={','.join(expected)}",
-                   *(f"{k}={v}" for k, v in {"alertname": "X", "service": "s", **labels}.items()))
+    assert_routed(routed_config, {"alertname": "X", "service": "s", **labels}, expected)
+
+
+def assert_routed(config: Path, labels: dict[str, str], expected: list[str]) -> None:
+    """``amtool config routes test``: an alert with ``labels`` reaches exactly ``expected``."""
+    done = amtool("config", "routes", "test", f"--config.file={config}",
+                  f"--verify.receivers={','.join(expected)}",
+                  *(f"{k}={v}" for k, v in labels.items()))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == ",".join(expected)
 
@@ -151,7 +156,7 @@ def console_config(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -
 
 
 def test_console_webhook_config_passes_amtool(console_config: Path) -> None:
-    done = _amtool("check-config", str(console_config))
+    done = amtool("check-config", str(console_config))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
 
@@ -162,7 +167,7 @@ def test_console_webhook_keeps_the_routing(console_config: Path, labels: dict[st
                                            expected: list[str]) -> None:
     """Every receiver of the real routing is still chosen for the same alerts: the console
     shows what each curator, deputy and desk would be sent."""
-    done = _amtool("config", "routes", "test", f"--config.file={console_config}",
+    done = amtool("config", "routes", "test", f"--config.file={console_config}",
                    f"--verify.receivers={','.join(expected)}",
                    *(f"{k}={v}" for k, v in {"alertname": "X", "service": "s", **labels}.items()))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -201,7 +206,7 @@ def test_without_regional_webhook_there_is_no_regional_copy(tmp_path: Path,
                                                             catalog: Catalog) -> None:
     path = tmp_path / "alertmanager.yml"
     path.write_text(render_alertmanager(catalog, AlertmanagerOptions()), encoding="utf-8")
-    done = _amtool("config", "routes", "test", f"--config.file={path}",
+    done = amtool("config", "routes", "test", f"--config.file={path}",
                    "--verify.receivers=curator-ivanova",
                    "curator=ivanova", "severity=page", "region=RU-SMO", "service=s")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -352,7 +357,7 @@ def test_cli_writes_config_and_escalation_rules(tmp_path: Path) -> None:
                  "--escalation-rules", str(rules), "--escalate-after", "45m",
                  "--regional-webhook", "http://127.0.0.1:9/{region}", "--page-timing", "5s,30s,2h")
     assert done.returncode == 0, done.stderr
-    assert _amtool("check-config", str(out)).returncode == 0
+    assert amtool("check-config", str(out)).returncode == 0
     assert "for: 45m" in rules.read_text()
     text = out.read_text()
     assert "http://127.0.0.1:9/RU-KHA" in text and "repeat_interval: 2h" in text

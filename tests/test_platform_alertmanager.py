@@ -5,7 +5,6 @@ page mutes no ticket that has no ``service``, and two platforms' outages stay tw
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,9 @@ import pytest
 
 from harness.catalog_factory import write_catalog
 from harness.stack import alertmanager, get_json, poll, post_json
-from harness.tools import require
 from monitor.alertmanager import AlertmanagerOptions, render_alertmanager
 from monitor.catalog import Catalog, load_catalog
-from tests.test_alertmanager import _catalog_data
+from tests.test_alertmanager import _catalog_data, amtool, assert_routed
 
 SINK = "http://127.0.0.1:9/"  # discard port: never delivered to in these tests
 FULL = AlertmanagerOptions(duty_webhook=f"{SINK}duty", regional_webhook=SINK + "{region}")
@@ -43,13 +41,8 @@ def config(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Path:
     return path
 
 
-def _amtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([require("amtool"), *args], capture_output=True, text=True,
-                          timeout=30, check=False)
-
-
 def test_config_with_platforms_passes_amtool(config: Path) -> None:
-    done = _amtool("check-config", str(config))
+    done = amtool("check-config", str(config))
     assert done.returncode == 0 and "SUCCESS" in done.stdout, done.stdout + done.stderr
 
 
@@ -67,11 +60,7 @@ ROUTES = [
 @pytest.mark.parametrize(("labels", "expected"), ROUTES, ids=["page", "escalation"])
 def test_platform_page_routes_to_its_curator(config: Path, labels: dict[str, str],
                                              expected: list[str]) -> None:
-    done = _amtool("config", "routes", "test", f"--config.file={config}",
-                   f"--verify.receivers={','.join(expected)}",
-                   *(f"{k}={v}" for k, v in labels.items()))
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip() == ",".join(expected)
+    assert_routed(config, labels, expected)
 
 
 def _alert(**labels: str) -> dict[str, Any]:
