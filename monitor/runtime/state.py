@@ -69,20 +69,33 @@ class StateFileError(Exception):
     """The state file exists but cannot be used; the daemon starts fresh and says why."""
 
 
-def load_state(path: Path) -> dict[str, SavedProbe]:
-    """The saved probes, or {} when there is no file yet."""
+def _read(path: Path) -> Any:
+    """The file's JSON of this format, or None when there is no file yet."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return None
     except OSError as exc:
         raise StateFileError(f"{path}: cannot read: {exc.strerror}") from None
     try:
         data: Any = json.loads(raw)
-        if data.get("format") != FORMAT:
-            raise StateFileError(f"{path}: unknown format {data.get('format')!r}")
+    except ValueError as exc:
+        raise StateFileError(f"{path}: not a Dozor state file ({exc})") from None
+    if not isinstance(data, dict):
+        raise StateFileError(f"{path}: not a Dozor state file (not a mapping)")
+    if data.get("format") != FORMAT:
+        raise StateFileError(f"{path}: unknown format {data.get('format')!r}")
+    return data
+
+
+def load_state(path: Path) -> dict[str, SavedProbe]:
+    """The saved probes, or {} when there is no file yet."""
+    data = _read(path)
+    if data is None:
+        return {}
+    try:
         probes = {key: SavedProbe(**entry) for key, entry in data["probes"].items()}
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (TypeError, KeyError, AttributeError) as exc:
         raise StateFileError(f"{path}: not a Dozor state file ({exc})") from None
     saved_at = data.get("saved_at")
     for key, probe in probes.items():
@@ -97,17 +110,8 @@ def load_state(path: Path) -> dict[str, SavedProbe]:
 def load_kinds(path: Path) -> dict[str, Any]:
     """The kinds' saved parts by kind name ({} when there is none), each for its runtime to
     check: a broken part costs that kind its state, not the probes theirs."""
-    try:
-        data: Any = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise StateFileError(f"{path}: cannot read: {exc.strerror}") from None
-    except ValueError as exc:
-        raise StateFileError(f"{path}: not a Dozor state file ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise StateFileError(f"{path}: not a Dozor state file of format {FORMAT}")
-    kinds = data.get("kinds", {})
+    data = _read(path)
+    kinds = {} if data is None else data.get("kinds", {})
     if not isinstance(kinds, dict):
         raise StateFileError(f"{path}: kinds is not a mapping")
     return kinds
