@@ -60,6 +60,13 @@ def _thresholds(job: JobSpec) -> Thresholds:
     return Thresholds(job.failure_threshold, job.success_threshold)
 
 
+def _describe(series: ProbeSeries, job: JobSpec) -> None:
+    """What a probe's series take from its job: the interval they export, and whether its
+    runs' durations are the service's latency."""
+    series.set_interval(job.interval)
+    series.measures_latency = job.spec.measures_latency()
+
+
 def scheduled_time(job: JobSpec, now: float) -> float:
     """The grid point this run belongs to: the latest one at or before ``now``."""
     return job.offset + math.floor((now - job.offset) / job.interval) * job.interval
@@ -122,8 +129,7 @@ class ProbeScheduler:
             # A changed probe may have changed kind, and so the runtime it runs in.
             entry.ctx = replace(entry.ctx, runtime=self._runtimes.get(type(plan[key].spec)))
             entry.thresholds = _thresholds(plan[key])
-            entry.series.set_interval(plan[key].interval)
-            entry.series.measures_latency = plan[key].spec.measures_latency()
+            _describe(entry.series, plan[key])
         for key in diff.rescheduled:
             self._aps.reschedule_job(key, trigger=_trigger(plan[key]))
         for key in diff.added:
@@ -135,8 +141,7 @@ class ProbeScheduler:
                              runtime=self._runtimes.get(type(job.spec)),
                              service=job.service, probe=job.probe),
                 _thresholds(job))
-            self._entries[key].series.set_interval(job.interval)
-            self._entries[key].series.measures_latency = job.spec.measures_latency()
+            _describe(self._entries[key].series, job)
             self._aps.add_job(self._run, _trigger(job), args=(key,), id=key, name=key)
         return diff
 
