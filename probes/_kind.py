@@ -100,6 +100,10 @@ class KindOption:
     flag: str
     help: str
     parse: Callable[[str], Any] = str
+    # The value is a (host, port) the runtime serves its routes on instead of the daemon's
+    # listener. Under ``--workers`` the supervisor listens there and forwards to the workers,
+    # which serve the routes on their own listener (the option reaches them as None).
+    listener: bool = False
 
 
 @dataclass(frozen=True)

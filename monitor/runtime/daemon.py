@@ -62,6 +62,12 @@ class DaemonOptions:
     security: WebSecurity = WebSecurity()  # noqa: RUF009 - frozen; TLS/basic auth/reload token
     # Kinds' runtimes (the browser): failure artifacts and the kinds' own flags.
     runtime: RuntimeSettings = RuntimeSettings()  # noqa: RUF009 - frozen
+    # A worker under ``dozor run --workers`` (monitor.supervisor): its name labels its
+    # daemon-wide series, it listens on a private Unix socket instead of host:port, trusts
+    # the supervisor's client-address header, and restores from every worker's state file.
+    worker: str = ""
+    unix_socket: Path | None = None
+    restore_from: tuple[Path, ...] = ()  # default: the state file alone
 
 
 class Daemon:
@@ -74,7 +80,8 @@ class Daemon:
         self.port = options.port
         self._in_maintenance: set[str] = set()
         self.user_agent = f"Dozor/{dozor_version()} (+24/7 e-service monitor)"
-        self.metrics = Metrics(options.location, dozor_version(), shard=str(options.shard))
+        self.metrics = Metrics(options.location, dozor_version(), shard=str(options.shard),
+                               worker=options.worker)
         self._http = new_http_session(user_agent=self.user_agent)
         # One runtime per kind that has one; each launches nothing until a run needs it.
         # Besides the flags, a runtime gets the business calendar (probes/ may not import
@@ -99,11 +106,15 @@ class Daemon:
 
     @property
     def url(self) -> str:
+        if self.options.unix_socket is not None:
+            return f"unix:{self.options.unix_socket}"
         scheme = "https" if self.options.security.ssl_context else "http"
         return f"{scheme}://{self.options.host}:{self.port}"
 
-    async def start(self) -> None:
-        catalog = load_catalog(self.options.config, env=self.options.env)
+    async def start(self, catalog: Catalog | None = None) -> None:
+        """Start with ``catalog``, or the one loaded from the options' path."""
+        if catalog is None:
+            catalog = load_catalog(self.options.config, env=self.options.env)
         self._apply(catalog)
         self.metrics.reload_result(True)
         self._restore_state()
@@ -116,14 +127,19 @@ class Daemon:
             await runtime.start()
         routes = [route for runtime in self._runtimes.values() for route in runtime.routes()]
         self._runner = web.AppRunner(
-            make_app(self.metrics.stream, self.reload, self.options.security, routes),
+            make_app(self.metrics.stream, self.reload, self.options.security, routes,
+                     behind_supervisor=bool(self.options.worker)),
             access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.options.host, self.options.port,
-                           ssl_context=self.options.security.ssl_context)
+        site: web.BaseSite
+        if self.options.unix_socket is not None:
+            site = web.UnixSite(self._runner, str(self.options.unix_socket))
+        else:
+            site = web.TCPSite(self._runner, self.options.host, self.options.port,
+                               ssl_context=self.options.security.ssl_context)
         await site.start()
         sockets = self._runner.addresses
-        if sockets:
+        if sockets and isinstance(sockets[0], tuple):
             self.port = int(sockets[0][1])
         self._log.info("dozor started", url=self.url, location=self.options.location,
                        services=len(catalog.services), probes=len(self.scheduler.jobs))
@@ -176,24 +192,35 @@ class Daemon:
         raises: SIGHUP and ``POST /-/reload`` both come here."""
         async with self._reload_lock:
             try:
-                # Loading reads files and globs: keep that off the event loop.
-                catalog = await asyncio.to_thread(
-                    load_catalog, self.options.config, self.options.env)
+                catalog = await self.load()
             except CatalogError as exc:
-                self.metrics.reload_result(False)
-                self._log.error("reload rejected; running catalog kept",
-                                errors=[str(i) for i in exc.issues])
+                self.reload_rejected(exc)
                 return False
             except Exception as exc:  # a bug: still a failed reload
                 return self._reload_failed(exc)
-            running = self.catalog
-            try:
-                self._apply(catalog)
-            except Exception as exc:  # a bug: still a failed reload
-                self._roll_back(running)
-                return self._reload_failed(exc)
-            self.metrics.reload_result(True)
-            return True
+            return self.commit(catalog)
+
+    async def load(self) -> Catalog:
+        """The catalog as its files say now; raises ``CatalogError``. Nothing is applied."""
+        # Loading reads files and globs: keep that off the event loop.
+        return await asyncio.to_thread(load_catalog, self.options.config, self.options.env)
+
+    def reload_rejected(self, exc: CatalogError) -> None:
+        self.metrics.reload_result(False)
+        self._log.error("reload rejected; running catalog kept",
+                        errors=[str(i) for i in exc.issues])
+
+    def commit(self, catalog: Catalog, event: str = "catalog applied") -> bool:
+        """Apply a loaded catalog as a diff; if that fails part way, the running one is
+        re-applied. Returns success."""
+        running = self.catalog
+        try:
+            self._apply(catalog, event)
+        except Exception as exc:  # a bug: still a failed reload
+            self._roll_back(running)
+            return self._reload_failed(exc)
+        self.metrics.reload_result(True)
+        return True
 
     def _reload_failed(self, exc: Exception) -> bool:
         self.metrics.reload_result(False)
@@ -212,23 +239,32 @@ class Daemon:
             self._log.error("rolling back to the running catalog failed",
                             error=f"{type(exc).__name__}: {exc}", exc_info=exc)
 
+    def _state_files(self) -> list[Path]:
+        """The files to restore from, oldest first, so the newest saved value of a probe
+        wins (workers: every worker's file, so a changed worker count loses nothing)."""
+        if self.options.restore_from:
+            found = [p for p in self.options.restore_from if p.exists()]
+            return sorted(found, key=lambda p: p.stat().st_mtime)
+        return [] if self.options.state_file is None else [self.options.state_file]
+
     def _restore_state(self) -> None:
-        if self.options.state_file is None:
-            return
-        try:
-            saved = load_state(self.options.state_file)
-        except StateFileError as exc:
-            self._log.warning("state file unusable; starting fresh", error=str(exc))
-            return
-        restored = self.scheduler.restore(saved)
-        self._log.info("state restored", probes=restored, path=str(self.options.state_file))
+        for path in self._state_files():
+            try:
+                saved = load_state(path)
+            except StateFileError as exc:
+                self._log.warning("state file unusable; starting fresh", error=str(exc))
+                continue
+            restored = self.scheduler.restore(saved)
+            self._log.info("state restored", probes=restored, path=str(path))
 
     def _restore_kinds(self) -> None:
+        for path in self._state_files():
+            self._restore_kinds_from(path)
+
+    def _restore_kinds_from(self, path: Path) -> None:
         """Each runtime's own saved part; one it cannot use starts that kind fresh."""
-        if self.options.state_file is None:
-            return
         try:
-            saved = load_kinds(self.options.state_file)
+            saved = load_kinds(path)
         except StateFileError as exc:
             self._log.warning("state file unusable; kinds start fresh", error=str(exc))
             return

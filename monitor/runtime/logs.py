@@ -74,13 +74,24 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+def _add_fields(fields: dict[str, str]) -> Processor:
+    def processor(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for name, value in fields.items():
+            event.setdefault(name, value)
+        return event
+
+    return processor
+
+
 def configure_logging(
     level: str = "info",
     json: bool | None = None,
     secrets: Callable[[], frozenset[str]] | None = None,
+    fields: Mapping[str, str] | None = None,
 ) -> None:
     """Set up structlog and route stdlib loggers (APScheduler, aiohttp) through it.
-    ``secrets``: the current catalog's secret values, blanked in every line."""
+    ``secrets``: the current catalog's secret values, blanked in every line. ``fields``: on
+    every line (a worker's name under ``--workers``)."""
     if json is None:
         json = not sys.stderr.isatty()
     renderer: Any = (
@@ -90,6 +101,7 @@ def configure_logging(
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        *([_add_fields(dict(fields))] if fields else []),
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

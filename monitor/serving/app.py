@@ -17,6 +17,7 @@ def make_app(
     reload: Callable[[], Awaitable[bool]],
     security: WebSecurity | None = None,
     routes: Sequence[web.AbstractRouteDef] = (),
+    behind_supervisor: bool = False,
 ) -> web.Application:
     sec = security or WebSecurity()
 
@@ -51,9 +52,25 @@ def make_app(
         return web.Response(status=400, text="reload failed; running catalog kept (see log)\n")
 
     # Nothing the daemon itself serves takes a body; a kind's route reads its own, capped.
-    app = web.Application(client_max_size=1024)
+    app = web.Application(client_max_size=1024,
+                          middlewares=[_client_from_supervisor] if behind_supervisor else [])
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/-/reload", do_reload)
     app.router.add_routes(routes)
     return app
+
+
+CLIENT_HEADER = "X-Dozor-Client"  # the client's address, set by the supervisor's proxy
+
+
+@web.middleware
+async def _client_from_supervisor(
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """A worker's listener is a Unix socket only its supervisor can reach: the address a
+    kind's route limits by (a heartbeat's guessing bucket) is the one the supervisor saw."""
+    client = request.headers.get(CLIENT_HEADER)
+    if client is not None:
+        request = request.clone(remote=client)
+    return await handler(request)

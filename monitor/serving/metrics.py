@@ -162,16 +162,22 @@ class Metrics:
     """Every collector the daemon exports, on a registry of its own."""
 
     def __init__(self, location: str, version: str, buckets: Sequence[float] = BASE_BUCKETS,
-                 shard: str = "0/1") -> None:
+                 shard: str = "0/1", worker: str = "") -> None:
         # _created samples would double the series count for no query anyone writes.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.location = location
         # Two parts: the compact families (one per-probe or per-service series each) and the
         # few prometheus_client metrics in ``_rest``; ``registry`` shows both, for any client.
         self._rest = CollectorRegistry(auto_describe=True)
+        # What is exported of it: under a supervisor, with the worker named on daemon-wide
+        # series, so the merged /metrics has each series once.
+        self._exported: CollectorRegistry = self._rest
+        if worker:
+            self._exported = CollectorRegistry(auto_describe=False)
+            self._exported.register(_WorkerLabelled(self._rest, worker))
         self._families = Families()
         self.registry = CollectorRegistry(auto_describe=True)
-        self.registry.register(_Both(self._rest, self._families))
+        self.registry.register(_Both(self._exported, self._families))
         self._series: dict[tuple[str, str], ProbeSeries] = {}
         r = self._rest
         f = self._family
@@ -309,13 +315,13 @@ class Metrics:
 
     def render(self) -> bytes:
         """The /metrics body: the same samples as ``generate_latest(self.registry)``, fast."""
-        return generate_latest(self._rest) + "".join(self._families.chunks()).encode()
+        return generate_latest(self._exported) + "".join(self._families.chunks()).encode()
 
     async def stream(self) -> AsyncIterator[bytes]:
         """``render()`` in ~1 ms slices on the event loop, so probes keep running and timing
         their reads between slices (at 10,000 services a render is ~0.3 s of CPU), and sent
         as they come: the 45 MB body of 10,000 services is never held whole."""
-        yield generate_latest(self._rest)
+        yield generate_latest(self._exported)
         for chunk in self._families.chunks():
             yield chunk.encode()
             await asyncio.sleep(0)
@@ -415,6 +421,28 @@ class _Both:
     def collect(self) -> Iterator[Metric]:
         yield from self._rest.collect()
         yield from self._families.collect()
+
+
+class _WorkerLabelled:
+    """The daemon-wide series of one worker (those without a ``service`` label: scheduler
+    lag, in-flight runs, reload results, a kind runtime's counters) with a ``worker`` label;
+    per-probe series are the worker's own already (its share of the services)."""
+
+    def __init__(self, inner: CollectorRegistry, worker: str) -> None:
+        self._inner = inner
+        self._worker = worker
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._inner.collect():
+            out = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            out.samples = [
+                sample if "service" in sample.labels
+                else sample._replace(labels={**sample.labels, "worker": self._worker})
+                for sample in metric.samples]
+            yield out
 
 
 class _RuntimeCollector:

@@ -22,7 +22,8 @@ METRICS = (
 
 OPTIONS = (
     KindOption(LISTEN_OPTION, "serve /ping/<token> on this HOST:PORT instead of the "
-               "--listen address (default: the --listen address)", parse_listen),
+               "--listen address (default: the --listen address)", parse_listen,
+               listener=True),
 )
 
 __all__ = ["METRICS", "OPTIONS", "HeartbeatRuntime", "HeartbeatSpec", "probe_heartbeat"]
