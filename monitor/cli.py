@@ -40,6 +40,15 @@ def _shard(value: str) -> Shard:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _workers(value: str) -> int:
+    """``auto``: the cores this process may run on (taskset and cgroup cpusets count)."""
+    if value == "auto":
+        return len(os.sched_getaffinity(0))
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of workers or 'auto', got {value!r}")
+    return int(value)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dozor", description="24/7 monitor for e-services")
     p.add_argument("--version", action="version", version=f"dozor {dozor_version()}")
@@ -66,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="keep last successes and up/down state here across restarts")
     run.add_argument("--shard", type=_shard, default=Shard(0, 1),
                      help="INDEX/COUNT: probe only this replica's share of the services")
+    run.add_argument("--workers", type=_workers, default=None,
+                     help="N or 'auto' (one per core): probe in N worker processes under one "
+                     "supervisor that serves the merged /metrics (default: one process)")
+    run.add_argument("--worker-timeout", type=float, default=60.0,
+                     help="seconds each worker may take to load a catalog on reload "
+                     "(default 60); a worker that does not answer fails the reload")
     add_kind_arguments(run)
 
     rules = sub.add_parser("rules", help="write Prometheus recording and alerting rules")
@@ -163,6 +178,22 @@ async def _run(options: DaemonOptions, running: list[Daemon]) -> int:
         await daemon.stop()
         return 1
     await daemon.serve_until_signalled()
+    return 0
+
+
+async def _supervise(options: DaemonOptions, workers: int, timeout: float, log_level: str,
+                     json: bool | None) -> int:
+    from monitor.supervisor import Supervisor, SupervisorOptions, WorkersFailed
+
+    supervisor = Supervisor(SupervisorOptions(options, workers, log_level, json,
+                                              worker_timeout=timeout))
+    try:
+        await supervisor.start()
+    except WorkersFailed as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        return 1
+    await supervisor.serve_until_signalled()
     return 0
 
 
@@ -335,6 +366,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             config=args.config, host=args.listen[0], port=args.listen[1],
             location=args.location, grace=args.grace, shard=args.shard,
             state_file=args.state_file, security=security, runtime=settings_from_args(args))
+        if args.workers is not None:
+            if args.shard.count != 1:
+                print("dozor run: --workers does not combine with --shard: run one replica "
+                      "per shard, each with its own --workers", file=sys.stderr)
+                return 2
+            return asyncio.run(_supervise(run_options, args.workers, args.worker_timeout,
+                                          args.log_level, json))
         return asyncio.run(_run(run_options, running))
     if args.command == "rules":
         from monitor.rules import RulesOptions, render_rules

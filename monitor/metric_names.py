@@ -63,6 +63,9 @@ CONFIG_LAST_RELOAD_SUCCESSFUL = "dozor_config_last_reload_successful"
 CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS = "dozor_config_last_reload_success_timestamp_seconds"
 BUILD_INFO = "dozor_build_info"
 SHARD_INFO = "dozor_shard_info"
+# The supervisor of `dozor run --workers N` (monitor/supervisor), beside its workers' series.
+WORKER_UP = "dozor_worker_up"
+WORKER_RESTARTS_TOTAL = "dozor_worker_restarts_total"
 
 # The browser kind's own series (declared by the kind in probes/browser/__init__.py).
 BROWSER_WEB_VITAL_SECONDS = "dozor_browser_web_vital_seconds"

@@ -28,6 +28,7 @@ from monitor.report.client import Series
 from monitor.report.collect import ReportOptions, collect_report
 from monitor.rules import render_rules
 from monitor.serving.metrics import Metrics, duration_buckets
+from monitor.supervisor.metrics import SupervisorMetrics
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "config" / "examples" / "demo"
@@ -52,7 +53,9 @@ def _exported() -> dict[str, str]:
     catalog = _catalog()
     metrics = Metrics("test", "0", duration_buckets(catalog))
     metrics.describe_catalog(catalog)
-    return _families(metrics.render().decode())
+    # Under `dozor run --workers`, the supervisor's own series join the workers' merged ones.
+    supervisor = generate_latest(SupervisorMetrics(["0"]).registry).decode()
+    return _families(metrics.render().decode() + supervisor)
 
 
 def _unexported(names: set[str], exported: dict[str, str]) -> list[str]:
@@ -148,8 +151,11 @@ def test_every_family_is_declared_before_any_run() -> None:
     probe runs), and both of its render paths agree."""
     catalog = _catalog()
     fresh = Metrics("test", "0", duration_buckets(catalog))
-    assert set(_families(fresh.render().decode())) == metric_names.EXPORTED
-    assert set(_families(generate_latest(fresh.registry).decode())) == metric_names.EXPORTED
+    supervisor = set(_families(generate_latest(SupervisorMetrics(["0"]).registry).decode()))
+    assert supervisor == {metric_names.WORKER_UP, metric_names.WORKER_RESTARTS_TOTAL}
+    daemon = metric_names.EXPORTED - supervisor
+    assert set(_families(fresh.render().decode())) == daemon
+    assert set(_families(generate_latest(fresh.registry).decode())) == daemon
 
 
 def test_the_daemon_spells_no_metric_name_of_its_own() -> None:

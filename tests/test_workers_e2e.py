@@ -324,3 +324,12 @@ async def test_an_invalid_catalog_stops_the_start_with_its_errors_once(tmp_path:
     assert proc.returncode == 1
     lines = [line for line in err.decode().splitlines() if "RU-XXX" in line]
     assert len(lines) == 1 and lines[0].startswith(f"{config}:"), err.decode()[-2000:]
+
+
+async def test_workers_do_not_combine_with_a_shard(tmp_path: Path) -> None:
+    config = write_catalog(tmp_path / "catalog.yaml", _catalog("http://127.0.0.1:1", range(2)))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor", "run", "--config", str(config), "--workers", "2",
+        "--shard", "0/2", stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2 and b"--workers does not combine with --shard" in err

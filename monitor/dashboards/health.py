@@ -30,6 +30,8 @@ from monitor.metric_names import (
     PROBES_TOTAL,
     SCHEDULER_LAG_SECONDS,
     SCHEDULER_SKIPPED_RUNS_TOTAL,
+    WORKER_RESTARTS_TOTAL,
+    WORKER_UP,
 )
 from monitor.promql import COVERAGE_THRESHOLD
 
@@ -52,8 +54,8 @@ def health() -> Dashboard:
         description="Delay from each probe's grid point to its start.")
     in_flight = Panel(
         "Probes in flight and configured", "timeseries",
-        (Query(PROBES_IN_FLIGHT, "in flight {{instance}}"),
-         Query(PROBES_CONFIGURED, "configured {{instance}}")),
+        (Query(PROBES_IN_FLIGHT, "in flight {{instance}} {{worker}}"),
+         Query(PROBES_CONFIGURED, "configured {{instance}} {{worker}}")),
         width=12, height=8, options=LEGEND)
     skipped = Panel(
         "Skipped runs (previous run still going)", "timeseries",
@@ -62,7 +64,7 @@ def health() -> Dashboard:
         width=12, height=8, options=LEGEND)
     reload = Panel(
         "Last catalog reload", "stat",
-        (Query(CONFIG_LAST_RELOAD_SUCCESSFUL, "{{instance}}", instant=True),),
+        (Query(CONFIG_LAST_RELOAD_SUCCESSFUL, "{{instance}} {{worker}}", instant=True),),
         width=6, height=6, mappings=RELOAD, color_mode="thresholds",
         thresholds=UP, options=STAT)
     reload_age = Panel(
@@ -143,9 +145,18 @@ def health() -> Dashboard:
         description="recycle: every --browser-recycle-runs runs (expected); timeout: a run "
                     "cut by its timeout (a hung page); crash: Chromium died. Each is a "
                     "Chromium tree killed and a fresh one started.")
+    workers = Panel(
+        "Worker processes (dozor run --workers)", "timeseries",
+        (Query(f"sum by (instance) ({WORKER_UP})", "probing {{instance}}"),
+         Query(f"sum by (instance, worker) (increase({WORKER_RESTARTS_TOTAL}[1h]))",
+               "restarts (1h) {{instance}} worker {{worker}}")),
+        width=24, height=8, options=LEGEND, may_be_empty=True,
+        description="Workers probing their share of the services, per daemon, and workers "
+                    "started again after a crash or kill. While one is down its share is "
+                    "not probed (coverage shows the gap). Empty for single-process daemons.")
     return Dashboard(
         "dozor-monitor", "Dozor: monitor health",
         "Is the watch itself working: probes, scheduler, reloads, vantage points.",
         rows=((rate, lag), (in_flight, skipped), (reload, reload_age, scraped, build),
-              (runs_done, thin), (coverage,), (browser, retired)),
+              (runs_done, thin), (coverage,), (workers,), (browser, retired)),
         time_from="now-6h")
