@@ -26,6 +26,14 @@ shared machine.
     python bench/vs_blackbox.py --find-max           # keep raising the rate until each fails
     python bench/vs_blackbox.py --ten-k              # also 10,000 services at 60 s (Dozor)
     python bench/vs_blackbox.py --rates 200 --window 30 --variants asyncio
+
+Per machine (issue 15): ``--mode per-machine`` runs both tools unpinned on every core,
+Dozor as ``dozor run --workers auto`` (bench/machine_run.py), raising the rate until each
+fails; ``--mode overload`` does that, then offers each tool twice its own maximum sustained
+rate and reports what it completes, its lag and (Dozor) the runs it skipped.
+
+    python bench/vs_blackbox.py --mode per-machine --rates 1000
+    python bench/vs_blackbox.py --mode overload --rates 1000
 """
 
 from __future__ import annotations
@@ -53,6 +61,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import machine_run  # bench/ is this script's directory, first on sys.path
 
 from harness.catalog_factory import catalog_dict, write_catalog
 
@@ -450,7 +460,15 @@ def main() -> None:
                    help="another checkout (e.g. `git archive HEAD~1`): its Dozor runs too")
     p.add_argument("--no-pin", action="store_true", help="do not pin tools to core 0")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--mode", choices=["per-core", "per-machine", "overload"],
+                   default="per-core", help="per-core: one core each (the default); "
+                   "per-machine: unpinned, Dozor with --workers; overload: per-machine, then "
+                   "each tool at twice its own maximum sustained rate")
+    p.add_argument("--workers", default="auto", help="Dozor's --workers in per-machine modes")
     args = p.parse_args()
+    if args.mode != "per-core":
+        machine_mode(args)
+        return
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2
     if pin:  # everything but the tool under test stays off core 0
         os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)))
@@ -523,6 +541,82 @@ def main() -> None:
     print(table(results))
     print(json.dumps(report["cpu_ratios"]))
     print(f"RSS per 1,000 Dozor services: {report['dozor_rss_mb_per_1000_services']} MB")
+    print(f"written to {out}")
+
+
+def machine_mode(args: argparse.Namespace) -> None:
+    """Both tools on the whole machine: find each one's maximum sustained rate (raising
+    ``--rates``' last by a quarter until it fails), then, in overload mode, offer each twice
+    its own maximum."""
+    started = dt.datetime.now(dt.UTC)
+    results: list[dict[str, Any]] = []
+    best: dict[str, float] = {}
+    overload: list[dict[str, Any]] = []
+    tools = ["blackbox", f"dozor --workers {args.workers}"]
+    with tempfile.TemporaryDirectory(prefix="dozor-vs-bb-machine-") as tmp:
+        bench = Bench(Path(tmp), args.warmup, args.window, args.interval, args.delay_every,
+                      False, args.scrape_interval)
+
+        def one(tool: str, rate: float, run_id: str) -> dict[str, Any]:
+            if tool == "blackbox":
+                r = bench.run_blackbox(rate, run_id, args.concurrency)
+            else:
+                r = machine_run.run(bench, rate, run_id, args.workers, cpu_seconds, rss_mb,
+                                    free_port, wait_http, stop)
+            print(json.dumps(r), file=sys.stderr, flush=True)
+            return r
+
+        try:
+            bench.start_targets(args.delay_ms)
+            rates = [float(x) for x in args.rates.split(",") if x]
+            failed: set[str] = set()
+            step = 0
+            while rates:
+                rate = rates.pop(0)
+                order = tools if step % 2 == 0 else tools[::-1]
+                for tool in order:
+                    if tool in failed:
+                        continue
+                    r = one(tool, rate, f"m{step}-{tool.split()[0]}")
+                    results.append(r)
+                    if r["sustained"]:
+                        best[tool] = max(best.get(tool, 0.0), r["achieved_per_s"])
+                    else:
+                        failed.add(tool)
+                step += 1
+                if not rates and len(failed) < len(tools):
+                    nxt = round(rate * 1.25)
+                    if nxt <= args.max_rate:
+                        rates.append(nxt)
+            if args.mode == "overload":
+                for k, tool in enumerate(tools):
+                    if tool not in best:
+                        continue
+                    r = one(tool, 2 * best[tool], f"o{k}-{tool.split()[0]}")
+                    r["max_sustained_per_s"] = best[tool]
+                    r["completed_vs_max_sustained"] = round(r["achieved_per_s"] / best[tool], 3)
+                    overload.append(r)
+        finally:
+            delays = bench.close()
+        add_errors(results + overload, bench.pending_errors, delays)
+    info = machine()
+    ratio = (round(best[tools[1]] / best["blackbox"], 2)
+             if best.get("blackbox") and best.get(tools[1]) else None)
+    report = {
+        "started": started.isoformat(timespec="seconds"), "machine": info,
+        "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "pinned_to_one_core": False, "results": results, "overload": overload,
+        "max_sustained_per_s": best, "dozor_vs_blackbox_max_sustained": ratio,
+    }
+    out = args.out or BENCH / "results" / f"{started:%Y-%m-%d}-{info['host']}-{args.mode}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(table(results + overload))
+    print(f"maximum sustained per machine: {best}; Dozor / blackbox: {ratio}")
+    for r in overload:
+        print(f"overload {r['tool']}: offered {r['rate']:g}/s, completed {r['achieved_per_s']}"
+              f"/s = {r['completed_vs_max_sustained']:.0%} of its maximum sustained, lag p99 "
+              f"{r['lag_p99_ms']} ms, skipped/s {r.get('skipped_per_s')}")
     print(f"written to {out}")
 
 
