@@ -333,3 +333,24 @@ async def test_workers_do_not_combine_with_a_shard(tmp_path: Path) -> None:
         "--shard", "0/2", stderr=asyncio.subprocess.PIPE, cwd=ROOT)
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2 and b"--workers does not combine with --shard" in err
+
+
+async def test_workers_stop_when_their_supervisor_is_killed(
+        tmp_path: Path, target: tuple[str, dict[str, list[float]]]) -> None:
+    url, _ = target
+    config = write_catalog(tmp_path / "catalog.yaml", _catalog(url, range(4)))
+    dozor = DozorProcess(config, "loc", tmp_path / "dozor.log", extra=("--workers", "2"))
+    await dozor.start()
+    kids: list[int] = []
+    try:
+        kids = _children(dozor.pid)
+        assert len(kids) == 2
+        assert await dozor.stop(signal.SIGKILL) == -signal.SIGKILL
+        # Their channel closed: each stops as a daemon does (grace 10 s by default).
+        await poll(_sync(lambda: not [pid for pid in kids if _alive(pid)]), 30,
+                   "orphaned workers to stop")
+    finally:
+        await dozor.close()
+        for pid in kids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
