@@ -26,7 +26,7 @@ from aiohttp import web
 
 from harness.catalog_factory import catalog_dict, write_catalog
 from harness.dozor_process import DozorProcess
-from harness.stack import poll
+from harness.stack import free_port, poll
 from harness.tools import ROOT, metrics_body, promtool_check_metrics, samples
 from monitor.runtime.plan import start_offset
 from monitor.runtime.shard import owner
@@ -284,21 +284,29 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.parametrize("own_listener", [False, True], ids=["main port", "heartbeat-listen"])
 async def test_heartbeat_pings_reach_the_worker_that_owns_the_token(
-        tmp_path: Path, target: tuple[str, dict[str, list[float]]]) -> None:
+        tmp_path: Path, target: tuple[str, dict[str, list[float]]], own_listener: bool) -> None:
     url, _ = target
     data = _catalog(url, range(SERVICES))
     data["services"][5]["probes"] = [
         {"name": "export", "heartbeat": {"token": TOKEN, "period": "1d"}}]
     config = write_catalog(tmp_path / "catalog.yaml", data)
-    dozor = DozorProcess(config, "loc", tmp_path / "dozor.log", extra=("--workers", "2"))
+    ping_port = free_port()
+    extra = ("--workers", "2", *(("--heartbeat-listen", f"127.0.0.1:{ping_port}")
+                                 if own_listener else ()))
+    dozor = DozorProcess(config, "loc", tmp_path / "dozor.log", extra=extra)
     await dozor.start()
+    pings = f"http://127.0.0.1:{ping_port}" if own_listener else dozor.url
     try:
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"{dozor.url}/ping/{TOKEN}", data=b"done") as got:
+            async with http.post(f"{pings}/ping/{TOKEN}", data=b"done") as got:
                 assert got.status == 200
-            async with http.get(f"{dozor.url}/ping/{TOKEN}x") as got:
+            async with http.get(f"{pings}/ping/{TOKEN}x") as got:
                 assert got.status == 404
+            if own_listener:  # as one process does: not on the metrics port then
+                async with http.post(f"{dozor.url}/ping/{TOKEN}") as got:
+                    assert got.status == 404
 
         async def judged() -> dict[Any, float] | None:  # the kind's series come with a run
             found = await _merged(dozor)

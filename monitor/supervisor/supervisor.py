@@ -185,8 +185,13 @@ class Supervisor:
 
     async def _listen(self) -> None:
         security = self.options.daemon.security
-        forward = web.route("*", "/{tail:.*}", forwarder(lambda: self._workers))
-        app = make_app(self._stream, self.reload, security, [forward])
+        own = [flag for flag in listener_options()
+               if self.options.daemon.runtime.options.get(flag) is not None]
+        # With a kind's own listener, its routes are served there only, as by one process.
+        # (Which routes are whose is the kinds' knowledge; with one routed kind, the heartbeat,
+        # "any own listener" is exact.)
+        forward = [] if own else [web.route("*", "/{tail:.*}", forwarder(lambda: self._workers))]
+        app = make_app(self._stream, self.reload, security, forward)
         runner = web.AppRunner(app, access_log=None)
         self._runners.append(runner)
         await runner.setup()
@@ -196,13 +201,11 @@ class Supervisor:
         if runner.addresses:
             self.port = int(runner.addresses[0][1])
         # A kind's own listener (--heartbeat-listen): here, forwarding its routes only.
-        for flag in listener_options():
-            address = self.options.daemon.runtime.options.get(flag)
-            if address is None:
-                continue
-            own = web.Application(client_max_size=1024)
-            own.router.add_route("*", "/{tail:.*}", forwarder(lambda: self._workers))
-            own_runner = web.AppRunner(own, access_log=None)
+        for flag in own:
+            address = self.options.daemon.runtime.options[flag]
+            app_own = web.Application(client_max_size=1024)
+            app_own.router.add_route("*", "/{tail:.*}", forwarder(lambda: self._workers))
+            own_runner = web.AppRunner(app_own, access_log=None)
             self._runners.append(own_runner)
             await own_runner.setup()
             host, port = address
