@@ -41,9 +41,11 @@ def _shard(value: str) -> Shard:
 
 
 def _workers(value: str) -> int:
-    """``auto``: the cores this process may run on (taskset and cgroup cpusets count)."""
+    """``auto``: the cores this process may use (affinity mask and CPU quota)."""
     if value == "auto":
-        return len(os.sched_getaffinity(0))
+        from monitor.supervisor.cores import available_cores
+
+        return available_cores()
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a number of workers or 'auto', got {value!r}")
     return int(value)
