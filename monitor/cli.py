@@ -18,6 +18,7 @@ from monitor.runtime.kind_args import add_arguments as add_kind_arguments
 from monitor.runtime.kind_args import settings_from_args
 from monitor.runtime.logs import configure_logging
 from monitor.runtime.shard import Shard
+from monitor.serving.app import cannot_listen
 from monitor.serving.security import WebConfigError, load_web_security
 
 if TYPE_CHECKING:
@@ -177,6 +178,10 @@ async def _run(options: DaemonOptions, running: list[Daemon]) -> int:
     except CatalogError as exc:
         for issue in exc.issues:
             print(issue, file=sys.stderr)
+        await daemon.stop()
+        return 1
+    except OSError as exc:  # the port taken, an address not on this machine
+        print(cannot_listen(options.host, options.port, exc), file=sys.stderr)
         await daemon.stop()
         return 1
     await daemon.serve_until_signalled()

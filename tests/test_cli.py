@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -226,3 +227,19 @@ def test_sighup_reload_that_raises_is_a_failed_reload(tmp_path: Path) -> None:
     assert errors[0]["error"] == "RuntimeError: apply broke"
     assert errors[0]["exception"].startswith("Traceback")  # a bug: where it is, in that line
     assert "running catalog restored" in [e["event"] for e in events]
+
+
+@pytest.mark.parametrize("workers", [(), ("--workers", "2")], ids=["one process", "workers"])
+def test_run_on_a_taken_port_says_so_in_one_line(tmp_path: Path, workers: tuple[str, ...]
+                                                 ) -> None:
+    config = write_catalog(tmp_path / "c.yaml", catalog_dict(["http://127.0.0.1:1/"]))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = dozor("--log-level", "error", "run", "--config", str(config), "--listen",
+                     f"127.0.0.1:{port}", *workers)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"dozor run: cannot listen on 127.0.0.1:{port}: address already in use")
+    assert "Traceback" not in done.stderr

@@ -74,3 +74,10 @@ async def _client_from_supervisor(
     if client is not None:
         request = request.clone(remote=client)
     return await handler(request)
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """One line for a listener that could not open (the port taken, an address that is not
+    this machine's), without asyncio's restatement of the address."""
+    reason = (exc.strerror or str(exc)).rsplit(": ", 1)[-1]
+    return f"dozor run: cannot listen on {host}:{port}: {reason}"

@@ -42,7 +42,7 @@ from prometheus_client import generate_latest
 
 from monitor.runtime.daemon import DaemonOptions
 from monitor.runtime.shard import Shard
-from monitor.serving.app import make_app
+from monitor.serving.app import cannot_listen, make_app
 from monitor.serving.security import WebSecurity
 from monitor.supervisor.channel import (
     Abort,
@@ -179,7 +179,12 @@ class Supervisor:
             self._background(self._watch(worker))
         if len(fingerprints) > 1:  # the files changed while the workers read them
             self._background(self._reload_quietly())
-        await self._listen()
+        try:
+            await self._listen()
+        except OSError as exc:  # the port taken, an address not on this machine
+            await self.stop()
+            daemon = self.options.daemon
+            raise WorkersFailed([cannot_listen(daemon.host, daemon.port, exc)]) from exc
         self._log.info("dozor started", url=self.url, workers=len(self._workers),
                        location=self.options.daemon.location)
 
