@@ -30,7 +30,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from monitor import metric_names as n
 from monitor.catalog import Catalog
 from monitor.localtime.hours import BUSINESS, OFFHOURS
-from monitor.serving.exposition import Families, Family, ProbeTable
+from monitor.serving.exposition import Families, Family, ProbeTable, label_text
 from probes import KINDS, KindMetric, KindRuntime, Phase, ProbeResult, Reason
 
 PROBE_LABELS = ("service", "probe", "location")
@@ -362,8 +362,17 @@ class Metrics:
                 self.probe_depends_on, self.maintenance_active, *self.objectives.values())
         fresh = {id(f): Family(f.name, f.help, f.kind, f.labelnames) for f in info}
 
+        # Seven families have one row per service labelled service="<id>" alone: one tuple
+        # and one label text per service for all seven, not seven of each.
+        shared: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], str]] = {}
+
         def put(family: Family, value: float, *labels: str) -> None:
-            fresh[id(family)].cell(*labels)[1] = float(value)
+            target = fresh[id(family)]
+            found = shared.get((target.labelnames, labels))
+            if found is None:
+                found = shared[target.labelnames, labels] = (
+                    labels, label_text(target.labelnames, labels))
+            target.put(*found, float(value))
 
         o = self.objectives
         for s in catalog.services:
