@@ -13,6 +13,14 @@ from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
+from yaml.events import (
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from monitor.catalog.errors import FILE_FIELD, WHOLE_FILE_LINE, Issue, clip
@@ -47,6 +55,9 @@ def read_yaml(path: Path, display: str) -> tuple[Document | None, list[Issue]]:
     text_or_issue = _read_text(path, display)
     if isinstance(text_or_issue, Issue):
         return None, [text_or_issue]
+    built = _from_events(text_or_issue)
+    if built is not None:
+        return _document(display, *built), []
     try:
         root = yaml.compose(text_or_issue, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
@@ -71,7 +82,42 @@ def read_yaml(path: Path, display: str) -> tuple[Document | None, list[Issue]]:
     # A problem inside an anchored mapping is seen again wherever it is merged: report it once.
     seen = {(line, msg): p for p, line, msg in reversed(builder.problems)}
     issues = [Issue(display, line, format_field(data, p), msg) for (line, msg), p in seen.items()]
-    return Document(display, data, builder.lines), issues
+    return _document(display, builder, data), issues
+
+
+def _document(display: str, builder: _Builder, data: Any) -> Document:
+    return Document(display, data, builder.lines)
+
+
+def _line(event: Any) -> int:
+    return int(event.start_mark.line) + 1
+
+
+def _from_events(text: str) -> tuple[_Builder, Any] | None:
+    """The data of a plain document (one document; no anchors, aliases, merge keys, explicit
+    tags on lists or mappings, complex or duplicate keys; within the node and depth limits)
+    built straight from the parser's events, or None for any other document, which then goes
+    the composed way, errors included.
+
+    The composed node tree of a 10,000-service catalog is ~100 MB (a node, its attribute dict
+    and two marks per value) next to ~40 MB of data and lines: never composing it is most of
+    the memory a start takes, and the process keeps that peak as its resident size."""
+    loader = _LOADER(text)
+    try:
+        loader.get_event()  # the stream's start
+        if loader.check_event(StreamEndEvent):
+            return None  # empty: the composed way says what that means
+        loader.get_event()  # the document's start
+        builder = _Builder()
+        data = builder.from_event(loader, loader.get_event(), ())
+        loader.get_event()  # the document's end
+        if not loader.check_event(StreamEndEvent):
+            return None  # a second document: the composer words that error
+        return builder, data
+    except (yaml.YAMLError, _Unsure, _Refused):
+        return None
+    finally:
+        loader.dispose()
 
 
 def _syntax_issue(display: str, exc: yaml.MarkedYAMLError) -> Issue:
@@ -217,6 +263,53 @@ class _Builder:
             self._plain_tag(node, _MAP_TAG)
             return self._mapping(node, path)
         raise _Refused(node.start_mark.line + 1, f"unsupported YAML node {node.tag}")
+
+    def from_event(self, loader: Any, event: Any, path: DataPath) -> Any:
+        """``build`` for ``_from_events``: what the composer and ``build`` would make of the
+        node ``event`` starts, or ``_Unsure`` where they might differ."""
+        self.lines.setdefault(path, _line(event))
+        self.nodes += 1
+        if event.anchor is not None or len(path) > MAX_DEPTH or self.nodes > MAX_NODES:
+            raise _Unsure  # an anchor, or an alias (its anchor attribute is the name)
+        if isinstance(event, ScalarEvent):
+            return self._event_scalar(loader, event)
+        if getattr(event, "tag", None) not in (None, "!"):
+            raise _Unsure  # an explicit tag on a list or mapping
+        if isinstance(event, SequenceStartEvent):
+            items: list[Any] = []
+            while not loader.check_event(SequenceEndEvent):
+                item = loader.get_event()
+                self.lines[(*path, len(items))] = _line(item)
+                items.append(self.from_event(loader, item, (*path, len(items))))
+            loader.get_event()
+            return items
+        if isinstance(event, MappingStartEvent):
+            result: dict[Any, Any] = {}
+            while not loader.check_event(MappingEndEvent):
+                key_event = loader.get_event()
+                if not isinstance(key_event, ScalarEvent) or key_event.anchor is not None:
+                    raise _Unsure
+                self.nodes += 1
+                key = self._event_scalar(loader, key_event, merge=False)
+                if key in result:
+                    raise _Unsure  # reported, with the first one's line, the composed way
+                self.lines[(*path, key)] = _line(key_event)
+                result[key] = self.from_event(loader, loader.get_event(), (*path, key))
+            loader.get_event()
+            return result
+        raise _Unsure
+
+    def _event_scalar(self, loader: Any, event: Any, merge: bool = True) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":  # as the composer resolves it
+            tag = loader.resolve(ScalarNode, event.value, event.implicit)
+        if tag == _STR_TAG:
+            text: str = event.value
+            return self.strings.setdefault(text, text)
+        if tag == _MERGE_TAG and not merge:
+            raise _Unsure
+        return self.scalar(ScalarNode(tag, event.value, event.start_mark, event.end_mark,
+                                      event.style))
 
     def _watched(self, watch: set[int], node: Node, path: DataPath) -> None:
         self.nodes += 1
