@@ -9,11 +9,12 @@ kind runtimes: ``load_catalog`` (read, YAML, validate, cross-check), ``Daemon._a
 figures are taken before the event loop gets a turn. Each run is a fresh process, so RSS
 counts only that size; figures are medians of ``--repeat`` runs.
 
-Printed per size: wall seconds of each step (load+validate, plan, scheduler apply, the rest
-of ``_apply``, APScheduler start) and their CPU seconds (steadier on a shared machine), RSS
-after startup and its growth over a process that has imported everything and built the
-daemon, per service; and, in a separate run under tracemalloc (slower, so not timed), the
-bytes still allocated after startup per service and the top allocation sites.
+Printed per size: wall seconds of each step (load+validate, plan, scheduler apply with
+APScheduler's start, the rest of ``_apply``), the whole start's CPU seconds (steadier on a
+shared machine), RSS after startup, RSS of a process that has imported everything and built
+the daemon (``rss_base``), and the growth per service; and, in a separate run under
+tracemalloc (slower, so not timed), the bytes still allocated after startup per service,
+the peak during it and the top allocation sites.
 
     python bench/memory.py                           # 1k, 10k, 20k; 3 timed runs each
     python bench/memory.py --services 10000 --repeat 1 --top 8
@@ -96,9 +97,10 @@ async def _start(config: Path, trace: bool, top: int) -> dict[str, Any]:
     out: dict[str, Any] = {"services": n}
     if trace:
         snapshot = tracemalloc.take_snapshot()
-        traced = tracemalloc.get_traced_memory()[0] - traced0
+        traced, peak = (v - traced0 for v in tracemalloc.get_traced_memory())
         tracemalloc.stop()
         out["traced_mib"] = round(traced / MiB, 1)
+        out["traced_peak_mib"] = round(peak / MiB, 1)  # the most held at once during startup
         out["traced_kb_per_service"] = round(traced / n / KB, 2)
         out["top"] = [
             f"{stat.size / MiB:7.1f} MiB {stat.count:8d} blocks  "
@@ -115,6 +117,7 @@ async def _start(config: Path, trace: bool, top: int) -> dict[str, Any]:
             "startup_s": wall["load_validate"] + wall["apply_total"] + wall["aps_start"],
             "startup_cpu_s": cpu["load_validate"] + cpu["apply_total"] + cpu["aps_start"],
             "rss_mib": rss_bytes() / MiB,
+            "rss_base_mib": rss0 / MiB,  # imports and an empty daemon: not per service
             "rss_kb_per_service": (rss_bytes() - rss0) / n / KB,
         })
     d.scheduler._aps.shutdown(wait=False)
