@@ -152,3 +152,41 @@ def test_a_huge_unknown_key_gives_a_short_error(tmp_path: Path) -> None:
     [issue] = caught.value.issues
     assert issue.line == 2 and "unknown key" in issue.message
     assert len(str(issue)) < 400
+
+
+# Plain documents are built from the parser's events, others from the composed node tree
+# (yaml_source._from_events): both ways must give the same data, lines and problems.
+EVENT_DOCUMENTS = [
+    "a: yes\nb: true\nc: 1.5\nd: 0x10\ne: null\nf: ~\ng: 2024-01-01\nh: '1'\ni: !!str 5\n"
+    "j: [1, {k: v}, []]\nk: {}\nl:\n1: one\n",
+    "services:\n- id: a\n  probes:\n  - name: p\n    http: {url: 'http://x/${HOST}'}\n",
+    "a: !!int 5\nb: !!binary aGVsbG8=\nc: !!float '1e3'\n",
+]
+COMPOSED_ONLY = [
+    "a: &x {b: 1}\nc: *x\n",  # anchors and aliases
+    "a: {b: 1}\nc:\n  <<: {b: 2}\n",  # a merge key
+    "a: 1\na: 2\n",  # a duplicate key, reported with the first one's line
+    "? [a]\n: 1\n",  # a complex key
+    "a: !!map {b: 1}\n",  # an explicit tag on a mapping
+    "a: 1\n---\nb: 2\n",  # two documents
+    "",  # empty
+    "a: [" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1),  # too deep
+]
+
+
+@pytest.mark.parametrize("composer", COMPOSERS)
+@pytest.mark.parametrize("text", [*EVENT_DOCUMENTS, *COMPOSED_ONLY])
+def test_event_build_matches_composed(
+    monkeypatch: pytest.MonkeyPatch, composer: type, text: str
+) -> None:
+    monkeypatch.setattr(yaml_source, "_LOADER", composer)
+    built = yaml_source._from_events(text)
+    assert (built is not None) == (text in EVENT_DOCUMENTS)
+    if built is None:
+        return
+    builder, data = built
+    root = yaml.compose(text, Loader=composer)
+    assert root is not None
+    composed_builder, composed = yaml_source._build(root)
+    assert repr(data) == repr(composed)  # types too: 1 is not 1.0 or True
+    assert (builder.lines, builder.problems) == (composed_builder.lines, composed_builder.problems)

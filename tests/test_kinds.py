@@ -150,3 +150,14 @@ def test_a_model_built_from_another_registry_knows_only_its_kinds() -> None:
     with pytest.raises(ValueError, match=r"exactly one kind key \(http\); found none"):
         model.model_validate({"name": "p"})
     assert model.model_validate({"name": "p", "http": {"url": "http://a/"}}).kind == "http"
+
+
+def test_models_given_the_same_fields_share_one_fields_set_and_copies_do_not() -> None:
+    """StrictModel shares the set of given fields between models (memory at 10,000 services);
+    a copy with changes must get its own, leaving the shared one as it was."""
+    a = HttpSpec(url="http://127.0.0.1:1/a")
+    b = HttpSpec(url="http://127.0.0.1:1/b")
+    assert a.model_fields_set is b.model_fields_set
+    changed = a.model_copy(update={"method": "HEAD"})
+    assert changed.model_fields_set == {"url", "method"}
+    assert a.model_fields_set == b.model_fields_set == {"url"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -250,3 +251,8 @@ class ProbeScheduler:
         if self._aps.running:
             self._aps.shutdown(wait=False)
         return len(late)
+
+
+# APScheduler checks every job's callable against its arguments with inspect.signature at
+# add_job: computed once here instead of once per probe (1.9 s of a 10,000-probe apply).
+ProbeScheduler._run.__signature__ = inspect.signature(ProbeScheduler._run)  # type: ignore[attr-defined]

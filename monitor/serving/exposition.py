@@ -82,6 +82,11 @@ class Family:
             row = self.rows[labels] = [label_text(self.labelnames, labels), 0.0]
         return row
 
+    def put(self, labels: tuple[str, ...], text: str, value: float) -> None:
+        """A row with its label tuple and text given: shared with other families' rows of the
+        same labels, such as a service's objectives."""
+        self.rows[labels] = [text, value]
+
     def remove(self, *labels: str) -> None:
         self.rows.pop(labels, None)
 

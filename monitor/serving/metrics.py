@@ -30,7 +30,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from monitor import metric_names as n
 from monitor.catalog import Catalog
 from monitor.localtime.hours import BUSINESS, OFFHOURS
-from monitor.serving.exposition import Families, Family, ProbeTable
+from monitor.serving.exposition import Families, Family, ProbeTable, label_text
 from probes import KINDS, KindMetric, KindRuntime, Phase, ProbeResult, Reason
 
 PROBE_LABELS = ("service", "probe", "location")
@@ -56,15 +56,16 @@ class ProbeSeries:
     """The series of one (service, probe) at one location: one row of the probe table,
     updated in place by column index, with no label lookups per run."""
 
-    __slots__ = ("_cert", "_key", "_kind", "_metrics", "_steps", "_v", "measures_latency")
+    __slots__ = ("_cert", "_details", "_key", "_metrics", "_v", "measures_latency")
 
     def __init__(self, metrics: Metrics, service: str, probe: str) -> None:
         self._metrics = metrics
         self._key = (service, probe, metrics.location)
         self._v = metrics.probes.row(self._key)
-        self._steps: set[str] = set()  # journey step names seen, to drop them on removal
         self._cert: Gauge | None = None  # bound at the first certificate seen, then reused
-        self._kind: set[tuple[str, tuple[str, ...]]] = set()  # kind series set, to drop them
+        # Journey step and kind series set, with their labels, to drop them on removal. None
+        # until the first: most probes never set one, and an empty set is 216 bytes a probe.
+        self._details: set[tuple[Gauge, tuple[str, ...]]] | None = None
         # False for a kind whose runs take no time of the service's (SpecBase.measures_latency):
         # its runs observe no duration, so the latency percentile is the services' alone.
         self.measures_latency = True
@@ -108,28 +109,28 @@ class ProbeSeries:
             if self._cert is None:
                 self._cert = m.cert_expiry.labels(self._key[0], self._key[1])
             self._cert.set(result.cert_expiry)
-        if result.steps:
-            for step, seconds in result.steps.items():
-                m.journey_step.labels(*self._key, step).set(seconds)
-                self._steps.add(step)
+        for step, seconds in result.steps.items() if result.steps else ():
+            self._detail(m.journey_step, (*self._key, step), seconds)
         if result.time_to_result is not None:
             m.time_to_result.labels(*self._key).set(result.time_to_result)
         for name, labels, value in result.samples:
             gauge = m.kind_gauges.get(name)
             if gauge is not None and len(labels) == m.kind_labels[name]:
-                gauge.labels(*self._key, *labels).set(value)
-                self._kind.add((name, labels))
+                self._detail(gauge, (*self._key, *labels), value)
+
+    def _detail(self, gauge: Gauge, labels: tuple[str, ...], value: float) -> None:
+        gauge.labels(*labels).set(value)
+        if self._details is None:
+            self._details = set()
+        self._details.add((gauge, labels))
 
     def drop_details(self) -> None:
         """Forget what the runs of the probe's current spec exported beyond the common
         series (journey steps, a kind's own series): on removal, and when the spec changes,
         since the new one may never set them again (a step renamed, an audit switched off)."""
-        for step in self._steps:
-            _remove(self._metrics.journey_step, (*self._key, step))
-        for name, labels in self._kind:
-            _remove(self._metrics.kind_gauges[name], (*self._key, *labels))
-        self._steps.clear()
-        self._kind.clear()
+        for gauge, labels in self._details or ():
+            _remove(gauge, labels)
+        self._details = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,8 +368,17 @@ class Metrics:
                 self.probe_depends_on, self.maintenance_active, *self.objectives.values())
         fresh = {id(f): Family(f.name, f.help, f.kind, f.labelnames) for f in info}
 
+        # Seven families have one row per service labelled service="<id>" alone: one tuple
+        # and one label text per service for all seven, not seven of each.
+        shared: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], str]] = {}
+
         def put(family: Family, value: float, *labels: str) -> None:
-            fresh[id(family)].cell(*labels)[1] = float(value)
+            target = fresh[id(family)]
+            found = shared.get((target.labelnames, labels))
+            if found is None:
+                found = shared[target.labelnames, labels] = (
+                    labels, label_text(target.labelnames, labels))
+            target.put(*found, float(value))
 
         o = self.objectives
         for s in catalog.services:
