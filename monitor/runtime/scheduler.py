@@ -21,6 +21,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.metric_names import SkipReason
 from monitor.runtime.confirmation import ProbeState, Thresholds, record
 from monitor.runtime.plan import JobSpec, PlanDiff, diff_plans
 from monitor.runtime.state import SAVED, SavedProbe
@@ -88,6 +89,8 @@ class ProbeScheduler:
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._log = structlog.get_logger("dozor.scheduler")
+        # Bound once: a labelled child per skip costs a dict lookup and a lock on every skip.
+        self._overlaps = metrics.skipped_runs.labels(SkipReason.OVERLAP.value)
         self._aps = AsyncIOScheduler(
             timezone=dt.UTC,
             job_defaults={
@@ -226,7 +229,7 @@ class ProbeScheduler:
                           replace_existing=True)
 
     def _on_skipped(self, event: JobSubmissionEvent) -> None:
-        self._metrics.skipped_runs.inc()
+        self._overlaps.inc()
         self._log.warning("probe run skipped: previous run still going", job=event.job_id)
 
     async def stop(self, grace: float) -> int:
