@@ -4,8 +4,9 @@ RSS can be read from /proc and it can be pinned to one core).
 A bench-only hook records every run as it is recorded: a ``ProbeSeries`` subclass appends
 ``(finished, duration, service, success)`` after the daemon's own ``observe`` (one list append
 per run). Prints ``ready <metrics port>`` once the catalog is loaded and scheduled; on SIGTERM
-stops the daemon as usual and writes ``{"runs": [...], "jobs": {service: [offset, interval]}}``
-to ``--out``; scheduler lag is recomputed from the same ``started`` the daemon observes.
+stops the daemon as usual and writes ``{"runs": [...], "jobs": {service: [offset, interval]},
+"skipped": {reason: count}}`` to ``--out`` (skipped: runs not started, over the whole process);
+scheduler lag is recomputed from the same ``started`` the daemon observes.
 
     python bench/dozor_worker.py --config catalog.yaml --out runs.json [--uvloop]
 """
@@ -76,7 +77,11 @@ async def main(args: argparse.Namespace) -> None:
     jobs = {job.service: [job.offset, job.interval] for job in daemon.scheduler.jobs.values()}
     print(f"ready {daemon.port}", flush=True)
     await daemon.serve_until_signalled()
-    args.out.write_text(json.dumps({"runs": sink, "jobs": jobs}))
+    # Runs not started, by reason (a checkout before the reason label: one unlabelled total).
+    skipped = {s.labels.get("reason", "all"): s.value
+               for family in daemon.metrics.skipped_runs.collect() for s in family.samples
+               if s.name.endswith("_total")}
+    args.out.write_text(json.dumps({"runs": sink, "jobs": jobs, "skipped": skipped}))
 
 
 if __name__ == "__main__":

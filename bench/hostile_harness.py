@@ -83,6 +83,7 @@ class Observed:
     timeout_errors: list[float] = field(default_factory=list)
     direct_errors: list[float] = field(default_factory=list)
     skipped: float = 0.0
+    shed: float = 0.0
     runs: float = 0.0
     seconds: float = 0.0
     body_too_large: float = 0.0
@@ -122,7 +123,10 @@ async def run_daemon(zoo: ZooProcess, plan: list[Behaviour], interval: float, ti
         obs.timeout_errors = [e["duration"] - timeout for e in logs
                               if e.get("event") == "probe run" and e.get("reason") == "timeout"]
     obs.lag_p50, obs.lag_p99 = quantile(lag, 0.5), quantile(lag, 0.99)
-    obs.skipped = counter(daemon.metrics.registry, "dozor_scheduler_skipped_runs_total")
+    obs.skipped = counter(daemon.metrics.registry, "dozor_scheduler_skipped_runs_total",
+                          reason="overlap")
+    obs.shed = counter(daemon.metrics.registry, "dozor_scheduler_skipped_runs_total",
+                       reason="overload")
     obs.body_too_large = sum(r.get("body_too_large", 0.0)
                              for r in failures_by_reason(daemon.metrics.registry).values())
     stats = zoo.stats()
@@ -171,6 +175,7 @@ def report(args: argparse.Namespace, plan: list[Behaviour], obs: Observed) -> It
     yield f"runs: {obs.runs:.0f} in {obs.seconds:.1f}s = {obs.runs / obs.seconds:.1f} probes/s"
     yield f"scheduler lag: p50 {obs.lag_p50 * 1000:.2f} ms, p99 {obs.lag_p99 * 1000:.2f} ms"
     yield f"skipped runs (previous run still going): {obs.skipped:.0f}"
+    yield f"shed runs (overload: too late to start): {obs.shed:.0f}"
     if obs.timeout_errors:
         yield _lateness("timeouts, daemon runs", obs.timeout_errors)
     if obs.direct_errors:

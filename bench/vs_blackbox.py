@@ -307,6 +307,7 @@ class Bench:
             (f"{delay_paths[s]}#{k}", r[0], r[1])
             for s, rs in by_service.items() for k, r in enumerate(rs) if t0 <= r[0] <= t1]
         tool = ("base:" if root else "") + ("dozor-uvloop" if uvloop else "dozor")
+        extra["skipped"] = data.get("skipped", {})  # over the whole process, not the window
         return self._summary(run_id, tool, rate, n, interval,
                              t1 - t0, cpu, rss, load, len(done),
                              sum(1 for r in done if not r[3]), lags, startup) | extra

@@ -76,6 +76,7 @@ def failures_by_reason(registry: CollectorRegistry) -> dict[str, dict[str, float
     return out
 
 
-def counter(registry: CollectorRegistry, name: str) -> float:
-    value = registry.get_sample_value(name)
+def counter(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    """A counter's sample with exactly these labels (none: an unlabelled counter), or 0."""
+    value = registry.get_sample_value(name, labels)
     return 0.0 if value is None else value

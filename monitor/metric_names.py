@@ -11,6 +11,8 @@ Recording rules are named ``dozor:...``; they are Prometheus', not exported, and
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 # Per probe and location (the daemon's compact probe table).
 PROBES_TOTAL = "dozor_probes_total"
 PROBE_FAILURES_TOTAL = "dozor_probe_failures_total"
@@ -84,6 +86,14 @@ HEARTBEAT_JOB_DURATION_SECONDS = "dozor_heartbeat_job_duration_seconds"
 HEARTBEAT_LAST_EXIT_CODE = "dozor_heartbeat_last_exit_code"
 HEARTBEAT_RUNS_OPEN = "dozor_heartbeat_runs_open"
 HEARTBEAT_PINGS_TOTAL = "dozor_heartbeat_pings_total"
+
+
+class SkipReason(StrEnum):
+    """The ``reason`` label of ``dozor_scheduler_skipped_runs_total``."""
+
+    OVERLAP = "overlap"  # the previous run of the same probe was still going
+    OVERLOAD = "overload"  # shed by admission control: too late to start (scheduler.py)
+
 
 EXPORTED: frozenset[str] = frozenset(value for key, value in dict(globals()).items()
                                      if key.isupper() and isinstance(value, str))

@@ -224,6 +224,16 @@ def test_coverage_on_service_and_monitor_dashboards_is_never_red() -> None:
             (None, "orange"), (COVERAGE_THRESHOLD, "green")], panel["title"]
 
 
+def test_the_monitor_dashboard_shows_skipped_runs_by_reason() -> None:
+    """Overlap (a slow probe) and overload (runs shed: DozorOverloaded) are different
+    troubles: one line each, per daemon."""
+    panels = {p["title"]: p for p in RENDERED["dozor-monitor.json"]["panels"]}
+    [target] = panels["Skipped runs, by reason"]["targets"]
+    assert target["expr"].startswith(
+        "sum by (instance, reason) (increase(dozor_scheduler_skipped_runs_total[")
+    assert "{{reason}}" in target["legendFormat"]
+
+
 def test_maintenance_is_an_annotation() -> None:
     annotations = RENDERED["dozor-service.json"]["annotations"]["list"]
     assert any("dozor_maintenance_active" in a.get("expr", "") for a in annotations)

@@ -118,7 +118,7 @@ async def test_hostile_endpoints_do_not_disturb_the_daemon(tmp_path: Path, zoo: 
     # stall the event loop the probes run on.
     offsets = {job.service: job.offset for job in daemon.scheduler.jobs.values()}
     failures = failures_by_reason(registry)
-    skipped_total = counter(registry, "dozor_scheduler_skipped_runs_total")
+    skipped_total = counter(registry, "dozor_scheduler_skipped_runs_total", reason="overlap")
     skipped = [e["job"] for e in logs if e.get("event", "").startswith("probe run skipped")]
     await asyncio.sleep(0.5)  # let closed transports deliver connection_lost
     gc.collect()

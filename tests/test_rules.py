@@ -704,7 +704,8 @@ def test_coverage_stops_counting_what_was_removed(tmp_path: Path) -> None:
 
 
 def test_monitor_alerts(tmp_path: Path, rules: str) -> None:
-    """Hand-written: the monitor down, not scraped at all, and a failed reload."""
+    """Hand-written: the monitor down, not scraped at all, a failed reload, and runs shed for
+    overload (sustained: fires; once, or only overlapping runs skipped: silent)."""
     tests = yaml.safe_load((FIXTURES / "monitor.yaml").read_text(encoding="utf-8"))
     _run_promtool(tmp_path, rules, tests)
 

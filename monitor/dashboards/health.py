@@ -58,10 +58,13 @@ def health() -> Dashboard:
          Query(PROBES_CONFIGURED, "configured {{instance}} {{worker}}")),
         width=12, height=8, options=LEGEND)
     skipped = Panel(
-        "Skipped runs (previous run still going)", "timeseries",
-        (Query(f"sum by (instance) (increase({SCHEDULER_SKIPPED_RUNS_TOTAL}"
-               "[$__rate_interval]))", "{{instance}}"),),
-        width=12, height=8, options=LEGEND)
+        "Skipped runs, by reason", "timeseries",
+        (Query(f"sum by (instance, reason) (increase({SCHEDULER_SKIPPED_RUNS_TOTAL}"
+               "[$__rate_interval]))", "{{reason}} {{instance}}"),),
+        width=12, height=8, options=LEGEND,
+        description="Runs not started. overlap: the previous run of the same probe was still "
+                    "going. overload: shed by admission control, too late after its grid point "
+                    "(the daemon is short of CPU: DozorOverloaded).")
     reload = Panel(
         "Last catalog reload", "stat",
         (Query(CONFIG_LAST_RELOAD_SUCCESSFUL, "{{instance}} {{worker}}", instant=True),),

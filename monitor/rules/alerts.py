@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from monitor.metric_names import (
     CONFIG_LAST_RELOAD_SUCCESSFUL,
     PROBES_TOTAL,
+    SCHEDULER_SKIPPED_RUNS_TOTAL,
     TLS_CERT_EXPIRY_TIMESTAMP_SECONDS,
+    SkipReason,
 )
 from monitor.promql import DAY, Alert, Group, by, duration
 from monitor.rules.windows import Windows
@@ -248,6 +250,17 @@ def _monitor(t: Texts, job_regex: str) -> list[Alert]:
                   "каталог {{ $labels.instance }} не загрузился, работает прежний",
                   "catalog reload failed on {{ $labels.instance }}; the previous one still runs",
                   "last reload successful", "last reload failed")),
+        # Runs shed by admission control are the monitor's gap: the daemon needs more CPU or
+        # fewer probes (another worker or shard). A rate over 5m for 5m: an isolated shed
+        # (a GC pause, a reload) is over before the alert fires; shedding that recurs is not.
+        Alert("DozorOverloaded",
+              f"sum without (reason) (rate({SCHEDULER_SKIPPED_RUNS_TOTAL}"
+              f'{{reason="{SkipReason.OVERLOAD.value}"}}[5m])) > 0',
+              {"severity": "ticket", "component": "monitor"}, t.monitor(
+                  "Дозор {{ $labels.instance }} перегружен: пропускает запуски проб",
+                  "Dozor {{ $labels.instance }} is overloaded: it sheds probe runs",
+                  "no run shed for overload",
+                  '{{ printf "%.2f" $value }} runs/s shed'), for_="5m"),
     ]
 
 

@@ -292,8 +292,11 @@ class Metrics:
             n.SCHEDULER_LAG_SECONDS, "Delay from a probe's scheduled time to its start.",
             buckets=LAG_BUCKETS, registry=r)
         self.skipped_runs = Counter(
-            n.SCHEDULER_SKIPPED_RUNS_TOTAL, "Runs skipped because the previous run of the same "
-            "probe was still going.", registry=r)
+            n.SCHEDULER_SKIPPED_RUNS_TOTAL, "Runs not started, by reason: overlap (the previous "
+            "run of the same probe was still going), overload (shed by admission control: too "
+            "late to start).", ["reason"], registry=r)
+        for reason in n.SkipReason:  # all pre-set to 0, so rate() sees the first skip
+            self.skipped_runs.labels(reason.value)
         self.in_flight = Gauge(
             n.PROBES_IN_FLIGHT, "Probe runs in progress.", registry=r)
         self.configured = Gauge(
