@@ -18,10 +18,10 @@ from typing import Any
 
 import structlog
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.runtime.confirmation import ProbeState, Thresholds, record
+from monitor.runtime.loop_timer import LoopScheduler
 from monitor.runtime.plan import JobSpec, PlanDiff, diff_plans
 from monitor.runtime.state import SAVED, SavedProbe
 from monitor.serving.metrics import Metrics, ProbeSeries
@@ -88,7 +88,7 @@ class ProbeScheduler:
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._log = structlog.get_logger("dozor.scheduler")
-        self._aps = AsyncIOScheduler(
+        self._aps = LoopScheduler(
             timezone=dt.UTC,
             job_defaults={
                 "max_instances": 1,
