@@ -74,12 +74,19 @@ class HttpExchange:
     # Earliest notAfter (unix seconds) in the chains served over every TLS connection of the run.
     cert_expiry: float | None = None
     # The run's own cookies: a login redirect may set one, no other probe or run sees it.
-    cookies: aiohttp.CookieJar = field(default_factory=_empty_jar)
+    # Made at the first cookie set (``cookies``): most runs get none.
+    jar: aiohttp.CookieJar | None = None
     _ready_at: float | None = None
 
     def __post_init__(self) -> None:
         for phase in Phase:  # every phase is reported, as blackbox_exporter does
             self.record.phases.setdefault(phase, 0.0)
+
+    @property
+    def cookies(self) -> aiohttp.CookieJar:
+        if self.jar is None:
+            self.jar = _empty_jar()
+        return self.jar
 
     @property
     def phases(self) -> dict[Phase, float]:
@@ -190,9 +197,9 @@ class _PerRunCookieJar(aiohttp.DummyCookieJar):
 
     def filter_cookies(self, request_url: URL) -> BaseCookie[str]:
         exchange = _EXCHANGE.get()
-        if exchange is None:
-            return super().filter_cookies(request_url)
-        return exchange.cookies.filter_cookies(request_url)
+        if exchange is None or exchange.jar is None:
+            return super().filter_cookies(request_url)  # no cookies (yet)
+        return exchange.jar.filter_cookies(request_url)
 
 
 async def _dns_start(

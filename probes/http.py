@@ -17,6 +17,7 @@ catalog anyway.
 
 from __future__ import annotations
 
+import logging
 import re
 import ssl
 import time
@@ -104,8 +105,9 @@ async def probe_http(spec: HttpSpec, ctx: ProbeContext) -> ProbeResult:
     with exchange.bound():
         reply = await call_http(call, spec.expect, ctx, ssl_context, exchange)
     reason, detail = reply.reason, reply.detail
-    ctx.log.debug("http probe finished", reason=reason, detail=detail,
-                  phases={str(k): round(v, 6) for k, v in exchange.phases.items()})
+    if ctx.log.is_enabled_for(logging.DEBUG):  # the phases' dict is built for this line only
+        ctx.log.debug("http probe finished", reason=reason, detail=detail,
+                      phases={str(k): round(v, 6) for k, v in exchange.phases.items()})
     if reason is None:
         return ProbeResult.ok(exchange.phases, exchange.cert_expiry)
     return ProbeResult.fail(reason, detail, exchange.phases, exchange.cert_expiry)

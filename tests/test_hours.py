@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from monitor.localtime.hours import BUSINESS, OFFHOURS, hours_label
+from monitor.localtime.hours import BUSINESS, OFFHOURS, hours_label, hours_label_at
 
 UTC = dt.UTC
 
@@ -36,3 +36,23 @@ UTC = dt.UTC
 )
 def test_hours_label_in_local_time(utc: dt.datetime, tz: str, expected: str) -> None:
     assert hours_label(utc, tz) == expected
+
+
+@pytest.mark.parametrize(
+    ("tz", "start"),
+    [
+        # A DST zone across its autumn switch, and zones a half- and a quarter-hour off UTC.
+        ("Europe/Berlin", dt.datetime(2026, 10, 24, 0, 0, tzinfo=UTC)),
+        ("Asia/Kolkata", dt.datetime(2026, 11, 1, 0, 0, tzinfo=UTC)),
+        ("Asia/Kathmandu", dt.datetime(2026, 11, 1, 0, 0, tzinfo=UTC)),
+        # Across a Russian holiday and a weekend.
+        ("Asia/Kamchatka", dt.datetime(2026, 11, 1, 0, 0, tzinfo=UTC)),
+    ],
+)
+def test_hours_label_at_agrees_with_hours_label_minute_by_minute(
+    tz: str, start: dt.datetime
+) -> None:
+    for minute in range(0, 4 * 24 * 60):
+        at = start + dt.timedelta(minutes=minute, seconds=59.5)
+        for instant in (at - dt.timedelta(seconds=59.5), at):  # a quarter's first and last minute
+            assert hours_label_at(instant.timestamp(), tz) == hours_label(instant, tz), instant

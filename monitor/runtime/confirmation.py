@@ -18,11 +18,10 @@ longer gap never either (the failure after it starts a new outage).
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.localtime.hours import hours_label
+from monitor.localtime.hours import hours_label_at
 from monitor.serving.metrics import ProbeSeries
 from probes import ProbeResult
 
@@ -67,7 +66,7 @@ def record(
     """``interval``: the probe's schedule, to tell a run missed by the monitor (a stalled
     daemon) from the next run; 0 when unknown. ``ended``: when the run's verdict was known,
     after every retry (``started + duration`` when there were none)."""
-    hours = hours_label(dt.datetime.fromtimestamp(started, dt.UTC), timezone)
+    hours = hours_label_at(started, timezone)
     end = started + duration if ended is None else ended
     series.observe(result, duration, hours, end)
     reason = result.reason.value if result.reason else ""

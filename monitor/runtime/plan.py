@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.catalog import Catalog
@@ -22,14 +22,15 @@ class JobSpec:
     retries: int = 0
     failure_threshold: int = 1
     success_threshold: int = 1
+    # Derived from the key and interval; every run reads it (its lag), so it is hashed once.
+    offset: float = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "offset", start_offset(self.key, self.interval))
 
     @property
     def key(self) -> str:
         return f"{self.service}/{self.probe}"
-
-    @property
-    def offset(self) -> float:
-        return start_offset(self.key, self.interval)
 
 
 def start_offset(key: str, interval: float) -> float:

@@ -30,11 +30,11 @@ from typing import Any
 
 import structlog
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.metric_names import SkipReason
 from monitor.runtime.confirmation import ProbeState, Thresholds, record
+from monitor.runtime.loop_timer import LoopScheduler
 from monitor.runtime.plan import JobSpec, PlanDiff, diff_plans
 from monitor.runtime.state import SAVED, SavedProbe
 from monitor.serving.metrics import Metrics, ProbeSeries
@@ -154,7 +154,7 @@ class ProbeScheduler:
         self._overlaps = metrics.skipped_runs.labels(SkipReason.OVERLAP.value)
         self._overloads = metrics.skipped_runs.labels(SkipReason.OVERLOAD.value)
         self._sheds = _Sheds(self._log)
-        self._aps = AsyncIOScheduler(
+        self._aps = LoopScheduler(
             timezone=dt.UTC,
             job_defaults={
                 "max_instances": 1,
