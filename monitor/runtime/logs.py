@@ -111,7 +111,10 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, *redact, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(cast(TextIO, _CurrentStderr())),
+        # One write per line (message and newline together): under --workers the supervisor
+        # and its workers share stderr, and print()'s two writes let lines interleave on an
+        # unbuffered stream (a non-terminal stderr is write-through).
+        logger_factory=structlog.WriteLoggerFactory(cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(_CurrentStderr())
