@@ -362,3 +362,24 @@ async def test_workers_stop_when_their_supervisor_is_killed(
         for pid in kids:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+async def test_a_reload_while_every_worker_is_down_is_rejected_not_crashed(
+        workers: DozorProcess) -> None:
+    for pid in _children(workers.pid):
+        os.kill(pid, signal.SIGKILL)
+
+    async def both_down() -> bool | None:
+        found = samples(await metrics_body(workers.url))
+        return all(_value(found, "dozor_worker_up", worker=w) == 0 for w in "01") or None
+
+    await poll(both_down, 10, "the supervisor to see both workers gone", every=0.05)
+    os.kill(workers.pid, signal.SIGHUP)  # within the restart backoff: no worker to ask
+    await poll(_sync(lambda: [e for e in _events(workers, "worker ready")
+                              if e["worker"] == "0"][1:]), 60, "the workers started again")
+    rejected = [e for e in _events(workers, "reload rejected: no worker is running")
+                + _events(workers, "reload rejected; every worker keeps the running catalog")]
+    assert rejected, workers.output()
+    assert "Traceback" not in workers.log.read_text(errors="replace")
+    found = await _merged(workers)
+    assert _value(found, "dozor_worker_up", worker="0") == 1

@@ -266,6 +266,9 @@ class Supervisor:
         """Every worker applies the catalog the files hold now, or none does. Never raises."""
         async with self._reload_lock:
             live = [w for w in self._workers if w.ready]
+            if not live:  # all restarting: each loads the files as it starts
+                self._log.error("reload rejected: no worker is running")
+                return False
             timeout = self.options.worker_timeout
             answers = await asyncio.gather(*(w.ask(Prepare(), timeout) for w in live),
                                            return_exceptions=True)
