@@ -13,6 +13,7 @@ import json
 import socket
 import subprocess
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,27 @@ async def webhook_sink() -> AsyncIterator[WebhookSink]:
         yield sink
     finally:
         await sink._runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def recording_target() -> AsyncIterator[tuple[str, dict[str, list[float]]]]:
+    """A 127.0.0.1 target answering every GET 200 and recording when each path was requested
+    (tests name the path after the probing service): who probed, when, how often."""
+    seen: dict[str, list[float]] = defaultdict(list)  # an unprobed path reads as no runs
+
+    async def handle(request: web.Request) -> web.Response:
+        seen[request.path.lstrip("/")].append(time.time())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, backlog=2048).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
+    finally:
+        await runner.cleanup()
 
 
 async def poll(check: Callable[[], Awaitable[T | None]], timeout: float, what: str,

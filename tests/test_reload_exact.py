@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from harness.catalog_factory import catalog_dict, write_catalog
+from harness.stack import recording_target
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.runtime.plan import start_offset
 
@@ -31,23 +30,8 @@ KEEP, UPDATE, REMOVE, ADD = range(0, 600), range(600, 900), range(900, 1000), ra
 
 @pytest.fixture
 async def arrivals() -> AsyncIterator[tuple[str, dict[str, list[float]]]]:
-    """A target recording when each path was requested (path = the probing service)."""
-    seen: dict[str, list[float]] = defaultdict(list)
-
-    async def handle(request: web.Request) -> web.Response:
-        seen[request.path.lstrip("/")].append(time.time())
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=2048)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
-    finally:
-        await runner.cleanup()
+    async with recording_target() as target:
+        yield target
 
 
 def _catalog(url: str, services: range | list[int], timeout_of: dict[int, str]) -> dict:  # type: ignore[type-arg]

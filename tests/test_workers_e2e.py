@@ -15,18 +15,17 @@ import os
 import signal
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from harness.catalog_factory import catalog_dict, write_catalog
 from harness.dozor_process import DozorProcess
-from harness.stack import free_port, poll
+from harness.stack import free_port, poll, recording_target
 from harness.tools import ROOT, metrics_body, promtool_check_metrics, samples
 from monitor.runtime.plan import start_offset
 from monitor.runtime.shard import owner
@@ -40,21 +39,8 @@ TOKEN = "workers-heartbeat-token-0123456789"
 
 @pytest.fixture
 async def target() -> AsyncIterator[tuple[str, dict[str, list[float]]]]:
-    seen: dict[str, list[float]] = defaultdict(list)
-
-    async def handle(request: web.Request) -> web.Response:
-        seen[request.path.lstrip("/")].append(time.time())
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
-    finally:
-        await runner.cleanup()
+    async with recording_target() as found:
+        yield found
 
 
 def _catalog(url: str, services: range) -> dict[str, Any]:
