@@ -44,21 +44,13 @@ def tree(pid: int) -> list[int]:
     return found
 
 
-def tree_cpu(pid: int, cpu_seconds: Any) -> float:
+def tree_sum(pid: int, read: Any) -> float:
+    """``read(pid)`` (CPU seconds, RSS MB) summed over the tree; a process gone meanwhile
+    counts nothing."""
     total = 0.0
     for p in tree(pid):
         try:
-            total += cpu_seconds(p)
-        except OSError:
-            continue
-    return total
-
-
-def tree_rss_mb(pid: int, rss_mb: Any) -> float:
-    total = 0.0
-    for p in tree(pid):
-        try:
-            total += rss_mb(p)
+            total += read(p)
         except OSError:
             continue
     return total
@@ -128,7 +120,7 @@ def run(bench: Any, rate: float, run_id: str, workers: str, cpu_seconds: Any,
         startup = time.monotonic() - loaded
         time.sleep(bench.warmup)
         first = snapshot(url)
-        cpu0, t0 = tree_cpu(proc.pid, cpu_seconds), time.time()
+        cpu0, t0 = tree_sum(proc.pid, cpu_seconds), time.time()
         end = t0 + bench.window
         scrapes: list[float] = []
         while bench.scrape_interval and time.time() < end:  # Prometheus' cost, as per core
@@ -139,8 +131,8 @@ def run(bench: Any, rate: float, run_id: str, workers: str, cpu_seconds: Any,
             time.sleep(max(0.0, min(bench.scrape_interval - (time.perf_counter() - s0),
                                     end - time.time())))
         time.sleep(max(0.0, end - time.time()))
-        cpu1, t1 = tree_cpu(proc.pid, cpu_seconds), time.time()
-        rss = tree_rss_mb(proc.pid, rss_mb)
+        cpu1, t1 = tree_sum(proc.pid, cpu_seconds), time.time()
+        rss = tree_sum(proc.pid, rss_mb)
         last = snapshot(url)
         processes = len(tree(proc.pid))
         load = os.getloadavg()
