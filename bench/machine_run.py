@@ -79,6 +79,20 @@ def snapshot(url: str) -> dict[str, Any]:
             "skipped": dict(skipped)}
 
 
+def scrape_until(url: str, end: float, every: float) -> list[float]:
+    """GET ``url`` every ``every`` seconds (0: never) until ``end`` (wall clock), as
+    Prometheus would; returns when ``end`` comes, with each scrape's duration."""
+    took: list[float] = []
+    while every and time.time() < end:
+        s0 = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=120) as response:
+            response.read()
+        took.append(time.perf_counter() - s0)
+        time.sleep(max(0.0, min(every - (time.perf_counter() - s0), end - time.time())))
+    time.sleep(max(0.0, end - time.time()))
+    return took
+
+
 def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
     edges = sorted(buckets)
     if not edges or buckets[edges[-1]] <= 0:
@@ -122,15 +136,7 @@ def run(bench: Any, rate: float, run_id: str, workers: str, cpu_seconds: Any,
         first = snapshot(url)
         cpu0, t0 = tree_sum(proc.pid, cpu_seconds), time.time()
         end = t0 + bench.window
-        scrapes: list[float] = []
-        while bench.scrape_interval and time.time() < end:  # Prometheus' cost, as per core
-            s0 = time.perf_counter()
-            with urllib.request.urlopen(url, timeout=120) as response:
-                response.read()
-            scrapes.append(time.perf_counter() - s0)
-            time.sleep(max(0.0, min(bench.scrape_interval - (time.perf_counter() - s0),
-                                    end - time.time())))
-        time.sleep(max(0.0, end - time.time()))
+        scrapes = scrape_until(url, end, bench.scrape_interval)  # Prometheus' cost, as per core
         cpu1, t1 = tree_sum(proc.pid, cpu_seconds), time.time()
         rss = tree_sum(proc.pid, rss_mb)
         last = snapshot(url)

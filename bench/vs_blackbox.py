@@ -239,16 +239,8 @@ class Bench:
         cpu0, t0 = cpu_seconds(pid), time.time()
         helper0 = cpu_seconds(helper) if helper else 0.0
         targets0 = sum(cpu_seconds(pid) for pid in self.target_pids())
-        scrapes: list[float] = []
-        end = t0 + self.window
-        while self.scrape_interval and scrape and time.time() < end:
-            s0 = time.perf_counter()
-            with urllib.request.urlopen(scrape, timeout=60) as response:
-                response.read()
-            scrapes.append(time.perf_counter() - s0)
-            time.sleep(max(0.0, min(self.scrape_interval - (time.perf_counter() - s0),
-                                    end - time.time())))
-        time.sleep(max(0.0, end - time.time()))
+        scrapes = machine_run.scrape_until(scrape, t0 + self.window,
+                                           self.scrape_interval if scrape else 0.0)
         cpu1, t1 = cpu_seconds(pid), time.time()
         extra: dict[str, Any] = {"scrapes": len(scrapes),
                                  "scrape_s_max": round(max(scrapes), 3) if scrapes else None}
