@@ -322,7 +322,8 @@ class Supervisor:
                                        timeout=SCRAPE_TIMEOUT) as got:
                 got.raise_for_status()
                 return await got.text()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            # A worker killed mid-answer: a reset or a cut body, not only a ClientError.
             # Its share is missing from this scrape: absent, never stale or doubled.
             self._log.warning("worker's metrics unavailable", worker=worker.name,
                               error=f"{type(exc).__name__}: {exc}")
