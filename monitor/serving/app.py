@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from monitor.serving.passwords import PasswordCheck, Verdict
 from monitor.serving.security import WebSecurity
 
 
@@ -20,11 +21,12 @@ def make_app(
     behind_supervisor: bool = False,
 ) -> web.Application:
     sec = security or WebSecurity()
+    passwords = sec.password_check()
 
     async def metrics(request: web.Request) -> web.StreamResponse:
-        if not sec.check_basic(request.headers.get("Authorization")):
-            return web.Response(status=401, text="unauthorized\n",
-                                headers={"WWW-Authenticate": 'Basic realm="dozor"'})
+        refused = await _refused(passwords, request)
+        if refused is not None:
+            return refused
         # Rendering is CPU work that grows with the catalog: it comes in ~1 ms slices on the
         # loop, so probes keep firing and reading in between (a render thread would hold the
         # GIL in 5 ms turns and delay every probe's reads for the whole render), and each
@@ -58,7 +60,27 @@ def make_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/-/reload", do_reload)
     app.router.add_routes(routes)
+
+    async def close_passwords(_: web.Application) -> None:
+        passwords.close()
+
+    app.on_cleanup.append(close_passwords)
     return app
+
+
+async def _refused(passwords: PasswordCheck, request: web.Request) -> web.Response | None:
+    """None when the request may go on; else the answer (401, 429 or 503)."""
+    verdict = await passwords.check(request.headers.get("Authorization"), request.remote)
+    if verdict is Verdict.ALLOWED:
+        return None
+    if verdict is Verdict.LIMITED:
+        return web.Response(status=429, text="too many failed logins from this address\n",
+                            headers={"Retry-After": str(passwords.retry_after(request.remote))})
+    if verdict is Verdict.BUSY:
+        return web.Response(status=503, text="too many logins being checked; try again\n",
+                            headers={"Retry-After": "1"})
+    return web.Response(status=401, text="unauthorized\n",
+                        headers={"WWW-Authenticate": 'Basic realm="dozor"'})
 
 
 CLIENT_HEADER = "X-Dozor-Client"  # the client's address, set by the supervisor's proxy

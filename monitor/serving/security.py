@@ -7,20 +7,20 @@ A web config file (``--web-config``) may enable TLS and basic auth for ``/metric
 
 ``/-/reload`` is off unless a reload token file (``--reload-token-file``) is given; then it
 needs ``Authorization: Bearer <token>``. ``/healthz`` stays open: it says nothing but "ok".
+Passwords are checked off the event loop, bounded and rate-limited: see passwords.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import bcrypt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from monitor.serving.passwords import PasswordCheck, PasswordLimits, bcrypt_cost, dummy_hash
 
 
 class WebConfigError(Exception):
@@ -42,7 +42,7 @@ class _WebConfigFile(BaseModel):
     @classmethod
     def _bcrypt_only(cls, users: dict[str, str]) -> dict[str, str]:
         for user, hashed in users.items():
-            if not hashed.startswith(("$2a$", "$2b$", "$2y$")):
+            if not hashed.startswith(("$2a$", "$2b$", "$2y$")) or not _has_cost(hashed):
                 raise ValueError(f"user {user!r}: expected a bcrypt hash ($2b$...), "
                                  "not a plain password; make one with `htpasswd -nBC 12 USER`")
         return users
@@ -53,21 +53,16 @@ class WebSecurity:
     ssl_context: ssl.SSLContext | None = None
     users: dict[str, bytes] | None = None  # user -> bcrypt hash
     reload_token: str | None = None
+    # What an unknown user's password is checked against: the dearest configured cost.
+    dummy_hash: bytes = field(init=False, repr=False, default=b"")
 
-    def check_basic(self, header: str | None) -> bool:
-        if not self.users:
-            return True
-        if header is None or not header.startswith("Basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        hashed = self.users.get(user)
-        # Unknown users still pay a bcrypt check, so timing does not reveal who exists.
-        candidate = hashed if hashed is not None else _DUMMY_HASH
-        ok = bcrypt.checkpw(password.encode(), candidate)
-        return ok and hashed is not None
+    def __post_init__(self) -> None:
+        if self.users:
+            object.__setattr__(self, "dummy_hash", dummy_hash(self.users))
+
+    def password_check(self, limits: PasswordLimits | None = None) -> PasswordCheck:
+        """A checker for one listener (its own pool, rate limits and remembered logins)."""
+        return PasswordCheck(self.users or {}, self.dummy_hash, limits)
 
     def check_token(self, header: str | None) -> bool:
         if self.reload_token is None or header is None or not header.startswith("Bearer "):
@@ -75,7 +70,11 @@ class WebSecurity:
         return hmac.compare_digest(header[7:].encode(), self.reload_token.encode())
 
 
-_DUMMY_HASH = bcrypt.hashpw(b"dozor", bcrypt.gensalt(4))
+def _has_cost(hashed: str) -> bool:
+    try:
+        return 4 <= bcrypt_cost(hashed.encode()) <= 31
+    except ValueError:
+        return False
 
 
 def load_web_security(web_config: Path | None, reload_token_file: Path | None) -> WebSecurity:
