@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor.catalog import Catalog, CatalogError, load_catalog
+from monitor.listener.args import add_listener_arguments, limits_from_args
 from monitor.runtime.daemon import Daemon, DaemonOptions, dozor_version
 from monitor.runtime.kind_args import add_arguments as add_kind_arguments
 from monitor.runtime.kind_args import settings_from_args
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_workers, default=None,
                      help="N or 'auto' (one per core): probe in N worker processes under one "
                      "supervisor that serves the merged /metrics (default: one process)")
+    add_listener_arguments(run)
     run.add_argument("--worker-timeout", type=float, default=60.0,
                      help="seconds each worker may take to load a catalog on reload "
                      "(default 60); a worker that does not answer fails the reload")
@@ -372,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_options = DaemonOptions(
             config=args.config, host=args.listen[0], port=args.listen[1],
             location=args.location, grace=args.grace, shard=args.shard,
-            state_file=args.state_file, security=security, runtime=settings_from_args(args))
+            state_file=args.state_file, security=security, runtime=settings_from_args(args),
+            limits=limits_from_args(args))
         if args.workers is not None:
             if args.shard.count != 1:
                 print("dozor run: --workers does not combine with --shard: run one replica "

@@ -13,8 +13,7 @@ import contextlib
 import datetime as dt
 import inspect
 import re
-import ssl
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +105,9 @@ class KindOption:
     listener: bool = False
 
 
+Listen = Callable[[web.Application, str, int], Awaitable[tuple[web.AppRunner, int]]]
+
+
 @dataclass(frozen=True)
 class RuntimeSettings:
     """What the daemon hands a kind's runtime when it creates it."""
@@ -119,8 +121,10 @@ class RuntimeSettings:
     # nights, weekends and public holidays are not). probes/ may not import monitor/, so the
     # daemon hands it over; None: every instant counts as business time.
     is_business_time: Callable[[dt.datetime, str], bool] | None = None
-    # The daemon's TLS (its web config), for a runtime that opens a listener of its own.
-    ssl_context: ssl.SSLContext | None = None
+    # Opens a listener for a runtime's own routes with the daemon's TLS and connection limits
+    # (timeouts, caps): returns its runner, to clean up, and the port it got. None: the
+    # runtime may not listen (it serves through the daemon's port only).
+    listen: Listen | None = None
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from harness.catalog_factory import catalog_dict, write_catalog
+from monitor.listener import address_key
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.serving.passwords import (
     PasswordCheck,
     PasswordLimits,
     Verdict,
-    address_key,
     bcrypt_cost,
 )
 from monitor.serving.security import WebSecurity, load_web_security

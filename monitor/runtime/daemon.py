@@ -22,6 +22,7 @@ import structlog
 from aiohttp import web
 
 from monitor.catalog import Catalog, CatalogError, load_catalog
+from monitor.listener import ConnectionLimits, GuardedSite, serve
 from monitor.localtime.hours import BUSINESS, hours_label
 from monitor.localtime.maintenance import maintenance_now
 from monitor.runtime.plan import JobSpec, plan_jobs
@@ -60,6 +61,8 @@ class DaemonOptions:
     shard: Shard = Shard(0, 1)  # noqa: RUF009 - frozen, safe to share
     state_file: Path | None = None  # last successes and confirmation state across restarts
     security: WebSecurity = WebSecurity()  # noqa: RUF009 - frozen; TLS/basic auth/reload token
+    # Every TCP listener's timeouts and connection caps (monitor.listener).
+    limits: ConnectionLimits = ConnectionLimits()  # noqa: RUF009 - frozen
     # Kinds' runtimes (the browser): failure artifacts and the kinds' own flags.
     runtime: RuntimeSettings = RuntimeSettings()  # noqa: RUF009 - frozen
     # A worker under ``dozor run --workers`` (monitor.supervisor): its name labels its
@@ -78,6 +81,7 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._runner: web.AppRunner | None = None
         self.port = options.port
+        self.listeners: list[GuardedSite] = []  # every TCP port open, for their stats
         self._in_maintenance: set[str] = set()
         self.user_agent = f"Dozor/{dozor_version()} (+24/7 e-service monitor)"
         self.metrics = Metrics(options.location, dozor_version(), shard=str(options.shard),
@@ -85,9 +89,9 @@ class Daemon:
         self._http = new_http_session(user_agent=self.user_agent)
         # One runtime per kind that has one; each launches nothing until a run needs it.
         # Besides the flags, a runtime gets the business calendar (probes/ may not import
-        # monitor/) and the daemon's TLS, for a listener of its own.
+        # monitor/) and a way to open a listener of its own, guarded as the daemon's port is.
         settings = dataclasses.replace(options.runtime, is_business_time=_is_business_time,
-                                       ssl_context=options.security.ssl_context)
+                                       listen=self.listen)
         self._runtimes: dict[type, KindRuntime] = {}
         self._runtime_kinds: dict[str, KindRuntime] = {}
         for kind in KINDS:
@@ -126,23 +130,25 @@ class Daemon:
         for runtime in self._runtimes.values():
             await runtime.start()
         routes = [route for runtime in self._runtimes.values() for route in runtime.routes()]
-        self._runner = web.AppRunner(
-            make_app(self.metrics.stream, self.reload, self.options.security, routes,
-                     behind_supervisor=bool(self.options.worker)),
-            access_log=None)
-        await self._runner.setup()
-        site: web.BaseSite
-        if self.options.unix_socket is not None:
-            site = web.UnixSite(self._runner, str(self.options.unix_socket))
+        app = make_app(self.metrics.stream, self.reload, self.options.security, routes,
+                       behind_supervisor=bool(self.options.worker))
+        if self.options.unix_socket is not None:  # a worker's: only its supervisor connects
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            await web.UnixSite(self._runner, str(self.options.unix_socket)).start()
         else:
-            site = web.TCPSite(self._runner, self.options.host, self.options.port,
-                               ssl_context=self.options.security.ssl_context)
-        await site.start()
-        sockets = self._runner.addresses
-        if sockets and isinstance(sockets[0], tuple):
-            self.port = int(sockets[0][1])
+            self._runner, self.port = await self.listen(app, self.options.host,
+                                                        self.options.port)
         self._log.info("dozor started", url=self.url, location=self.options.location,
                        services=len(catalog.services), probes=len(self.scheduler.jobs))
+
+    async def listen(self, app: web.Application, host: str, port: int
+                     ) -> tuple[web.AppRunner, int]:
+        """Serve ``app`` on host:port with the daemon's TLS and connection limits."""
+        runner, site = await serve(app, host, port, ssl_context=self.options.security.ssl_context,
+                                   limits=self.options.limits)
+        self.listeners.append(site)
+        return runner, site.port
 
     def _apply(self, catalog: Catalog, event: str = "catalog applied") -> None:
         catalog = self.options.shard.select(catalog)

@@ -21,7 +21,6 @@ import base64
 import binascii
 import enum
 import hashlib
-import ipaddress
 import os
 import time
 from collections import OrderedDict
@@ -30,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import bcrypt
+
+from monitor.listener import address_key
 
 
 class Verdict(enum.Enum):
@@ -63,22 +64,6 @@ def dummy_hash(users: Mapping[str, bytes]) -> bytes:
     """A hash for unknown users that costs what the dearest real one costs."""
     cost = max((bcrypt_cost(h) for h in users.values()), default=4)
     return bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(cost))
-
-
-def address_key(address: str | None) -> str:
-    """Whose failures these are: the address, or its /64 for IPv6 (one subscriber's
-    allocation, which an attacker could otherwise walk through)."""
-    if not address:
-        return ""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
-    return str(ip)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from monitor.catalog import CatalogError
+from monitor.listener.args import add_listener_arguments, limits_from_args
 from monitor.status.service import StatusOptions, start_status
 
 
@@ -46,13 +47,15 @@ def add_arguments(p: argparse.ArgumentParser, listen: object) -> None:
                    help="per-client burst (default 60)")
     p.add_argument("--query-timeout", type=_at_least(1), default=60.0,
                    help="seconds per Prometheus query (default 60)")
+    add_listener_arguments(p)
 
 
 def options_from_args(args: argparse.Namespace) -> StatusOptions:
     return StatusOptions(prometheus=args.prometheus, host=args.listen[0], port=args.listen[1],
                          config=args.config, public_url=args.public_url, refresh=args.refresh,
                          window_refresh=args.window_refresh, rate=args.rate_limit,
-                         burst=args.burst, query_timeout=args.query_timeout)
+                         burst=args.burst, query_timeout=args.query_timeout,
+                         limits=limits_from_args(args))
 
 
 async def _serve(options: StatusOptions) -> int:

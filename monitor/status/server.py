@@ -101,7 +101,8 @@ class Site:
     # --- the app ---------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[middleware(  # type: ignore[list-item]
+        # Every page is a GET: no body is needed, so none is accepted (beyond a small slack).
+        app = web.Application(client_max_size=1024, middlewares=[middleware(  # type: ignore[list-item]
             self.limit, self._refused, self._error)])
         page = self._page
         app.router.add_get("/", page(lambda s, r, now: self._html("home.html",

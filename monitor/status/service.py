@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from monitor.catalog import load_catalog
+from monitor.listener import ConnectionLimits, serve
 from monitor.status.refresher import DEFAULT_WINDOW, Refresher, RefreshSettings
 from monitor.status.server import Site, SiteSettings
 
@@ -26,6 +27,7 @@ class StatusOptions:
     rate: float = 20.0
     burst: float = 60.0
     query_timeout: float = 60.0
+    limits: ConnectionLimits = ConnectionLimits()  # noqa: RUF009 - frozen
 
 
 class StatusServer:
@@ -51,8 +53,6 @@ async def start_status(options: StatusOptions) -> StatusServer:
         query_timeout=options.query_timeout), catalog)
     url = options.public_url or f"http://{options.host}:{options.port}"
     site = Site(refresher, SiteSettings(public_url=url, rate=options.rate, burst=options.burst))
-    runner = web.AppRunner(site.app(), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, options.host, options.port).start()
+    runner, _ = await serve(site.app(), options.host, options.port, limits=options.limits)
     task = asyncio.create_task(refresher.run(), name="status-refresh")
     return StatusServer(site, runner, task, f"http://{options.host}:{options.port}/")

@@ -40,6 +40,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import generate_latest
 
+from monitor.listener import GuardedSite, serve
 from monitor.runtime.daemon import DaemonOptions
 from monitor.runtime.shard import Shard
 from monitor.serving.app import cannot_listen, make_app
@@ -106,6 +107,7 @@ class Supervisor:
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._runners: list[web.AppRunner] = []
+        self.listeners: list[GuardedSite] = []  # every TCP port open, for their stats
 
     @property
     def workers(self) -> tuple[WorkerProcess, ...]:
@@ -197,24 +199,23 @@ class Supervisor:
         # "any own listener" is exact.)
         forward = [] if own else [web.route("*", "/{tail:.*}", forwarder(lambda: self._workers))]
         app = make_app(self._stream, self.reload, security, forward)
-        runner = web.AppRunner(app, access_log=None)
+        runner, site = await serve(app, self.options.daemon.host, self.options.daemon.port,
+                                   ssl_context=security.ssl_context,
+                                   limits=self.options.daemon.limits)
         self._runners.append(runner)
-        await runner.setup()
-        site = web.TCPSite(runner, self.options.daemon.host, self.options.daemon.port,
-                           ssl_context=security.ssl_context)
-        await site.start()
-        if runner.addresses:
-            self.port = int(runner.addresses[0][1])
+        self.listeners.append(site)
+        self.port = site.port
         # A kind's own listener (--heartbeat-listen): here, forwarding its routes only.
         for flag in own:
             address = self.options.daemon.runtime.options[flag]
             app_own = web.Application(client_max_size=1024)
             app_own.router.add_route("*", "/{tail:.*}", forwarder(lambda: self._workers))
-            own_runner = web.AppRunner(app_own, access_log=None)
-            self._runners.append(own_runner)
-            await own_runner.setup()
             host, port = address
-            await web.TCPSite(own_runner, host, port, ssl_context=security.ssl_context).start()
+            own_runner, own_site = await serve(app_own, host, port,
+                                               ssl_context=security.ssl_context,
+                                               limits=self.options.daemon.limits)
+            self._runners.append(own_runner)
+            self.listeners.append(own_site)
             self._log.info("listener for a kind's routes started", option=flag, host=host,
                            port=port)
 

@@ -34,7 +34,7 @@ class HeartbeatRuntime(RuntimeBase):
         self.endpoint = PingEndpoint(self.store)
         self._is_business = settings.is_business_time or always_business
         self._listen: tuple[str, int] | None = settings.options.get(LISTEN_OPTION)
-        self._ssl = settings.ssl_context
+        self._serve = settings.listen
         self._runner: web.AppRunner | None = None
         self.port: int | None = None  # of the own listener, once open
         self._log = structlog.get_logger("dozor.heartbeat")
@@ -49,14 +49,12 @@ class HeartbeatRuntime(RuntimeBase):
     async def start(self) -> None:
         if self._listen is None:
             return
+        if self._serve is None:
+            raise RuntimeError(f"--{LISTEN_OPTION} needs the daemon's listener factory")
         app = web.Application(client_max_size=1024)
         app.router.add_routes(self.endpoint.routes())
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
         host, port = self._listen
-        await web.TCPSite(self._runner, host, port, ssl_context=self._ssl).start()
-        addresses = self._runner.addresses
-        self.port = int(addresses[0][1]) if addresses else port
+        self._runner, self.port = await self._serve(app, host, port)
         self._log.info("heartbeat listener started", host=host, port=self.port)
 
     def judge(self, service: str, probe: str, now: float) -> ProbeResult:
