@@ -65,6 +65,12 @@ CONFIG_LAST_RELOAD_SUCCESSFUL = "dozor_config_last_reload_successful"
 CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS = "dozor_config_last_reload_success_timestamp_seconds"
 BUILD_INFO = "dozor_build_info"
 SHARD_INFO = "dozor_shard_info"
+# The process that owns a TCP port (the daemon, or the supervisor under --workers), per port
+# ``listen`` (HOST:PORT): its connections (monitor/listener) and the basic-auth logins checked.
+HTTP_CONNECTIONS_OPEN = "dozor_http_connections_open"
+HTTP_CONNECTIONS_REFUSED_TOTAL = "dozor_http_connections_refused_total"
+HTTP_CONNECTIONS_TIMED_OUT_TOTAL = "dozor_http_connections_timed_out_total"
+HTTP_LOGINS_TOTAL = "dozor_http_logins_total"
 # The supervisor of `dozor run --workers N` (monitor/supervisor), beside its workers' series.
 WORKER_UP = "dozor_worker_up"
 WORKER_RESTARTS_TOTAL = "dozor_worker_restarts_total"

@@ -18,6 +18,7 @@ import pytest
 from harness.catalog_factory import catalog_dict, write_catalog
 from harness.dozor_process import DozorProcess
 from harness.stack import free_port, poll, spawn, stop_process
+from harness.tools import metrics_body, promtool_check_metrics, samples
 
 pytestmark = pytest.mark.e2e
 
@@ -29,8 +30,8 @@ PARTIAL = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 
 @asynccontextmanager
 async def _dozor_run(tmp_path: Path, extra: tuple[str, ...], own: bool
-                     ) -> AsyncIterator[tuple[int, str]]:
-    """The guarded port and a path that answers there."""
+                     ) -> AsyncIterator[tuple[int, str, str | None]]:
+    """The guarded port, a path that answers there, and the /metrics that tells of it."""
     cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(["http://127.0.0.1:1/"]))
     own_port = free_port()
     flags = extra + LIMITS
@@ -39,13 +40,15 @@ async def _dozor_run(tmp_path: Path, extra: tuple[str, ...], own: bool
     proc = DozorProcess(cfg, "e2e", tmp_path / "dozor.log", extra=flags)
     await proc.start()
     try:
-        yield (own_port, "/ping/not-a-token-of-anyone-here") if own else (proc.port, "/healthz")
+        metrics = proc.url
+        yield ((own_port, "/ping/not-a-token-of-anyone-here", metrics) if own
+               else (proc.port, "/healthz", metrics))
     finally:
         await proc.close()
 
 
 @asynccontextmanager
-async def _dozor_status(tmp_path: Path) -> AsyncIterator[tuple[int, str]]:
+async def _dozor_status(tmp_path: Path) -> AsyncIterator[tuple[int, str, str | None]]:
     port = free_port()
     popen = spawn([sys.executable, "-m", "monitor", "status", "--prometheus",
                    "http://127.0.0.1:1", "--listen", f"127.0.0.1:{port}", *LIMITS],
@@ -53,7 +56,7 @@ async def _dozor_status(tmp_path: Path) -> AsyncIterator[tuple[int, str]]:
     try:
         await poll(lambda: _status(port, "/api/v1/", "127.0.0.1", quiet=True), HANG,
                    "dozor status to answer")
-        yield port, "/api/v1/"
+        yield port, "/api/v1/", None  # the status page exports no metrics
     finally:
         stop_process(popen)
 
@@ -90,7 +93,7 @@ LISTENERS = {
 @pytest.mark.parametrize("listener", list(LISTENERS))
 async def test_every_listener_caps_and_times_out_half_open_connections(
         tmp_path: Path, listener: str) -> None:
-    async with LISTENERS[listener](tmp_path) as (port, path):
+    async with LISTENERS[listener](tmp_path) as (port, path, metrics):
         served = await _status(port, path, "127.0.0.1")
         assert served is not None and served != 503
         hogs = []
@@ -112,3 +115,12 @@ async def test_every_listener_caps_and_times_out_half_open_connections(
             assert await _read_until_closed(reader) == b""
             writer.close()
         assert await _status(port, path, "127.0.0.2") == served
+        if metrics is not None:  # the process that owns the port tells what it refused
+            body = await metrics_body(metrics)
+            check = promtool_check_metrics(body)
+            assert check.returncode == 0, check.stdout + check.stderr
+            got = samples(body)
+            listen = ("listen", f"127.0.0.1:{port}")
+            assert got[("dozor_http_connections_refused_total",
+                        frozenset({listen, ("reason", "max_per_address")}))] == 1.0
+            assert got[("dozor_http_connections_timed_out_total", frozenset({listen}))] == 3.0

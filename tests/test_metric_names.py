@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import ClassVar
 
 import pytest
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 import monitor.report.collect
 from monitor import metric_names
@@ -28,6 +28,7 @@ from monitor.report.client import Series
 from monitor.report.collect import ReportOptions, collect_report
 from monitor.rules import render_rules
 from monitor.serving.metrics import Metrics, duration_buckets
+from monitor.serving.ports import PortMetrics
 from monitor.supervisor.metrics import SupervisorMetrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,14 @@ def _exported() -> dict[str, str]:
     metrics.describe_catalog(catalog)
     # Under `dozor run --workers`, the supervisor's own series join the workers' merged ones.
     supervisor = generate_latest(SupervisorMetrics(["0"]).registry).decode()
-    return _families(metrics.render().decode() + supervisor)
+    return _families(metrics.render().decode() + supervisor + _ports())
+
+
+def _ports() -> str:
+    """The series of the ports a process owns (the daemon's, or the supervisor's)."""
+    registry = CollectorRegistry()
+    registry.register(PortMetrics(lambda: [], lambda: []))
+    return generate_latest(registry).decode()
 
 
 def _unexported(names: set[str], exported: dict[str, str]) -> list[str]:
@@ -153,7 +161,7 @@ def test_every_family_is_declared_before_any_run() -> None:
     fresh = Metrics("test", "0", duration_buckets(catalog))
     supervisor = set(_families(generate_latest(SupervisorMetrics(["0"]).registry).decode()))
     assert supervisor == {metric_names.WORKER_UP, metric_names.WORKER_RESTARTS_TOTAL}
-    daemon = metric_names.EXPORTED - supervisor
+    daemon = metric_names.EXPORTED - supervisor - set(_families(_ports()))
     assert set(_families(fresh.render().decode())) == daemon
     assert set(_families(generate_latest(fresh.registry).decode())) == daemon
 

@@ -63,6 +63,12 @@ class GuardedSite(web.BaseSite):
         return f"{scheme}://{self._host}:{self.port}"
 
     @property
+    def address(self) -> str:
+        """HOST:PORT as listened on (the port bound, if 0 was asked for)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{host}:{self.port}"
+
+    @property
     def port(self) -> int:
         server = self._server
         if isinstance(server, asyncio.Server) and server.sockets:

@@ -29,8 +29,10 @@ from monitor.runtime.plan import JobSpec, plan_jobs
 from monitor.runtime.scheduler import ProbeScheduler
 from monitor.runtime.shard import Shard
 from monitor.runtime.state import StateFileError, load_kinds, load_state, save_state
-from monitor.serving.app import make_app
+from monitor.serving.app import PASSWORDS, make_app
 from monitor.serving.metrics import Metrics, duration_buckets
+from monitor.serving.passwords import PasswordCheck
+from monitor.serving.ports import PortMetrics
 from monitor.serving.security import WebSecurity
 from probes import KINDS, KindRuntime, RuntimeJob, RuntimeSettings, new_http_session
 
@@ -82,10 +84,13 @@ class Daemon:
         self._runner: web.AppRunner | None = None
         self.port = options.port
         self.listeners: list[GuardedSite] = []  # every TCP port open, for their stats
+        self._logins: list[PasswordCheck] = []  # their basic-auth checkers
         self._in_maintenance: set[str] = set()
         self.user_agent = f"Dozor/{dozor_version()} (+24/7 e-service monitor)"
         self.metrics = Metrics(options.location, dozor_version(), shard=str(options.shard),
                                worker=options.worker)
+        if options.unix_socket is None:  # a worker owns no port: its supervisor does
+            self.metrics.add_ports(PortMetrics(lambda: self.listeners, lambda: self._logins))
         self._http = new_http_session(user_agent=self.user_agent)
         # One runtime per kind that has one; each launches nothing until a run needs it.
         # Besides the flags, a runtime gets the business calendar (probes/ may not import
@@ -148,6 +153,8 @@ class Daemon:
         runner, site = await serve(app, host, port, ssl_context=self.options.security.ssl_context,
                                    limits=self.options.limits)
         self.listeners.append(site)
+        if PASSWORDS in app:
+            self._logins.append(app[PASSWORDS])
         return runner, site.port
 
     def _apply(self, catalog: Catalog, event: str = "catalog applied") -> None:

@@ -65,7 +65,12 @@ def make_app(
         passwords.close()
 
     app.on_cleanup.append(close_passwords)
+    app[PASSWORDS] = passwords
     return app
+
+
+# The app's basic-auth checker, for the port's series (monitor.serving.ports).
+PASSWORDS = web.AppKey("passwords", PasswordCheck)
 
 
 async def _refused(passwords: PasswordCheck, request: web.Request) -> web.Response | None:

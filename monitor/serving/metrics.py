@@ -31,6 +31,7 @@ from monitor import metric_names as n
 from monitor.catalog import Catalog
 from monitor.localtime.hours import BUSINESS, OFFHOURS
 from monitor.serving.exposition import Families, Family, ProbeTable, label_text
+from monitor.serving.ports import PortMetrics
 from probes import KINDS, KindMetric, KindRuntime, Phase, ProbeResult, Reason
 
 PROBE_LABELS = ("service", "probe", "location")
@@ -347,6 +348,10 @@ class Metrics:
         self.probes.remove(labels)
         _remove(self.time_to_result, labels)
         _remove(self.cert_expiry, (service, probe))
+
+    def add_ports(self, ports: PortMetrics) -> None:
+        """The series of the TCP ports this process owns (not a worker's: its supervisor's)."""
+        self._rest.register(ports)
 
     def add_runtime(self, kind: str, runtime: KindRuntime) -> None:
         """Read kind ``kind``'s daemon-wide metrics from ``runtime`` at every scrape."""

@@ -85,7 +85,8 @@ class PasswordCheck:
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._good: OrderedDict[bytes, None] = OrderedDict()
         self._key = os.urandom(32)  # the remembered digests mean nothing outside this process
-        self.bcrypt_checks = 0  # how many reached bcrypt (for tests and curiosity)
+        self.bcrypt_checks = 0  # how many reached bcrypt
+        self.verdicts = dict.fromkeys(Verdict, 0)  # every check's outcome, for /metrics
 
     @property
     def enabled(self) -> bool:
@@ -100,6 +101,11 @@ class PasswordCheck:
         return max(1, int(missing * 60.0 / self.limits.failures_per_minute + 0.999))
 
     async def check(self, header: str | None, client: str | None) -> Verdict:
+        verdict = await self._check(header, client)
+        self.verdicts[verdict] += 1
+        return verdict
+
+    async def _check(self, header: str | None, client: str | None) -> Verdict:
         if not self._users:
             return Verdict.ALLOWED
         credentials = _parse(header)

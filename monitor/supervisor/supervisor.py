@@ -43,7 +43,9 @@ from prometheus_client import generate_latest
 from monitor.listener import GuardedSite, serve
 from monitor.runtime.daemon import DaemonOptions
 from monitor.runtime.shard import Shard
-from monitor.serving.app import cannot_listen, make_app
+from monitor.serving.app import PASSWORDS, cannot_listen, make_app
+from monitor.serving.passwords import PasswordCheck
+from monitor.serving.ports import PortMetrics
 from monitor.serving.security import WebSecurity
 from monitor.supervisor.channel import (
     Abort,
@@ -108,6 +110,8 @@ class Supervisor:
         self._tasks: set[asyncio.Task[None]] = set()
         self._runners: list[web.AppRunner] = []
         self.listeners: list[GuardedSite] = []  # every TCP port open, for their stats
+        self._logins: list[PasswordCheck] = []
+        self._metrics.registry.register(PortMetrics(lambda: self.listeners, lambda: self._logins))
 
     @property
     def workers(self) -> tuple[WorkerProcess, ...]:
@@ -204,6 +208,7 @@ class Supervisor:
                                    limits=self.options.daemon.limits)
         self._runners.append(runner)
         self.listeners.append(site)
+        self._logins.append(app[PASSWORDS])
         self.port = site.port
         # A kind's own listener (--heartbeat-listen): here, forwarding its routes only.
         for flag in own:
