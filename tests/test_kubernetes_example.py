@@ -13,6 +13,7 @@ import yaml
 from harness.tools import require
 from monitor.alertmanager import render_escalation_rules
 from monitor.catalog import load_catalog
+from monitor.cli import _parser
 from monitor.rules import render_rules
 from monitor.runtime.shard import Shard
 
@@ -65,3 +66,16 @@ def test_prometheus_configs_pass_promtool(tmp_path: Path) -> None:
         done = subprocess.run([promtool, "check", "config", str(config)], capture_output=True,
                               text=True, timeout=60, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_container_runs_with_flags_dozor_accepts() -> None:
+    """The example's args are real `dozor run` flags with valid values (a typo would crash
+    the pod at start), and the listener's limits are set explicitly."""
+    for sts in _sets():
+        container = sts["spec"]["template"]["spec"]["containers"][0]
+        args = [a.replace("$(POD_INDEX)", "0").replace("$(SHARDS)", "4")
+                for a in container["args"]]
+        parsed = _parser().parse_args(args)
+        assert parsed.max_connections < 1024 and parsed.max_connections_per_address < 64
+        assert parsed.header_timeout <= 30
+        assert container["resources"]["limits"]["memory"]
