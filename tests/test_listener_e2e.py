@@ -7,13 +7,16 @@ are closed by the header timeout. Loopback only; 127.0.0.2 plays the hostile cli
 from __future__ import annotations
 
 import asyncio
+import base64
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+import bcrypt
 import pytest
+import yaml
 
 from harness.catalog_factory import catalog_dict, write_catalog
 from harness.dozor_process import DozorProcess
@@ -124,3 +127,39 @@ async def test_every_listener_caps_and_times_out_half_open_connections(
             assert got[("dozor_http_connections_refused_total",
                         frozenset({listen, ("reason", "max_per_address")}))] == 1.0
             assert got[("dozor_http_connections_timed_out_total", frozenset({listen}))] == 3.0
+
+
+@pytest.mark.parametrize("workers", [(), ("--workers", "2")], ids=["one-process", "workers"])
+async def test_a_password_flood_is_limited_by_the_running_daemon(
+        tmp_path: Path, workers: tuple[str, ...]) -> None:
+    web_config = tmp_path / "web.yml"
+    web_config.write_text(yaml.safe_dump({"basic_auth_users": {
+        "prom": bcrypt.hashpw(b"s3cret-pass", bcrypt.gensalt(4)).decode()}}))
+    cfg = write_catalog(tmp_path / "c.yaml", catalog_dict(["http://127.0.0.1:1/"]))
+    proc = DozorProcess(cfg, "e2e", tmp_path / "dozor.log",
+                        extra=("--web-config", str(web_config), *workers))
+    await proc.start()
+    try:
+        url = proc.url + "/metrics"
+        wrong = [await _auth_get(url, ("prom", f"guess{i}"), "127.0.0.2") for i in range(12)]
+        assert wrong == [401] * 10 + [429] * 2
+        assert await _auth_get(url, ("prom", "s3cret-pass"), "127.0.0.1") == 200
+        async with aiohttp.ClientSession() as s, s.get(
+                url, headers={"Authorization": _basic("prom", "s3cret-pass")}) as r:
+            got = samples(await r.read())
+        assert got[("dozor_http_logins_total", frozenset({("result", "limited")}))] == 2.0
+        assert got[("dozor_http_logins_total", frozenset({("result", "denied")}))] == 10.0
+    finally:
+        await proc.close()
+
+
+async def _auth_get(url: str, auth: tuple[str, str], source: str) -> int:
+    connector = aiohttp.TCPConnector(local_addr=(source, 0))
+    async with aiohttp.ClientSession(connector=connector) as s, s.get(
+            url, headers={"Authorization": _basic(*auth)}) as r:
+        await r.read()
+        return r.status
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
