@@ -24,11 +24,12 @@ from monitor import metric_names
 from monitor.alertmanager import render_escalation_rules
 from monitor.catalog import Catalog, load_catalog
 from monitor.dashboards import render_dashboards
+from monitor.listener import ConnectionLimits
 from monitor.report.client import Series
 from monitor.report.collect import ReportOptions, collect_report
 from monitor.rules import render_rules
 from monitor.serving.metrics import Metrics, duration_buckets
-from monitor.serving.ports import PortMetrics
+from monitor.serving.ports import Ports
 from monitor.supervisor.metrics import SupervisorMetrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +63,7 @@ def _exported() -> dict[str, str]:
 def _ports() -> str:
     """The series of the ports a process owns (the daemon's, or the supervisor's)."""
     registry = CollectorRegistry()
-    registry.register(PortMetrics(lambda: [], lambda: []))
+    registry.register(Ports(ConnectionLimits(), None))
     return generate_latest(registry).decode()
 
 

@@ -22,17 +22,16 @@ import structlog
 from aiohttp import web
 
 from monitor.catalog import Catalog, CatalogError, load_catalog
-from monitor.listener import ConnectionLimits, GuardedSite, serve
+from monitor.listener import ConnectionLimits
 from monitor.localtime.hours import BUSINESS, hours_label
 from monitor.localtime.maintenance import maintenance_now
 from monitor.runtime.plan import JobSpec, plan_jobs
 from monitor.runtime.scheduler import ProbeScheduler
 from monitor.runtime.shard import Shard
 from monitor.runtime.state import StateFileError, load_kinds, load_state, save_state
-from monitor.serving.app import PASSWORDS, make_app
+from monitor.serving.app import make_app
 from monitor.serving.metrics import Metrics, duration_buckets
-from monitor.serving.passwords import PasswordCheck
-from monitor.serving.ports import PortMetrics
+from monitor.serving.ports import Ports
 from monitor.serving.security import WebSecurity
 from probes import KINDS, KindRuntime, RuntimeJob, RuntimeSettings, new_http_session
 
@@ -83,14 +82,13 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._runner: web.AppRunner | None = None
         self.port = options.port
-        self.listeners: list[GuardedSite] = []  # every TCP port open, for their stats
-        self._logins: list[PasswordCheck] = []  # their basic-auth checkers
+        self.ports = Ports(options.limits, options.security.ssl_context)
         self._in_maintenance: set[str] = set()
         self.user_agent = f"Dozor/{dozor_version()} (+24/7 e-service monitor)"
         self.metrics = Metrics(options.location, dozor_version(), shard=str(options.shard),
                                worker=options.worker)
         if options.unix_socket is None:  # a worker owns no port: its supervisor does
-            self.metrics.add_ports(PortMetrics(lambda: self.listeners, lambda: self._logins))
+            self.metrics.add_ports(self.ports)
         self._http = new_http_session(user_agent=self.user_agent)
         # One runtime per kind that has one; each launches nothing until a run needs it.
         # Besides the flags, a runtime gets the business calendar (probes/ may not import
@@ -150,11 +148,7 @@ class Daemon:
     async def listen(self, app: web.Application, host: str, port: int
                      ) -> tuple[web.AppRunner, int]:
         """Serve ``app`` on host:port with the daemon's TLS and connection limits."""
-        runner, site = await serve(app, host, port, ssl_context=self.options.security.ssl_context,
-                                   limits=self.options.limits)
-        self.listeners.append(site)
-        if PASSWORDS in app:
-            self._logins.append(app[PASSWORDS])
+        runner, site = await self.ports.open(app, host, port)
         return runner, site.port
 
     def _apply(self, catalog: Catalog, event: str = "catalog applied") -> None:

@@ -31,7 +31,7 @@ from monitor import metric_names as n
 from monitor.catalog import Catalog
 from monitor.localtime.hours import BUSINESS, OFFHOURS
 from monitor.serving.exposition import Families, Family, ProbeTable, label_text
-from monitor.serving.ports import PortMetrics
+from monitor.serving.ports import Ports
 from probes import KINDS, KindMetric, KindRuntime, Phase, ProbeResult, Reason
 
 PROBE_LABELS = ("service", "probe", "location")
@@ -349,7 +349,7 @@ class Metrics:
         _remove(self.time_to_result, labels)
         _remove(self.cert_expiry, (service, probe))
 
-    def add_ports(self, ports: PortMetrics) -> None:
+    def add_ports(self, ports: Ports) -> None:
         """The series of the TCP ports this process owns (not a worker's: its supervisor's)."""
         self._rest.register(ports)
 

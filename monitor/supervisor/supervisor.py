@@ -40,12 +40,10 @@ import structlog
 from aiohttp import web
 from prometheus_client import generate_latest
 
-from monitor.listener import GuardedSite, serve
 from monitor.runtime.daemon import DaemonOptions
 from monitor.runtime.shard import Shard
-from monitor.serving.app import PASSWORDS, cannot_listen, make_app
-from monitor.serving.passwords import PasswordCheck
-from monitor.serving.ports import PortMetrics
+from monitor.serving.app import cannot_listen, make_app
+from monitor.serving.ports import Ports
 from monitor.serving.security import WebSecurity
 from monitor.supervisor.channel import (
     Abort,
@@ -109,9 +107,8 @@ class Supervisor:
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._runners: list[web.AppRunner] = []
-        self.listeners: list[GuardedSite] = []  # every TCP port open, for their stats
-        self._logins: list[PasswordCheck] = []
-        self._metrics.registry.register(PortMetrics(lambda: self.listeners, lambda: self._logins))
+        self.ports = Ports(options.daemon.limits, options.daemon.security.ssl_context)
+        self._metrics.registry.register(self.ports)  # the workers own no port
 
     @property
     def workers(self) -> tuple[WorkerProcess, ...]:
@@ -203,12 +200,9 @@ class Supervisor:
         # "any own listener" is exact.)
         forward = [] if own else [web.route("*", "/{tail:.*}", forwarder(lambda: self._workers))]
         app = make_app(self._stream, self.reload, security, forward)
-        runner, site = await serve(app, self.options.daemon.host, self.options.daemon.port,
-                                   ssl_context=security.ssl_context,
-                                   limits=self.options.daemon.limits)
+        runner, site = await self.ports.open(app, self.options.daemon.host,
+                                             self.options.daemon.port)
         self._runners.append(runner)
-        self.listeners.append(site)
-        self._logins.append(app[PASSWORDS])
         self.port = site.port
         # A kind's own listener (--heartbeat-listen): here, forwarding its routes only.
         for flag in own:
@@ -216,11 +210,8 @@ class Supervisor:
             app_own = web.Application(client_max_size=1024)
             app_own.router.add_route("*", "/{tail:.*}", forwarder(lambda: self._workers))
             host, port = address
-            own_runner, own_site = await serve(app_own, host, port,
-                                               ssl_context=security.ssl_context,
-                                               limits=self.options.daemon.limits)
+            own_runner, _ = await self.ports.open(app_own, host, port)
             self._runners.append(own_runner)
-            self.listeners.append(own_site)
             self._log.info("listener for a kind's routes started", option=flag, host=host,
                            port=port)
 
