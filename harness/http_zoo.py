@@ -209,10 +209,11 @@ def _reset(writer: asyncio.StreamWriter) -> None:
 
 
 class ZooResolver(AbstractResolver):
-    """DNS stand-in: names from a table, each lookup taking ``delay`` seconds; any other name
-    fails the way getaddrinfo does for a non-existent one."""
+    """DNS stand-in: names from a table (an address, or a tuple of them in the order
+    getaddrinfo would give them), each lookup taking ``delay`` seconds; any other name fails
+    the way getaddrinfo does for a non-existent one."""
 
-    def __init__(self, names: Mapping[str, str], delay: float = 0.0) -> None:
+    def __init__(self, names: Mapping[str, str | tuple[str, ...]], delay: float = 0.0) -> None:
         self.names = dict(names)
         self.delay = delay
         self.lookups: list[str] = []
@@ -224,9 +225,12 @@ class ZooResolver(AbstractResolver):
         await asyncio.sleep(self.delay)
         if host not in self.names:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        found = self.names[host]
         return [
-            ResolveResult(hostname=host, host=self.names[host], port=port,
-                          family=socket.AF_INET, proto=0, flags=socket.AI_NUMERICHOST)
+            ResolveResult(hostname=host, host=address, port=port,
+                          family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                          proto=0, flags=socket.AI_NUMERICHOST)
+            for address in ((found,) if isinstance(found, str) else found)
         ]
 
     async def close(self) -> None:

@@ -6,7 +6,8 @@ The catalog's probe model, its JSON Schema and the scheduler's lookup are derive
 (see ``_kind``).
 Modules whose names start with ``_`` are private helpers shared by the kinds: ``_tls`` (every
 TLS option, context and certificate question), ``_http_client`` (the timed HTTP session),
-``_stream`` and ``_address`` (TCP/TLS streams), ``_spec`` (durations, regexes, strict models),
+``_stream`` and ``_address`` (TCP/TLS streams), ``_deny`` (the operator's denied networks,
+checked on resolved addresses before any connection), ``_spec`` (durations, regexes, strict models),
 ``_context``/``_result``/``_run`` (the contract between a probe and its caller).
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 
 from probes import browser, heartbeat
 from probes._context import ProbeContext
+from probes._deny import DeniedNetworks
 from probes._http_client import new_http_session
 from probes._kind import (
     Kind,
@@ -71,6 +73,7 @@ __all__ = [
     "PERCENT_PATTERN",
     "PROBES",
     "BrowserSpec",
+    "DeniedNetworks",
     "DnsSpec",
     "Duration",
     "GrpcSpec",

@@ -9,6 +9,8 @@ from typing import Any
 
 import aiohttp
 
+from probes._deny import DeniedNetworks
+
 
 @dataclass(frozen=True, slots=True)
 class ProbeContext:
@@ -21,3 +23,6 @@ class ProbeContext:
     # Whose run this is, for what a run leaves behind (failure artifacts).
     service: str = ""
     probe: str = ""
+    # Where no connection may go (``--deny-networks``), checked on resolved addresses by
+    # each kind right before it connects; the HTTP session's connector holds the same list.
+    deny: DeniedNetworks = DeniedNetworks()  # noqa: RUF009 - frozen

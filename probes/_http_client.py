@@ -37,6 +37,7 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.typedefs import LooseCookies
 from yarl import URL
 
+from probes._deny import DeniedNetworks, refused
 from probes._result import Phase, PhaseRecord
 from probes._run import phase_record
 from probes._tls import earliest_expiry
@@ -122,15 +123,35 @@ class HttpExchange:
             self.cert_expiry = expiry if self.cert_expiry is None else min(self.cert_expiry, expiry)
 
 
+class DeniedConnection(aiohttp.ClientConnectionError):
+    """Every address of a request's host (the URL's or a redirect's) is in a denied network:
+    nothing was connected to. Not a ClientConnectorError, so aiohttp does not try the next
+    address: there is none left that may be tried."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class _TimedConnector(aiohttp.TCPConnector):
     """Splits aiohttp's connection set-up in two timed steps: the TCP connect (the same
     happy-eyeballs call aiohttp makes) and the TLS handshake over that socket (aiohttp's own
     ``_wrap_existing_connection``, which keeps its exception mapping to
     ClientConnectorError / ClientConnectorCertificateError / ClientConnectorSSLError).
 
+    Before connecting it drops the resolved addresses in a denied network (``deny``), from
+    aiohttp's own list, so its retry of the next address never reaches them either, and
+    raises :class:`DeniedConnection` when none is left. Every connection of the session
+    comes here, each redirect hop's too, after resolution (IP literals included).
+
     Relies on aiohttp 3.x internals: ``_create_direct_connection`` calls
     ``_wrap_create_connection(factory, *, addr_infos, req, timeout, client_error, ssl,
-    server_hostname)``. The phase tests fail loudly if that ever stops being called."""
+    server_hostname)`` with the list it retries from. The phase tests fail loudly if that
+    ever stops being called, the deny tests if the list stops being the one retried."""
+
+    def __init__(self, *, deny: DeniedNetworks, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deny = deny
 
     async def _wrap_create_connection(
         self,
@@ -141,6 +162,12 @@ class _TimedConnector(aiohttp.TCPConnector):
         client_error: type[Exception] = aiohttp.ClientConnectorError,
         **kwargs: Any,
     ) -> tuple[asyncio.Transport, ResponseHandler]:
+        if self.deny:
+            allowed, refusals = self.deny.screen(addr_infos)
+            if refusals:
+                addr_infos[:] = allowed
+            if not allowed:
+                raise DeniedConnection(refused(req.host, req.port, refusals))
         exchange = _EXCHANGE.get()
         started = time.perf_counter()
         try:
@@ -240,14 +267,17 @@ def _phase_trace() -> aiohttp.TraceConfig:
 
 
 def new_http_session(
-    *, user_agent: str, resolver: AbstractResolver | None = None
+    *, user_agent: str, resolver: AbstractResolver | None = None,
+    deny: DeniedNetworks = DeniedNetworks(),  # noqa: B008 - frozen
 ) -> aiohttp.ClientSession:
     """The session for all HTTP probes. ``resolver`` is for tests (names that must never
     leave the machine); the daemon uses aiohttp's default (getaddrinfo in a thread).
+    ``deny``: the networks no request may connect into (``--deny-networks``).
 
     No connection limit (the daemon bounds concurrent probes), no aiohttp timeouts (the
     caller applies the probe timeout), no proxy from the environment."""
     connector = _TimedConnector(
+        deny=deny,
         force_close=True,
         use_dns_cache=False,
         limit=0,

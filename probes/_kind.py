@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 from aiohttp import web
 
+from probes._deny import DeniedNetworks
 from probes._run import ProbeFn
 from probes._spec import StrictModel, format_duration
 
@@ -125,6 +126,10 @@ class RuntimeSettings:
     # (timeouts, caps): returns its runner, to clean up, and the port it got. None: the
     # runtime may not listen (it serves through the daemon's port only).
     listen: Listen | None = None
+    # Where no probe may connect (``dozor run --deny-networks``): the daemon gives the same
+    # list to the HTTP session and every run's ProbeContext; a runtime that connects on its
+    # own (the browser's) applies it too.
+    deny: DeniedNetworks = DeniedNetworks()  # noqa: RUF009 - frozen
 
 
 @dataclass(frozen=True)

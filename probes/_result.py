@@ -21,6 +21,9 @@ class Reason(enum.StrEnum):
     ACCESSIBILITY = "accessibility"
     # A heartbeat's job did not report success by its due time plus grace.
     MISSED = "missed"
+    # Every address the target resolved to is in a network the operator denies
+    # (``dozor run --deny-networks``): no connection was attempted.
+    DENIED = "denied"
 
 
 class Phase(enum.StrEnum):

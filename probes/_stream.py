@@ -3,7 +3,9 @@ timed: resolve (zero-ish for an IP literal), connect, tls. The TCP and TLS probe
 HTTP probe has its connector (probes/_http_client.py).
 
 Names resolve through the resolver of the shared HTTP session (``ProbeContext.http``), so the
-daemon has one resolver configuration and tests substitute one table for every kind.
+daemon has one resolver configuration and tests substitute one table for every kind. The
+resolved addresses in a denied network (``ProbeContext.deny``) are dropped before connecting;
+when none is left the stream fails with ``denied``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aiohttp.abc import AbstractResolver
 
 from probes._address import split_address
 from probes._context import ProbeContext
+from probes._deny import DeniedNetworks, refused
 from probes._result import Phase, ProbeResult, Reason
 from probes._tls import earliest_expiry, handshake_failure, version_name
 
@@ -95,10 +98,12 @@ def stream_result(
 
 
 async def open_stream(
-    address: str, resolver: AbstractResolver, phases: dict[Phase, float]
+    address: str, resolver: AbstractResolver, phases: dict[Phase, float],
+    deny: DeniedNetworks,
 ) -> Stream | Failure:
-    """Resolve and connect to ``address`` (host:port, validated by the spec), filling
-    ``phases`` as it goes, so a failure still reports how far it got."""
+    """Resolve and connect to ``address`` (host:port, validated by the spec) unless every
+    address it resolves to is in ``deny``, filling ``phases`` as it goes, so a failure still
+    reports how far it got."""
     host, port = split_address(address)
     started = time.perf_counter()
     try:
@@ -109,6 +114,9 @@ async def open_stream(
         phases[Phase.RESOLVE] = time.perf_counter() - started
     if not addr_infos:
         return Reason.DNS, f"cannot resolve {host}: no addresses"
+    addr_infos, refusals = deny.screen(addr_infos)
+    if not addr_infos:
+        return Reason.DENIED, refused(host, port, refusals)
 
     started = time.perf_counter()
     try:

@@ -3,6 +3,8 @@ its rcode and answer records judged by ``expect``.
 
 How a run can end (first match wins):
 
+- ``denied``: the server's address is in a denied network (``--deny-networks``): nothing is
+  sent;
 - ``connect``: the server could not be reached: UDP or TCP refused (ICMP port unreachable
   included: the UDP socket is connected, as blackbox_exporter's is), unreachable, or a TCP
   connection closed before a full response;
@@ -53,6 +55,7 @@ import dns.rdatatype
 from pydantic import Field, field_validator
 
 from probes._context import ProbeContext
+from probes._deny import refused
 from probes._kind import SpecBase
 from probes._result import Phase, ProbeResult, Reason
 from probes._spec import Regex, StrictModel
@@ -149,6 +152,12 @@ def split_server(server: str) -> tuple[str, int]:
 
 async def probe_dns(spec: DnsSpec, ctx: ProbeContext) -> ProbeResult:
     """One query of ``spec.query_type`` for ``spec.query_name`` to ``spec.server``."""
+    host, port = spec.address
+    why = ctx.deny.refusal(host)
+    if why is not None:
+        detail = refused(host, port, [why])
+        ctx.log.debug("dns probe finished", reason=Reason.DENIED, detail=detail)
+        return ProbeResult.fail(Reason.DENIED, detail)
     query = dns.message.make_query(
         spec.query_name, spec.query_type, use_edns=0, payload=EDNS_PAYLOAD
     )

@@ -22,6 +22,9 @@ How a run can end (first match wins):
 
 - ``dns`` / ``connect``: the name did not resolve; the connection was refused or unreachable
   (either leg: a plain client at a TLS-only server fails the gRPC leg with ``connect``);
+- ``denied``: every address the host resolved to is in a denied network
+  (``--deny-networks``): the stream leg connects to none, and the gRPC leg never starts (it
+  only ever connects to the address the stream leg reached, which passed the check);
 - ``error``: ``tls_config.ca_file`` cannot be loaded; the server has no health service
   (``UNIMPLEMENTED``); any other gRPC status but those below;
 - ``tls``: the handshake failed or the certificate was not accepted;
@@ -120,7 +123,8 @@ async def probe_grpc(spec: GrpcSpec, ctx: ProbeContext) -> ProbeResult:
                 Reason.ERROR, ca_file_problem("tls_config", options.ca_file, exc))
     record = phase_record()  # the caller's record: kept if the run is cut off
     phases = record.phases
-    opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
+    opened = await open_stream(spec.address, session_resolver(ctx.http), phases,
+                              ctx.deny)
     if isinstance(opened, tuple):
         return stream_result(ctx, "grpc", opened, phases, None)
     stream = opened

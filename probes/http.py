@@ -4,6 +4,8 @@ How a run can end (first match wins):
 
 - ``dns`` / ``connect`` / ``tls``: no response: the name did not resolve, the TCP connection
   was refused, unreachable or reset before a response, the certificate or handshake failed;
+- ``denied``: every address of the URL's host, or of a redirect's, is in a network the
+  operator denies (``--deny-networks``): nothing was connected to there;
 - ``http_status``: the final status is not an expected one;
 - ``body_too_large``: Content-Length or the bytes read exceed ``max_body_bytes``;
 - ``assertion``: a header, body or ``max_latency`` expectation does not hold;
@@ -31,7 +33,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import Field, field_validator
 
 from probes._context import ProbeContext
-from probes._http_client import HttpExchange
+from probes._http_client import DeniedConnection, HttpExchange
 from probes._kind import SpecBase
 from probes._result import ProbeResult, Reason
 from probes._spec import Duration, OneOrMany, Regex, StrictModel, check_http_url
@@ -255,6 +257,8 @@ def _decode(body: bytes, charset: str | None) -> str:
 def _no_response(exc: aiohttp.ClientError, call: HttpCall) -> _Verdict:
     """Map a failure before any (final) response to a reason. Order matters: the aiohttp
     classes nest (DNS and TLS errors are ClientConnectorErrors, which are ClientOSErrors)."""
+    if isinstance(exc, DeniedConnection):
+        return Reason.DENIED, exc.detail
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return Reason.DNS, f"cannot resolve {exc.host}: {_describe(exc.os_error)}"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):

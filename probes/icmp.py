@@ -12,6 +12,8 @@ How a run can end (first match wins):
 - ``error``: neither socket may be opened (the detail says how to grant it), or a request
   cannot be sent, e.g. ``dont_fragment`` with a packet larger than the path MTU;
 - ``dns``: the host did not resolve (to an address of the allowed family);
+- ``denied``: the host is, or resolves only to, addresses in a denied network
+  (``--deny-networks``): no echo request is sent;
 - ``connect``: the kernel reports the target unreachable on the connected socket (no route,
   or an ICMP error it attributes to it); an ICMP error from a router that the kernel does
   not report this way is not read, so that run ends as ``timeout``;
@@ -42,6 +44,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from probes._context import ProbeContext
+from probes._deny import refused
 from probes._kind import SpecBase
 from probes._result import Phase, PhaseRecord, ProbeResult, Reason
 from probes._run import phase_record
@@ -144,11 +147,16 @@ def open_icmp_socket(family: int) -> tuple[socket.socket, bool]:
 
 
 async def _resolve(spec: IcmpSpec, ctx: ProbeContext) -> tuple[int, str]:
+    """The target's family and address: the first one, in the preferred family first, that
+    is not in a denied network (``denied`` when every one found is)."""
     try:
         literal = ipaddress.ip_address(spec.host)
     except ValueError:
         pass
     else:
+        why = ctx.deny.refusal(str(literal))
+        if why is not None:
+            raise _Failed(Reason.DENIED, refused(spec.host, None, [why]))
         return (socket.AF_INET if literal.version == 4 else socket.AF_INET6), str(literal)
     order = [socket.AF_INET6, socket.AF_INET]
     if spec.preferred_ip_protocol == "ip4":
@@ -157,6 +165,7 @@ async def _resolve(spec: IcmpSpec, ctx: ProbeContext) -> tuple[int, str]:
         order = order[:1]
     resolver = session_resolver(ctx.http)
     problem = "no addresses"
+    refusals: list[str] = []
     for family in order:
         try:
             found = await resolver.resolve(spec.host, 0, family)
@@ -165,7 +174,12 @@ async def _resolve(spec: IcmpSpec, ctx: ProbeContext) -> tuple[int, str]:
             continue
         for entry in found:
             if entry["family"] == family:
-                return family, entry["host"]
+                why = ctx.deny.refusal(entry["host"])
+                if why is None:
+                    return family, entry["host"]
+                refusals.append(why)
+    if refusals:
+        raise _Failed(Reason.DENIED, refused(spec.host, None, refusals))
     wanted = "/".join("IPv4" if f == socket.AF_INET else "IPv6" for f in order)
     raise _Failed(Reason.DNS, f"cannot resolve {spec.host} ({wanted}): {problem}")
 

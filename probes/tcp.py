@@ -4,6 +4,7 @@ manner of blackbox_exporter's tcp module (``query_response``).
 How a run can end (first match wins):
 
 - ``dns`` / ``connect``: the name did not resolve; the connection was refused or unreachable;
+- ``denied``: every address the host resolved to is in a denied network (``--deny-networks``);
 - ``tls``: the handshake (``tls: true`` or a ``starttls`` step) failed or the certificate
   was not accepted;
 - ``assertion``: an ``expect`` step saw the connection close, or read ``MAX_READ_BYTES``,
@@ -103,7 +104,8 @@ async def probe_tcp(spec: TcpSpec, ctx: ProbeContext) -> ProbeResult:
     """Connect to ``spec.address``, optionally handshake, then run ``query_response``."""
     options = spec.tls_config or SYSTEM_TRUST
     phases = phase_record().phases  # the caller's record: kept if the run is cut off
-    opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
+    opened = await open_stream(spec.address, session_resolver(ctx.http), phases,
+                              ctx.deny)
     if isinstance(opened, tuple):
         return stream_result(ctx, "tcp", opened, phases, None)
     stream = opened

@@ -4,6 +4,7 @@ the served chain.
 How a run can end (first match wins):
 
 - ``dns`` / ``connect``: the name did not resolve; the connection was refused or unreachable;
+- ``denied``: every address the host resolved to is in a denied network (``--deny-networks``);
 - ``error``: ``ca_file`` cannot be loaded;
 - ``tls``: the handshake failed (the detail carries OpenSSL's reason, e.g. a protocol-version
   alert), the certificate was not accepted (expired, untrusted issuer, self-signed, wrong
@@ -54,7 +55,8 @@ async def probe_tls(spec: TlsSpec, ctx: ProbeContext) -> ProbeResult:
     except OSError as exc:  # ssl.SSLError included
         return ProbeResult.fail(Reason.ERROR, ca_file_problem("", spec.ca_file, exc))
     phases = phase_record().phases  # the caller's record: kept if the run is cut off
-    opened = await open_stream(spec.address, session_resolver(ctx.http), phases)
+    opened = await open_stream(spec.address, session_resolver(ctx.http), phases,
+                              ctx.deny)
     if isinstance(opened, tuple):
         return stream_result(ctx, "tls", opened, phases, None)
     stream = opened
