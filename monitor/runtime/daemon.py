@@ -89,7 +89,9 @@ class Daemon:
                                worker=options.worker)
         if options.unix_socket is None:  # a worker owns no port: its supervisor does
             self.metrics.add_ports(self.ports)
-        self._http = new_http_session(user_agent=self.user_agent)
+        # --deny-networks: the session's connector and every run's context get the one list.
+        deny = options.runtime.deny
+        self._http = new_http_session(user_agent=self.user_agent, deny=deny)
         # One runtime per kind that has one; each launches nothing until a run needs it.
         # Besides the flags, a runtime gets the business calendar (probes/ may not import
         # monitor/) and a way to open a listener of its own, guarded as the daemon's port is.
@@ -104,7 +106,7 @@ class Daemon:
                 self.metrics.add_runtime(kind.name, runtime)
         self.scheduler = ProbeScheduler(self.metrics, self._http, self.user_agent,
                                         options.location, options.max_concurrency,
-                                        self._runtimes)
+                                        self._runtimes, deny)
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -143,7 +145,8 @@ class Daemon:
             self._runner, self.port = await self.listen(app, self.options.host,
                                                         self.options.port)
         self._log.info("dozor started", url=self.url, location=self.options.location,
-                       services=len(catalog.services), probes=len(self.scheduler.jobs))
+                       services=len(catalog.services), probes=len(self.scheduler.jobs),
+                       denied_networks=[str(n) for n in self.options.runtime.deny.networks])
 
     async def listen(self, app: web.Application, host: str, port: int
                      ) -> tuple[web.AppRunner, int]:

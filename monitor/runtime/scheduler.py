@@ -38,7 +38,7 @@ from monitor.runtime.loop_timer import LoopScheduler
 from monitor.runtime.plan import JobSpec, PlanDiff, diff_plans
 from monitor.runtime.state import SAVED, SavedProbe
 from monitor.serving.metrics import Metrics, ProbeSeries
-from probes import PROBES, ProbeContext, ProbeFn, ProbeResult, run_probe
+from probes import PROBES, DeniedNetworks, ProbeContext, ProbeFn, ProbeResult, run_probe
 
 # A run may start this share of its interval late at most: past half, it is nearer the next
 # grid point than its own, and the next run will measure the service sooner than it would.
@@ -138,9 +138,11 @@ class ProbeScheduler:
     """Owns the APScheduler instance and the live job table; applies catalog plans as diffs."""
 
     def __init__(self, metrics: Metrics, ctx_http: Any, user_agent: str, location: str,
-                 max_concurrency: int = 1000, runtimes: Mapping[type, Any] | None = None
+                 max_concurrency: int = 1000, runtimes: Mapping[type, Any] | None = None,
+                 deny: DeniedNetworks = DeniedNetworks()  # noqa: B008 - frozen
                  ) -> None:
         self._metrics = metrics
+        self._deny = deny  # --deny-networks, in every run's context
         self._runtimes = runtimes or {}  # kind runtimes by spec type
         self._http = ctx_http
         self._user_agent = user_agent
@@ -206,7 +208,7 @@ class ProbeScheduler:
                 job, self._metrics.series(job.service, job.probe),
                 ProbeContext(http=self._http, log=log, user_agent=self._user_agent,
                              runtime=self._runtimes.get(type(job.spec)),
-                             service=job.service, probe=job.probe),
+                             service=job.service, probe=job.probe, deny=self._deny),
                 _thresholds(job))
             _describe(self._entries[key].series, job)
             self._aps.add_job(self._run, _trigger(job), args=(key,), id=key, name=key)

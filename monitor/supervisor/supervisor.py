@@ -189,7 +189,8 @@ class Supervisor:
             daemon = self.options.daemon
             raise WorkersFailed([cannot_listen(daemon.host, daemon.port, exc)]) from exc
         self._log.info("dozor started", url=self.url, workers=len(self._workers),
-                       location=self.options.daemon.location)
+                       location=self.options.daemon.location,
+                       denied_networks=[str(n) for n in self.options.daemon.runtime.deny.networks])
 
     async def _listen(self) -> None:
         security = self.options.daemon.security
