@@ -3,7 +3,9 @@ page says about itself (Web Vitals, console errors, page errors, failed requests
 accessibility audit), and on failure the evidence on disk.
 
 Failure reasons: ``dns``/``connect``/``tls``/``timeout``/``http_status`` when a ``goto``
-fails that way; ``assertion`` when a step cannot do what it says (an element that never
+fails that way; ``denied`` when a ``goto`` (or a redirect it follows) would connect into a
+network the operator denies (``--deny-networks``: the run connects through its gate,
+gate.py); ``assertion`` when a step cannot do what it says (an element that never
 appears, an ``expect`` that does not hold) or the run is over ``max_latency``;
 ``accessibility`` when the audit finds more violations than allowed; ``timeout`` when the
 run's own timeout cuts it; ``error`` when the browser cannot start or dies during the run.
@@ -25,8 +27,10 @@ from probes._context import ProbeContext
 from probes._result import ProbeResult, Reason
 from probes._run import run_deadline
 from probes._spec import format_duration
+from probes._stream import session_resolver
 from probes.browser import accessibility, vitals
 from probes.browser.artifacts import Evidence
+from probes.browser.gate import Gate, gate
 from probes.browser.runtime import BrowserError, BrowserRuntime, Lease
 from probes.browser.spec import BrowserSpec
 from probes.browser.steps import StepFailed, closed, run_step
@@ -96,6 +100,7 @@ class _Outcome:
     screenshot: bytes | None = None
     vitals: Any = None
     violations: list[dict[str, Any]] | None = None
+    gate: Gate | None = None  # the run's gate, with --deny-networks
 
 
 async def probe_browser(spec: BrowserSpec, ctx: ProbeContext) -> ProbeResult:
@@ -107,7 +112,14 @@ async def probe_browser(spec: BrowserSpec, ctx: ProbeContext) -> ProbeResult:
     started = time.perf_counter()
     outcome = _Outcome()
     try:
-        async with runtime.lease(spec) as lease:
+        async with contextlib.AsyncExitStack() as stack:
+            run_gate = None
+            if runtime.deny:
+                run_gate = await stack.enter_async_context(
+                    gate(runtime.deny, session_resolver(ctx.http)))
+                outcome.gate = run_gate
+            lease = await stack.enter_async_context(
+                runtime.lease(spec, run_gate.proxy if run_gate is not None else None))
             await _drive(spec, lease, watch, outcome)
     except BrowserError as exc:
         return ProbeResult.fail(Reason.ERROR, f"browser: {exc}")
@@ -134,10 +146,12 @@ async def probe_browser(spec: BrowserSpec, ctx: ProbeContext) -> ProbeResult:
         return ProbeResult(True, steps=outcome.steps, samples=tuple(samples))
     detail = watch.redact(failure.detail)
     if runtime.artifacts is not None:
+        report = {"steps": outcome.steps, **watch.kept, "counts": watch.counts,
+                  "vitals": outcome.vitals, "accessibility": outcome.violations}
+        if outcome.gate is not None:  # what the gate refused or could not reach, in order
+            report["gate"] = [f"{reason}: {why}" for reason, why in outcome.gate.failures[:KEPT]]
         evidence = Evidence(failure.reason.value, detail, outcome.screenshot, outcome.shots,
-                            {"steps": outcome.steps, **watch.kept,
-                             "counts": watch.counts, "vitals": outcome.vitals,
-                             "accessibility": outcome.violations})
+                            report)
         try:
             path = await runtime.artifacts.write(ctx.service, ctx.probe, evidence)
         except OSError as exc:
@@ -172,7 +186,7 @@ async def _drive(spec: BrowserSpec, lease: Lease, watch: _Watch, outcome: _Outco
                     seconds = left if seconds is None else min(seconds, left)
                 try:
                     await run_step(page, step, current, seconds or UNBOUNDED_STEP,
-                                   outcome.shots)
+                                   outcome.shots, outcome.gate)
                 finally:
                     outcome.steps[current] = time.perf_counter() - began
             if spec.accessibility is not None:

@@ -51,6 +51,9 @@ _FLAGS = (
     "--disable-breakpad", "--metrics-recording-only", "--password-store=basic",
     "--disable-features=Translate,MediaRouter,OptimizationHints",
 )
+# With a deny list every connection of a page goes through its run's gate (gate.py), a SOCKS5
+# proxy; these close the two ways out that a proxy does not carry: QUIC, and WebRTC's UDP.
+_DENY_FLAGS = ("--disable-quic", "--force-webrtc-ip-handling-policy=disable_non_proxied_udp")
 
 
 def default_concurrency() -> int:
@@ -132,6 +135,8 @@ class BrowserRuntime(RuntimeBase):
         self.artifacts = (ArtifactStore(settings.artifacts_dir, settings.artifacts_keep,
                                         settings.artifacts_max_age)
                           if settings.artifacts_dir is not None else None)
+        # --deny-networks: each run connects through a gate that applies it (probe.py).
+        self.deny = settings.deny
         self._slots = asyncio.Semaphore(self.concurrency)
         self._waiting = 0
         self._playwright: Playwright | None = None
@@ -163,12 +168,13 @@ class BrowserRuntime(RuntimeBase):
         return self._slot(spec)
 
     @asynccontextmanager
-    async def lease(self, spec: BrowserSpec) -> AsyncIterator[Lease]:
-        """A fresh context (cookies, storage, cache) for one run, closed after it. A run that
-        leaves by cancellation (its timeout) retires its browser."""
+    async def lease(self, spec: BrowserSpec, proxy: str | None = None) -> AsyncIterator[Lease]:
+        """A fresh context (cookies, storage, cache) for one run, closed after it, connecting
+        through ``proxy`` when given (the run's gate). A run that leaves by cancellation (its
+        timeout) retires its browser."""
         browser = await self._browser(spec.ca_file)
         try:
-            context = await self._new_context(browser, spec)
+            context = await self._new_context(browser, spec, proxy)
         except PlaywrightError:
             if browser.cdp is not None and browser.cdp.is_connected():
                 raise  # the browser is fine; the run fails with this
@@ -177,7 +183,7 @@ class BrowserRuntime(RuntimeBase):
             self._retire(browser, "crash")
             self._reap(browser)
             browser = await self._browser(spec.ca_file)
-            context = await self._new_context(browser, spec)
+            context = await self._new_context(browser, spec, proxy)
         browser.runs += 1
         browser.active += 1
         retire: str | None = None
@@ -206,12 +212,15 @@ class BrowserRuntime(RuntimeBase):
             self._reap(browser)
 
     @staticmethod
-    async def _new_context(browser: _Browser, spec: BrowserSpec) -> BrowserContext:
+    async def _new_context(browser: _Browser, spec: BrowserSpec, proxy: str | None
+                           ) -> BrowserContext:
         assert browser.cdp is not None
         return await browser.cdp.new_context(
             locale=spec.locale, timezone_id=spec.timezone or "UTC",
             viewport={"width": spec.viewport.width, "height": spec.viewport.height},
-            service_workers="block", accept_downloads=False)
+            service_workers="block", accept_downloads=False,
+            # Playwright adds "<-loopback>": loopback goes through the proxy too.
+            proxy={"server": proxy} if proxy is not None else None)
 
     async def _browser(self, ca_file: str | None) -> _Browser:
         async with self._launch_lock:
@@ -254,7 +263,8 @@ class BrowserRuntime(RuntimeBase):
         except TrustStoreError as exc:
             shutil.rmtree(home, ignore_errors=True)
             raise BrowserError(str(exc)) from exc
-        flags = [*_FLAGS, f"--user-data-dir={home / 'profile'}", "about:blank"]
+        flags = [*_FLAGS, *(_DENY_FLAGS if self.deny else ()),
+                 f"--user-data-dir={home / 'profile'}", "about:blank"]
         if not sandbox:
             flags.insert(0, "--no-sandbox")
         process = await asyncio.create_subprocess_exec(

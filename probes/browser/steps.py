@@ -13,6 +13,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from probes._result import Reason
 from probes._spec import format_duration
+from probes.browser.gate import Gate
 from probes.browser.spec import BrowserStep, Expect, Fill, Goto, Press, Select, WaitFor
 
 # Chromium's network errors (net::ERR_...) by the existing reason they are.
@@ -24,6 +25,9 @@ _NET_REASONS = (
     ("ERR_EMPTY_RESPONSE", Reason.CONNECT), ("ERR_SOCKET_", Reason.CONNECT),
 )
 _NET_RE = re.compile(r"net::(ERR_[A-Z_]+)")
+# How Chromium reports a connection its proxy (the run's gate) did not make, whatever the
+# cause: the gate knows the cause.
+_GATE_CODES = ("ERR_SOCKS_", "ERR_PROXY_CONNECTION_FAILED")
 
 
 class StepFailed(Exception):
@@ -39,13 +43,14 @@ def closed(exc: BaseException) -> bool:
 
 
 async def run_step(page: Page, step: BrowserStep, name: str, seconds: float,
-                   shots: list[tuple[str, bytes]]) -> None:
+                   shots: list[tuple[str, bytes]], gate: Gate | None = None) -> None:
+    """``gate``: the run's gate (``--deny-networks``), which says why a connection failed."""
     ms = seconds * 1000
     target = step.target()
     within = format_duration(seconds)
     try:
         if isinstance(target, Goto):
-            await _goto(page, target, ms, name)
+            await _goto(page, target, ms, name, gate)
         elif step.click is not None:
             await page.click(step.click, timeout=ms)
         elif isinstance(target, Fill):
@@ -76,7 +81,8 @@ async def run_step(page: Page, step: BrowserStep, name: str, seconds: float,
                          f"step {name}: {_what(step)}: {_first_line(exc)}") from None
 
 
-async def _goto(page: Page, goto: Goto, ms: float, name: str) -> None:
+async def _goto(page: Page, goto: Goto, ms: float, name: str, gate: Gate | None) -> None:
+    mark = len(gate.failures) if gate is not None else 0
     try:
         response = await page.goto(goto.url, wait_until=goto.wait_until, timeout=ms)
     except PlaywrightTimeout:
@@ -87,6 +93,9 @@ async def _goto(page: Page, goto: Goto, ms: float, name: str) -> None:
             raise
         found = _NET_RE.search(str(exc))
         code = found.group(1) if found else _first_line(exc)
+        failed = gate.since(mark) if gate is not None and code.startswith(_GATE_CODES) else None
+        if failed is not None:  # denied, or the gate's own dns/connect failure
+            raise StepFailed(failed[0], f"step {name}: {goto.url}: {failed[1]}") from None
         reason = next((r for prefix, r in _NET_REASONS if code.startswith(prefix)), Reason.CONNECT)
         raise StepFailed(reason, f"step {name}: {goto.url}: {code}") from None
     if response is not None and response.status >= 400:
