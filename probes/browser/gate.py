@@ -10,7 +10,8 @@ address actually connected to, for everything the page's network context opens: 
 navigation and each redirect hop, subresources, fetch/XHR, WebSockets, workers. TLS stays
 end to end between Chromium and the server (the gate only relays it).
 
-What it refused or could not reach is kept in order (``failures``): Chromium reports any
+What it refused or could not reach is counted, the latest kept (``failures``, bounded: a
+page that retries a denied fetch in a loop costs no memory): Chromium reports any
 failed SOCKS connection as ``net::ERR_SOCKS_CONNECTION_FAILED``, so a ``goto`` asks the gate
 what happened (``denied``, ``dns``, ``connect``) instead of reading Chromium's code.
 
@@ -26,6 +27,7 @@ import contextlib
 import ipaddress
 import socket
 import struct
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -43,6 +45,7 @@ _IPV4, _DOMAIN, _IPV6 = 0x01, 0x03, 0x04
 _SUCCEEDED, _GENERAL, _NOT_ALLOWED, _HOST_UNREACHABLE, _REFUSED, _NO_COMMAND = 0, 1, 2, 4, 5, 7
 _REPLY = {Reason.DENIED: _NOT_ALLOWED, Reason.DNS: _HOST_UNREACHABLE, Reason.CONNECT: _REFUSED}
 _CHUNK = 64 * 1024
+KEPT_FAILURES = 50
 _HANDSHAKE_TIMEOUT = 10.0  # Chromium's request arrives at once; a stuck one is not kept
 
 
@@ -52,15 +55,16 @@ class Gate:
 
     deny: DeniedNetworks
     resolver: AbstractResolver
-    failures: list[Failure] = field(default_factory=list)
+    failures: deque[Failure] = field(default_factory=lambda: deque(maxlen=KEPT_FAILURES))
+    failed: int = 0  # every failure, kept or not
     proxy: str = ""
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def since(self, mark: int) -> Failure | None:
-        """The latest failure after the first ``mark`` ones (``len(failures)`` taken when a
-        navigation started), or None."""
-        return self.failures[-1] if len(self.failures) > mark else None
+        """The latest failure if there was one after the first ``mark`` (``failed`` taken
+        when a navigation started), else None."""
+        return self.failures[-1] if self.failed > mark else None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -91,6 +95,7 @@ class Gate:
             opened = Reason.ERROR, f"cannot connect to {address}: not a host and port"
         if isinstance(opened, tuple):
             self.failures.append(opened)
+            self.failed += 1
             writer.write(_reply(_REPLY.get(opened[0], _GENERAL)))
             await writer.drain()
             return None

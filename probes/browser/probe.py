@@ -148,8 +148,8 @@ async def probe_browser(spec: BrowserSpec, ctx: ProbeContext) -> ProbeResult:
     if runtime.artifacts is not None:
         report = {"steps": outcome.steps, **watch.kept, "counts": watch.counts,
                   "vitals": outcome.vitals, "accessibility": outcome.violations}
-        if outcome.gate is not None:  # what the gate refused or could not reach, in order
-            report["gate"] = [f"{reason}: {why}" for reason, why in outcome.gate.failures[:KEPT]]
+        if outcome.gate is not None:  # the latest the gate refused or could not reach
+            report["gate"] = [f"{reason}: {why}" for reason, why in outcome.gate.failures]
         evidence = Evidence(failure.reason.value, detail, outcome.screenshot, outcome.shots,
                             report)
         try:

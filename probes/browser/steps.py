@@ -82,7 +82,7 @@ async def run_step(page: Page, step: BrowserStep, name: str, seconds: float,
 
 
 async def _goto(page: Page, goto: Goto, ms: float, name: str, gate: Gate | None) -> None:
-    mark = len(gate.failures) if gate is not None else 0
+    mark = gate.failed if gate is not None else 0
     try:
         response = await page.goto(goto.url, wait_until=goto.wait_until, timeout=ms)
     except PlaywrightTimeout:
