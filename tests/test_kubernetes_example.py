@@ -78,4 +78,6 @@ def test_every_container_runs_with_flags_dozor_accepts() -> None:
         parsed = _parser().parse_args(args)
         assert parsed.max_connections < 1024 and parsed.max_connections_per_address < 64
         assert parsed.header_timeout <= 30
+        denied = [str(n) for d in parsed.deny_networks for n in d.networks]
+        assert "169.254.0.0/16" in denied  # cloud metadata, the README's first advice
         assert container["resources"]["limits"]["memory"]
