@@ -17,6 +17,7 @@ from harness.catalog_factory import catalog_dict, write_catalog
 from monitor.listener import address_key
 from monitor.runtime.daemon import Daemon, DaemonOptions
 from monitor.serving.passwords import (
+    CHECK_NICENESS,
     PasswordCheck,
     PasswordLimits,
     Verdict,
@@ -62,6 +63,22 @@ async def test_the_check_runs_off_the_event_loop() -> None:
     assert not task.done()
     assert await task is Verdict.DENIED
     check.close()
+
+
+async def test_checks_run_at_a_lower_priority_than_the_loop() -> None:
+    seen: list[int] = []
+    check = PasswordCheck({"prom": _hash(b"right", 4)}, _hash(b"x", 4))
+    await check.check(_basic("prom", "wrong"), "127.0.0.1")  # starts the pool's thread
+    assert check._pool is not None
+    seen.append(await asyncio.get_running_loop().run_in_executor(check._pool, _my_nice))
+    assert seen[0] >= _my_nice() + CHECK_NICENESS or seen[0] == 19
+    check.close()
+
+
+def _my_nice() -> int:
+    """This thread's nice value (field 19 of /proc/thread-self/stat)."""
+    stat = Path("/proc/thread-self/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
 
 
 async def test_a_full_queue_is_answered_at_once_with_busy() -> None:

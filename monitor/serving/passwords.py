@@ -4,8 +4,9 @@ bcrypt is slow on purpose (~250 ms of CPU at cost 12). Run on the event loop, ev
 password would freeze the probes' timing, so an unauthenticated client could make healthy
 services look slow. Here:
 
-- checks run in a small thread pool (bcrypt releases the GIL) behind a bounded queue: when
-  it is full the answer is 503 at once, never a queue without limit;
+- checks run in a small thread pool (bcrypt releases the GIL) at a lower CPU priority than
+  the loop, behind a bounded queue: when it is full the answer is 503 at once, never a
+  queue without limit;
 - each client address may fail only so often (a token bucket; IPv6 by /64): past that the
   answer is 429 without looking at the password at all, so a flood costs no bcrypt;
 - a success is remembered (a keyed digest of the credentials, never the password), so the
@@ -19,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import enum
 import hashlib
 import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -128,7 +131,8 @@ class PasswordCheck:
         self.bcrypt_checks += 1
         try:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(limits.threads, thread_name_prefix="dozor-bcrypt")
+                self._pool = ThreadPoolExecutor(limits.threads, thread_name_prefix="dozor-bcrypt",
+                                                initializer=_yield_cpu)
             ok = await asyncio.get_running_loop().run_in_executor(
                 self._pool, bcrypt.checkpw, password.encode(), candidate)
         finally:
@@ -170,6 +174,17 @@ class PasswordCheck:
             self._buckets.move_to_end(key)
             self._refill(bucket, now)
         bucket.tokens = max(0.0, bucket.tokens - 1.0)
+
+
+# The checking threads' nice value: on a core shared with the probes' loop, the loop runs first.
+CHECK_NICENESS = 10
+
+
+def _yield_cpu() -> None:
+    """Lower this thread's priority (Linux: niceness is per thread), so that logins take
+    CPU only when the probes leave some."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECK_NICENESS)
 
 
 def _parse(header: str | None) -> tuple[str, str] | None:
