@@ -9,6 +9,12 @@ stops the daemon as usual and writes ``{"runs": [...], "jobs": {service: [offset
 scheduler lag is recomputed from the same ``started`` the daemon observes.
 
     python bench/dozor_worker.py --config catalog.yaml --out runs.json [--uvloop]
+
+``--cli ARGS...`` runs ``dozor ARGS...`` instead (monitor.cli.main, every flag of ``dozor run``:
+``--web-config``, ``--listen``, ...), with the same hook in the daemon it makes, and writes the
+same file once it exits (bench/auth_flood.py); it prints nothing: wait for ``/healthz``.
+
+    python bench/dozor_worker.py --out runs.json --cli run --config c.yaml --web-config web.yml
 """
 
 from __future__ import annotations
@@ -69,28 +75,63 @@ class BenchDaemon(Daemon):
                                         options.location, options.max_concurrency)
 
 
+def _jobs(daemon: Daemon) -> dict[str, list[float]]:
+    return {job.service: [job.offset, job.interval] for job in daemon.scheduler.jobs.values()}
+
+
+def _write(out: Path, daemon: Daemon, sink: list[Run], jobs: dict[str, list[float]]) -> None:
+    # Runs not started, by reason (a checkout before the reason label: one unlabelled total).
+    skipped = {s.labels.get("reason", "all"): s.value
+               for family in daemon.metrics.skipped_runs.collect() for s in family.samples
+               if s.name.endswith("_total")}
+    out.write_text(json.dumps({"runs": sink, "jobs": jobs, "skipped": skipped}))
+
+
 async def main(args: argparse.Namespace) -> None:
     sink: list[Run] = []
     daemon = BenchDaemon(DaemonOptions(config=args.config, port=0, location="bench", grace=2.0),
                          sink)
     await daemon.start()
-    jobs = {job.service: [job.offset, job.interval] for job in daemon.scheduler.jobs.values()}
+    jobs = _jobs(daemon)
     print(f"ready {daemon.port}", flush=True)
     await daemon.serve_until_signalled()
-    # Runs not started, by reason (a checkout before the reason label: one unlabelled total).
-    skipped = {s.labels.get("reason", "all"): s.value
-               for family in daemon.metrics.skipped_runs.collect() for s in family.samples
-               if s.name.endswith("_total")}
-    args.out.write_text(json.dumps({"runs": sink, "jobs": jobs, "skipped": skipped}))
+    _write(args.out, daemon, sink, jobs)
+
+
+def main_cli(out: Path, argv: list[str]) -> int:
+    """``dozor ARGV`` as shipped, its daemon a BenchDaemon; the file written at exit."""
+    import monitor.cli
+
+    sink: list[Run] = []
+    made: list[tuple[Daemon, dict[str, list[float]]]] = []
+
+    class _CliDaemon(BenchDaemon):
+        def __init__(self, options: DaemonOptions) -> None:
+            super().__init__(options, sink)
+
+        async def start(self, catalog: Any = None) -> None:
+            await super().start(catalog)
+            made.append((self, _jobs(self)))
+
+    monitor.cli.Daemon = _CliDaemon  # type: ignore[attr-defined]  # the one `dozor run` makes
+    code = monitor.cli.main(argv)
+    if made:
+        _write(out, made[0][0], sink, made[0][1])
+    return code
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
-    p.add_argument("--config", type=Path, required=True)
+    p.add_argument("--config", type=Path)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--uvloop", action="store_true")
     p.add_argument("--log-level", default="info")
+    p.add_argument("--cli", nargs=argparse.REMAINDER, help="dozor's own arguments (last)")
     a = p.parse_args()
+    if a.cli:
+        sys.exit(main_cli(a.out, a.cli))
+    if a.config is None:
+        p.error("--config is required (or --cli)")
     configure_logging(a.log_level, json=True)
     if a.uvloop:
         import uvloop

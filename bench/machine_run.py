@@ -16,11 +16,13 @@ from __future__ import annotations
 import math
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +58,17 @@ def tree_sum(pid: int, read: Any) -> float:
     return total
 
 
-def snapshot(url: str) -> dict[str, Any]:
-    """Run counts, lag buckets and skipped runs by reason, summed over services and workers."""
+def snapshot(url: str, context: ssl.SSLContext | None = None,
+             headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Run counts, lag buckets and skipped runs by reason, summed over services and workers.
+    ``context`` and ``headers``: for an https ``/metrics`` behind basic auth (bench/auth_flood.py);
+    ``took`` is how long the scrape took."""
     before = time.time()
-    with urllib.request.urlopen(url, timeout=120) as response:
+    request = urllib.request.Request(url, headers=dict(headers or {}))
+    with urllib.request.urlopen(request, timeout=120, context=context) as response:
         text = response.read().decode()
-    at = (before + time.time()) / 2  # the counters are read while the body is rendered
+    after = time.time()
+    at = (before + after) / 2  # the counters are read while the body is rendered
     runs = failures = 0.0
     buckets: dict[float, float] = defaultdict(float)
     skipped: dict[str, float] = defaultdict(float)
@@ -76,7 +83,7 @@ def snapshot(url: str) -> dict[str, Any]:
             elif s.name == SKIPPED:
                 skipped[s.labels.get("reason", "overlap")] += s.value
     return {"at": at, "runs": runs, "failures": failures, "buckets": dict(buckets),
-            "skipped": dict(skipped)}
+            "skipped": dict(skipped), "took": after - before}
 
 
 def scrape_until(url: str, end: float, every: float) -> list[float]:
@@ -107,6 +114,21 @@ def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
             return lower + (edge - lower) * ((rank - below) / (count - below or 1))
         lower, below = edge, count
     return lower
+
+
+def lag_quantiles(first: dict[str, Any], last: dict[str, Any]
+                  ) -> tuple[float | None, float | None]:
+    """Lag p50 and p99 (seconds) of the runs started between two snapshots: the
+    histogram's bucket deltas."""
+    lag = {edge: last["buckets"].get(edge, 0.0) - first["buckets"].get(edge, 0.0)
+           for edge in last["buckets"]}
+    return histogram_quantile(0.5, lag), histogram_quantile(0.99, lag)
+
+
+def skipped_between(first: dict[str, Any], last: dict[str, Any]) -> dict[str, float]:
+    """Runs not started between two snapshots, by reason."""
+    return {reason: last["skipped"].get(reason, 0.0) - first["skipped"].get(reason, 0.0)
+            for reason in last["skipped"]}
 
 
 def run(bench: Any, rate: float, run_id: str, workers: str, cpu_seconds: Any,
@@ -148,11 +170,8 @@ def run(bench: Any, rate: float, run_id: str, workers: str, cpu_seconds: Any,
         log.close()
     seconds = last["at"] - first["at"]
     probes = last["runs"] - first["runs"]
-    lag = {edge: last["buckets"].get(edge, 0.0) - first["buckets"].get(edge, 0.0)
-           for edge in last["buckets"]}
-    lag_p50, lag_p99 = histogram_quantile(0.5, lag), histogram_quantile(0.99, lag)
-    skipped = {reason: last["skipped"].get(reason, 0.0) - first["skipped"].get(reason, 0.0)
-               for reason in last["skipped"]}
+    lag_p50, lag_p99 = lag_quantiles(first, last)
+    skipped = skipped_between(first, last)
     achieved = probes / seconds
     return {
         "run": run_id, "tool": f"dozor --workers {workers}", "rate": rate, "services": n,

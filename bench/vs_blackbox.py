@@ -49,6 +49,7 @@ import selectors
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -104,9 +105,11 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 # ---- /proc and small numbers ------------------------------------------------------------
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (all its threads), from /proc/<pid>/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+def cpu_seconds(pid: int, task: int | None = None) -> float:
+    """utime + stime of one process (all its threads), from /proc/<pid>/stat; of one of its
+    threads with ``task`` (its thread id; the main thread's is ``pid``)."""
+    stat = Path(f"/proc/{pid}/stat" if task is None else f"/proc/{pid}/task/{task}/stat"
+                ).read_text()
     fields = stat[stat.rfind(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / TICK
 
@@ -148,10 +151,11 @@ def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
     return line.strip()
 
 
-def wait_http(url: str, timeout: float = 10.0) -> None:
+def wait_http(url: str, timeout: float = 10.0, context: ssl.SSLContext | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1):
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1,
+                                                                   context=context):
             return
         time.sleep(0.05)
     raise RuntimeError(f"{url} did not answer within {timeout}s")
@@ -165,6 +169,28 @@ def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+def start_delay_server(out: Path, delay_ms: float, received: Path | None = None
+                       ) -> tuple[subprocess.Popen[str], str]:
+    """bench/delay_server.py and its base URL; on SIGTERM it writes what it applied to
+    ``out`` (and when each request came to ``received``; read them after ``stop``)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCH / "delay_server.py"), "--delay-ms", str(delay_ms),
+         "--out", str(out), *(["--received", str(received)] if received else [])],
+        stdout=subprocess.PIPE, text=True)
+    return proc, f"http://127.0.0.1:{read_line(proc, 10)}"
+
+
+def run_lags(runs: list[list[Any]], jobs: dict[str, list[float]]) -> list[float]:
+    """Each run's delay from its grid point to its start, as the daemon observes it into
+    dozor_scheduler_lag_seconds (runs and jobs as bench/dozor_worker.py writes them)."""
+    lags = []
+    for finished, duration, service, _ok in runs:
+        offset, every = jobs[service]
+        started = finished - duration
+        lags.append(started - (offset + math.floor((started - offset) / every) * every))
+    return lags
 
 
 # ---- the bench ---------------------------------------------------------------------------
@@ -207,11 +233,8 @@ class Bench:
             break
         else:
             raise RuntimeError("nginx did not start")
-        delay = subprocess.Popen(
-            [sys.executable, str(BENCH / "delay_server.py"), "--delay-ms", str(delay_ms),
-             "--out", str(self.tmp / "delays.json")], stdout=subprocess.PIPE, text=True)
+        delay, self.delay = start_delay_server(self.tmp / "delays.json", delay_ms)
         self.procs.append(delay)
-        self.delay = f"http://127.0.0.1:{read_line(delay, 10)}"
 
     def target_pids(self) -> list[int]:
         """nginx (master and workers) and the delay server: on the helpers' core(s)."""
@@ -286,11 +309,7 @@ class Bench:
         data = json.loads(out.read_text())
         jobs = data["jobs"]
         done = [r for r in data["runs"] if t0 <= r[0] <= t1]
-        lags = []
-        for finished, duration, service, _ok in done:
-            offset, every = jobs[service]
-            started = finished - duration
-            lags.append(started - (offset + math.floor((started - offset) / every) * every))
+        lags = run_lags(done, jobs)
         by_service: dict[str, list[list[Any]]] = defaultdict(list)
         for r in data["runs"]:  # every run, in completion order: the k-th answers the k-th
             if r[2] in delay_paths:
@@ -374,7 +393,9 @@ def add_errors(results: list[dict[str, Any]], pending: dict[str, list[tuple[str,
         r["latency_error_samples"] = len(errors)
 
 
-def machine() -> dict[str, Any]:
+def machine(peers: bool = True) -> dict[str, Any]:
+    """The machine and the versions that matter; ``peers``: blackbox_exporter's and nginx's
+    too."""
     def out(cmd: list[str]) -> str:
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
@@ -386,12 +407,15 @@ def machine() -> dict[str, Any]:
                   if line.startswith("Model name")), platform.processor())
     from importlib.metadata import version
 
-    return {
+    info = {
         "host": socket.gethostname(), "cpu_model": model, "cores": os.cpu_count(),
         "python": platform.python_version(), "aiohttp": version("aiohttp"),
-        "uvloop": version("uvloop"), "blackbox_exporter": out([BLACKBOX, "--version"]),
-        "nginx": out(["nginx", "-v"]), "kernel": platform.release(),
+        "uvloop": version("uvloop"), "kernel": platform.release(),
     }
+    if peers:
+        info |= {"blackbox_exporter": out([BLACKBOX, "--version"]),
+                 "nginx": out(["nginx", "-v"])}
+    return info
 
 
 def out_all(cmd: list[str]) -> list[str]:
