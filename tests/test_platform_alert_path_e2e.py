@@ -83,6 +83,12 @@ def _catalog(tmp_path: Path, ports: dict[str, int], sink: WebhookSink) -> Path:
     })
 
 
+def _pages(deliveries: Iterable[Delivery]) -> list[Delivery]:
+    """The deliveries that carry a page (not a ticket about the standard)."""
+    return [d for d in deliveries
+            if any(a["labels"].get("severity") == "page" for a in d.alerts())]
+
+
 def _firing(deliveries: Iterable[Delivery], **labels: str) -> Delivery | None:
     return delivery_with(deliveries, "firing", **labels)
 
@@ -140,8 +146,10 @@ async def _exercise(endpoints: dict[str, Endpoint], sink: WebhookSink,
     remaining = SILENT_FOR - (time.monotonic() - down_at)
     if remaining > 0:
         await asyncio.sleep(remaining)
-    # Nothing pending either: no dependent alert is on its way.
-    pending = await query(prom_url, 'ALERTS{service=~"svc-a|svc-b"}')
+    # Nothing pending either: no dependent page is on its way. (Tickets about the standard may
+    # come: the services did fail. Off-hours (22-06 Moscow, weekends) the off-hours
+    # availability ticket fires within the test; this check used to fail every night.)
+    pending = await query(prom_url, 'ALERTS{service=~"svc-a|svc-b",severity="page"}')
     assert pending == [], pending
 
     for name in outage:
@@ -168,9 +176,9 @@ async def _exercise(endpoints: dict[str, Endpoint], sink: WebhookSink,
 
     # Exactly one delivery in (a) to anyone: the platform's curator. The dependents'
     # curators got nothing, also while the platform's failures were still in their windows.
-    assert not sink.at("/ivanova") and not sink.at("/sidorov"), sink.deliveries
+    assert not _pages(sink.at("/ivanova")) and not _pages(sink.at("/sidorov")), sink.deliveries
     assert not sink.at("/duty"), "a known curator's page must not reach the duty desk"
-    firing = [d for d in sink.at("/esia-team") if d.status == "firing"]
+    firing = [d for d in _pages(sink.at("/esia-team")) if d.status == "firing"]
     assert len(firing) == 1, firing
     own_alert = next(a["labels"]["alertname"] for a in own.alerts()
                      if a["labels"].get("service") == "svc-c")
