@@ -31,9 +31,14 @@ def make_app(
         # loop, so probes keep firing and reading in between (a render thread would hold the
         # GIL in 5 ms turns and delay every probe's reads for the whole render), and each
         # slice is sent at once instead of building the whole body (45 MB at 10k services).
+        # The first slice comes before the status line: what fails before any output (a
+        # supervisor gathering its workers' bodies) is a 500, not a 200 cut short.
+        chunks = render()
+        first = await anext(chunks, b"")
         response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE_LATEST})
         await response.prepare(request)
-        async for chunk in render():
+        await response.write(first)
+        async for chunk in chunks:
             await response.write(chunk)
         await response.write_eof()
         return response

@@ -26,6 +26,13 @@ class WorkerGone(Exception):
     """The worker's channel closed or it did not answer in time."""
 
 
+# What an HTTP request to a worker raises when the worker dies or is dropped under it: a
+# ClientError, a reset or a cut body (OSError, IncompleteReadError), a timeout, and aiohttp's
+# RuntimeError for a session or connection closed mid-request ("Session is closed").
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError, OSError, TimeoutError, asyncio.IncompleteReadError, RuntimeError)
+
+
 @dataclass(frozen=True, slots=True)
 class Launch:
     """How to start a worker: its daemon options and the logging it inherits."""
@@ -105,12 +112,26 @@ class WorkerProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.process.pid, sig)
 
+    async def scrape(self, timeout: aiohttp.ClientTimeout) -> str:
+        """The worker's ``/metrics``; ``WorkerGone`` if it is not running or dies meanwhile."""
+        http = self.http
+        if http is None:
+            raise WorkerGone(f"worker {self.name} is not running")
+        try:
+            async with http.get("http://worker/metrics", timeout=timeout) as got:
+                got.raise_for_status()
+                return await got.text()
+        except UNREACHABLE as exc:
+            raise WorkerGone(f"worker {self.name}: {type(exc).__name__}: {exc}") from exc
+
     async def closed(self) -> None:
         """After the process ended: drop the channel and client."""
         self.ready = False
         if self._channel is not None:
             self._channel.close()
             self._channel = None
-        if self.http is not None:
-            await self.http.close()
-            self.http = None
+        # Dropped before it is closed: while close() awaits, a request started meanwhile
+        # must see no client, not a closing one.
+        http, self.http = self.http, None
+        if http is not None:
+            await http.close()

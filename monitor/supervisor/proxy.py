@@ -18,7 +18,7 @@ from aiohttp import web
 from yarl import URL
 
 from monitor.serving.app import CLIENT_HEADER
-from monitor.supervisor.process import WorkerProcess
+from monitor.supervisor.process import UNREACHABLE, WorkerProcess
 
 MAX_BODY = 64 * 1024  # a kind caps its own bodies lower (a ping: 10 KiB); this caps the copy
 TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -42,16 +42,17 @@ def forwarder(workers: Callable[[], Sequence[WorkerProcess]]
         headers[CLIENT_HEADER] = request.remote or ""
         url = URL("http://worker" + request.raw_path, encoded=True)
         for worker in workers():
-            if worker.http is None:
+            http = worker.http  # kept: a worker dropped meanwhile sets it to None
+            if http is None:
                 continue
             try:
-                async with worker.http.request(request.method, url, data=body, headers=headers,
+                async with http.request(request.method, url, data=body, headers=headers,
                                                timeout=TIMEOUT, allow_redirects=False) as got:
                     if got.status == 404:
                         continue
                     return web.Response(status=got.status, body=await got.read(),
                                         headers=_headers(got.headers))
-            except (aiohttp.ClientError, TimeoutError):
+            except UNREACHABLE:
                 continue  # a worker restarting: the others may know the path
         return web.Response(status=404, text="not found\n")
 

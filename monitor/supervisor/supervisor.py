@@ -314,17 +314,13 @@ class Supervisor:
 
     async def _body(self, worker: WorkerProcess) -> str:
         if worker.http is None:
-            return ""
+            return ""  # down or starting: its share is absent, never stale or doubled
         try:
-            async with worker.http.get("http://worker/metrics",
-                                       timeout=SCRAPE_TIMEOUT) as got:
-                got.raise_for_status()
-                return await got.text()
-        except (aiohttp.ClientError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-            # A worker killed mid-answer: a reset or a cut body, not only a ClientError.
-            # Its share is missing from this scrape: absent, never stale or doubled.
+            return await worker.scrape(SCRAPE_TIMEOUT)
+        except WorkerGone as exc:
+            # Killed or dropped mid-answer: its share is missing from this scrape too.
             self._log.warning("worker's metrics unavailable", worker=worker.name,
-                              error=f"{type(exc).__name__}: {exc}")
+                              error=str(exc))
             return ""
 
     async def _stream(self) -> AsyncIterator[bytes]:
