@@ -5,6 +5,7 @@ basic auth (not the pings'), a reload, and a listener of their own."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -163,6 +164,48 @@ async def test_token_abuse_gets_one_answer(daemon: Daemon) -> None:
     found = await _scrape(base)
     for outcome in ("not_found", "rate_limited", "too_large", "accepted"):
         assert found["dozor_heartbeat_pings_total", frozenset({("outcome", outcome)})] >= 1
+
+
+async def _post_in_two_segments(base: str, path: str, first: bytes, second: bytes,
+                                chunked: bool = False) -> int:
+    """A POST whose body's second half comes 0.3 s after its first, as a slow job's output or
+    TLS records may (announced, or chunked with no length); the status of the answer."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    framing = ("Transfer-Encoding: chunked" if chunked
+               else f"Content-Length: {len(first) + len(second)}")
+    parts = [b"%x\r\n%b\r\n" % (len(x), x) for x in (first, second)] if chunked \
+        else [first, second]
+    if chunked:
+        parts[1] += b"0\r\n\r\n"
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+                     f"{framing}\r\n\r\n".encode() + parts[0])
+        await writer.drain()
+        await asyncio.sleep(0.3)
+        writer.write(parts[1])
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+async def test_a_body_arriving_in_segments_is_read_whole(daemon: Daemon) -> None:
+    # read(n) returns what has arrived: the job's output was cut at its first segment.
+    status = await _post_in_two_segments(daemon.url, f"/ping/{FAILS}/4", b"pg_dump: error:",
+                                         b" disk full on /backup")
+    assert status == 200
+    runtime = daemon._runtimes[HeartbeatSpec]
+    assert isinstance(runtime, HeartbeatRuntime)
+    detail = runtime.judge("svc-00000", "fails", 0.0).detail
+    assert "pg_dump: error: disk full on /backup" in detail, detail
+    assert await _post_in_two_segments(daemon.url, f"/ping/{FAILS}/5", b"chunked: ",
+                                       b"read whole too", chunked=True) == 200
+    assert "chunked: read whole too" in runtime.judge("svc-00000", "fails", 0.0).detail
+    # And a chunked body over the cap is refused, though its first segment is under it.
+    assert await _post_in_two_segments(daemon.url, f"/ping/{FAILS}/4", b"x" * 6000,
+                                       b"y" * 6000, chunked=True) == 413
 
 
 async def test_a_reload_forgets_removed_tokens_and_a_rejected_one_keeps_them(

@@ -35,7 +35,9 @@ def _headers(headers: Mapping[str, str]) -> dict[str, str]:
 def forwarder(workers: Callable[[], Sequence[WorkerProcess]]
               ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def forward(request: web.Request) -> web.StreamResponse:
-        body = await request.content.read(MAX_BODY + 1)
+        body = bytearray()  # read(n) returns what has arrived: read on until the cap or EOF
+        while len(body) <= MAX_BODY and (more := await request.content.read(MAX_BODY + 1)):
+            body += more
         if len(body) > MAX_BODY:
             return web.Response(status=413, text="request body too large\n")
         headers = _headers(request.headers)
@@ -46,7 +48,7 @@ def forwarder(workers: Callable[[], Sequence[WorkerProcess]]
             if http is None:
                 continue
             try:
-                async with http.request(request.method, url, data=body, headers=headers,
+                async with http.request(request.method, url, data=bytes(body), headers=headers,
                                                timeout=TIMEOUT, allow_redirects=False) as got:
                     if got.status == 404:
                         continue

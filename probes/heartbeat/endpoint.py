@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from probes.heartbeat.limits import Buckets
 from probes.heartbeat.record import EXCERPT_BYTES, Action
@@ -93,7 +93,7 @@ class PingEndpoint:
             return self._answer("not_found", 404, NOT_FOUND)
         if not self._per_token.take(key, now):
             return self._answer("rate_limited", 429, "too many requests\n")
-        body = await request.content.read(MAX_BODY + 1)
+        body = await _read_at_most(request.content, MAX_BODY + 1)
         if len(body) > MAX_BODY:
             return self._answer("too_large", 413, "body too large\n")
         record = self._store.records.get(key)
@@ -111,3 +111,15 @@ class PingEndpoint:
     def _answer(self, outcome: Outcome, status: int, text: str) -> web.Response:
         self.outcomes[outcome] += 1
         return web.Response(status=status, text=text)
+
+
+async def _read_at_most(content: StreamReader, limit: int) -> bytes:
+    """The body's first ``limit`` bytes, however many segments they arrive in: one
+    ``read(n)`` returns only what has arrived, which cut a job's output short."""
+    body = bytearray()
+    while len(body) < limit:
+        more = await content.read(limit - len(body))
+        if not more:
+            break
+        body += more
+    return bytes(body)

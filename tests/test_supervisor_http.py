@@ -1,11 +1,15 @@
-"""A worker that dies or is dropped while the supervisor talks to it costs its share of one
+"""The supervisor's HTTP to its workers, over their real Unix sockets.
+
+A worker that dies or is dropped while the supervisor talks to it costs its share of one
 scrape, never the scrape: whatever aiohttp raises when the client closes under a request
 becomes ``WorkerGone``, and a render that fails before its first slice is a 500, not a
-200 cut short (the CI failure of a killed worker's scrape, stop 24)."""
+200 cut short (the CI failure of a killed worker's scrape, stop 24). A forwarded ping's
+body is copied whole, however many segments it arrives in."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -130,3 +134,30 @@ async def test_a_render_failing_before_its_first_slice_is_a_500() -> None:
             await got.read()  # whole: a complete error answer, not a cut 200
     finally:
         await runner.cleanup()
+
+
+async def test_a_forwarded_body_arriving_in_segments_is_copied_whole(tmp_path: Path) -> None:
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(body=await request.read())
+
+    async for worker in _unix_worker(tmp_path / "w.sock", echo):
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", forwarder(functools.partial(tuple, [worker])))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /ping/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                         b"Content-Length: 20\r\n\r\nfirst part,")
+            await writer.drain()
+            await asyncio.sleep(0.3)  # read(n) returned the first part alone: it was cut
+            writer.write(b" second!!")
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+        finally:
+            await runner.cleanup()
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert answer.endswith(b"\r\n\r\nfirst part, second!!"), answer
