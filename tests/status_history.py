@@ -24,10 +24,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ import yaml
 
 from harness.backfill import DEFAULT_OBJECTIVES, OpenMetrics, backfilled_prometheus, probe_runs
 from harness.stack import free_port, spawn, stop_process
+from monitor.report import fmt
 
 MSK = ZoneInfo("Europe/Moscow")
 VLA = ZoneInfo("Asia/Vladivostok")
@@ -247,13 +249,14 @@ def _first_data(health: dict[str, Any]) -> bool:
 
 
 def serve_status(work: Path, prometheus: str, *extra: str, with_catalog: bool = True,
-                 ready: Callable[[dict[str, Any]], bool] = _first_data) -> Iterator[Site]:
+                 ready: Callable[[dict[str, Any]], bool] = _first_data,
+                 env: Mapping[str, str] | None = None) -> Iterator[Site]:
     """``dozor status`` (the real CLI) on the test catalog (or, without it, on the info
     metrics alone); yields once its /healthz is ``ready`` (by default: its first refresh
-    read data)."""
+    read data). ``env``: more environment (``pinned_clock``)."""
     port = free_port()
     config = ["--config", str(write_catalog(work / "catalog.yaml"))] if with_catalog else []
-    env = {**os.environ, "STATUS_TEST_TOKEN": TOKEN}
+    env = {**os.environ, "STATUS_TEST_TOKEN": TOKEN, **(env or {})}
     proc = spawn([sys.executable, "-m", "monitor", "status", "--prometheus", prometheus,
                   *config, "--listen", f"127.0.0.1:{port}", *extra],
                  work / "status.log", env=env)
@@ -274,6 +277,17 @@ def serve_status(work: Path, prometheus: str, *extra: str, with_catalog: bool = 
         stop_process(proc)
 
 
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+def pinned_clock(offset: float) -> dict[str, str]:
+    """The environment that runs a process's wall clock ``offset`` seconds from the real one
+    (libfaketime; an offset, not a start time, so every process started with it reads the
+    same time); its monotonic clock stays real."""
+    return {"LD_PRELOAD": str(LIBFAKETIME), "FAKETIME": f"{offset:+.0f}s",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_DONT_RESET": "1"}
+
+
 def serve_status_without_data(work: Path) -> Iterator[Site]:
     """``dozor status`` against a port nothing listens on: it must still serve."""
     yield from serve_status(work, f"http://127.0.0.1:{free_port()}", "--refresh", "1",
@@ -287,11 +301,46 @@ def serve_status_without_data(work: Path) -> Iterator[Site]:
 READ_SPAN = 150.0
 
 
-def history_prometheus(work: Path) -> Iterator[str]:
-    now = time.time()
-    last = (now - 20) // STEP * STEP
-    if now - last > STEP - READ_SPAN:
-        time.sleep(last + STEP + 30 - now)  # then the runs end 30 s before the reads start
-    begin(time.time())
+def history_prometheus(work: Path, at: float | None = None) -> Iterator[str]:
+    """The world's history in a real Prometheus, ending now or at a pinned ``at`` (for a
+    ``dozor status`` whose clock is pinned there too: ``pinned_clock``)."""
+    if at is None:
+        now = time.time()
+        last = (now - 20) // STEP * STEP
+        if now - last > STEP - READ_SPAN:
+            time.sleep(last + STEP + 30 - now)  # then the runs end 30 s before the reads start
+        at = time.time()
+    begin(at)
     with backfilled_prometheus(work, openmetrics()) as url:
         yield url
+
+
+# --- the truth the pages are checked against ---------------------------------------------
+
+def counted_runs(s: Svc, start: float, end: float) -> list[tuple[float, bool]]:
+    """The runs the 5-minute steps in (start, end] count: each needs the sample before it."""
+    runs = s.runs()
+    times = {t for t, _ in runs}
+    return [(t, ok) for t, ok in runs if start < t <= end and t - STEP in times]
+
+
+def check_bars(html: str, svc: Svc, now: float) -> list[str]:
+    """Each of the 90 bars says its day's availability in text, as the truth has it (none
+    while a day has no finished step: today in its first minutes); the bars' classes."""
+    bars = re.findall(r'<li class="bar (\w+)" title="([^"]+)">', html)
+    assert len(bars) == 90
+    today = dt.datetime.fromtimestamp(now, MSK).date()
+    for k, (css, title) in enumerate(bars):
+        day = today - dt.timedelta(days=89 - k)
+        start = dt.datetime.combine(day, dt.time(0), MSK).timestamp()
+        runs = counted_runs(svc, start, min(start + 86400, now))
+        assert title.startswith(day.strftime("%d.%m.%Y") + ": "), title
+        if not runs:
+            assert (css, title.split(": ")[1]) == ("none", "нет данных"), title
+            continue
+        value = sum(ok for _, ok in runs) / len(runs)
+        verdict = "цель выполнена" if value >= 0.995 else "ниже цели"
+        assert (css, title) == ("ok" if value >= 0.995 else "bad",
+                                f"{day:%d.%m.%Y}: {fmt.percent(value)}, {verdict}")
+        assert f'<span class="vh">{title}</span>' in html   # read out, not only hovered
+    return [css for css, _ in bars]

@@ -52,15 +52,8 @@ def text_of(html: str) -> str:
 
 # --- the truth, from the same verdicts ------------------------------------------------------
 
-def counted_runs(s: h.Svc, start: float, end: float) -> list[tuple[float, bool]]:
-    """The runs the 5-minute steps in (start, end] count: each needs the sample before it."""
-    runs = s.runs()
-    times = {t for t, _ in runs}
-    return [(t, ok) for t, ok in runs if start < t <= end and t - h.STEP in times]
-
-
 def availability(s: h.Svc, start: float, end: float) -> float:
-    runs = counted_runs(s, start, end)
+    runs = h.counted_runs(s, start, end)
     return sum(ok for _, ok in runs) / len(runs)
 
 
@@ -130,34 +123,12 @@ def test_region_ranking_and_its_change_from_the_previous_month(site: h.Site) -> 
     assert f"к итогам месяца: {month}" in ranking
 
 
-def check_bars(html: str, svc: h.Svc, now: float) -> list[str]:
-    """Each of the 90 bars says its day's availability in text, as the truth has it (none
-    while a day has no finished step: today in its first minutes); the bars' classes."""
-    bars = re.findall(r'<li class="bar (\w+)" title="([^"]+)">', html)
-    assert len(bars) == 90
-    today = dt.datetime.fromtimestamp(now, h.MSK).date()
-    for k, (css, title) in enumerate(bars):
-        day = today - dt.timedelta(days=89 - k)
-        start = dt.datetime.combine(day, dt.time(0), h.MSK).timestamp()
-        runs = counted_runs(svc, start, min(start + 86400, now))
-        assert title.startswith(day.strftime("%d.%m.%Y") + ": "), title
-        if not runs:
-            assert (css, title.split(": ")[1]) == ("none", "нет данных"), title
-            continue
-        value = sum(ok for _, ok in runs) / len(runs)
-        verdict = "цель выполнена" if value >= 0.995 else "ниже цели"
-        assert (css, title) == ("ok" if value >= 0.995 else "bad",
-                                f"{day:%d.%m.%Y}: {fmt.percent(value)}, {verdict}")
-        assert f'<span class="vh">{title}</span>' in html   # read out, not only hovered
-    return [css for css, _ in bars]
-
-
 def test_service_page_daily_bars_carry_their_figures_in_text(site: h.Site) -> None:
-    nightly = check_bars(site.text("/services/nightly"), h.BY_ID["nightly"], time.time())
+    nightly = h.check_bars(site.text("/services/nightly"), h.BY_ID["nightly"], time.time())
     assert "bad" in nightly and "ok" in nightly
     # Added two days ago: the days before are "no data", not red; its whole days are green.
     # Today's bar is left to the truth above: right after midnight it has no step yet.
-    young = check_bars(site.text("/services/young"), h.BY_ID["young"], time.time())
+    young = h.check_bars(site.text("/services/young"), h.BY_ID["young"], time.time())
     assert young[:87] == ["none"] * 87 and young[87:89] == ["ok", "ok"]
 
 
