@@ -35,10 +35,9 @@ def _headers(headers: Mapping[str, str]) -> dict[str, str]:
 def forwarder(workers: Callable[[], Sequence[WorkerProcess]]
               ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def forward(request: web.Request) -> web.StreamResponse:
-        body = bytearray()  # read(n) returns what has arrived: read on until the cap or EOF
-        while len(body) <= MAX_BODY and (more := await request.content.read(MAX_BODY + 1)):
-            body += more
-        if len(body) > MAX_BODY:
+        try:  # aiohttp's cap: reads on to the end, however many segments the body comes in
+            body = await request.clone(client_max_size=MAX_BODY).read()
+        except web.HTTPRequestEntityTooLarge:
             return web.Response(status=413, text="request body too large\n")
         headers = _headers(request.headers)
         headers[CLIENT_HEADER] = request.remote or ""
@@ -48,7 +47,7 @@ def forwarder(workers: Callable[[], Sequence[WorkerProcess]]
             if http is None:
                 continue
             try:
-                async with http.request(request.method, url, data=bytes(body), headers=headers,
+                async with http.request(request.method, url, data=body, headers=headers,
                                                timeout=TIMEOUT, allow_redirects=False) as got:
                     if got.status == 404:
                         continue
