@@ -94,11 +94,18 @@ async def recording_target() -> AsyncIterator[tuple[str, dict[str, list[float]]]
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", handle)
+    async with serving(app, backlog=2048) as url:
+        yield url, seen
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application, backlog: int = 128) -> AsyncIterator[str]:
+    """``app`` on a free 127.0.0.1 port for the block; its base URL."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0, backlog=2048).start()
+    await web.TCPSite(runner, "127.0.0.1", 0, backlog=backlog).start()
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
 

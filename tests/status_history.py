@@ -253,7 +253,7 @@ def serve_status(work: Path, prometheus: str, *extra: str, with_catalog: bool = 
                  env: Mapping[str, str] | None = None) -> Iterator[Site]:
     """``dozor status`` (the real CLI) on the test catalog (or, without it, on the info
     metrics alone); yields once its /healthz is ``ready`` (by default: its first refresh
-    read data). ``env``: more environment (``pinned_clock``)."""
+    read data). ``env``: more environment (``harness.clock.pinned_clock``)."""
     port = free_port()
     config = ["--config", str(write_catalog(work / "catalog.yaml"))] if with_catalog else []
     env = {**os.environ, "STATUS_TEST_TOKEN": TOKEN, **(env or {})}
@@ -277,17 +277,6 @@ def serve_status(work: Path, prometheus: str, *extra: str, with_catalog: bool = 
         stop_process(proc)
 
 
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
-
-
-def pinned_clock(offset: float) -> dict[str, str]:
-    """The environment that runs a process's wall clock ``offset`` seconds from the real one
-    (libfaketime; an offset, not a start time, so every process started with it reads the
-    same time); its monotonic clock stays real."""
-    return {"LD_PRELOAD": str(LIBFAKETIME), "FAKETIME": f"{offset:+.0f}s",
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_DONT_RESET": "1"}
-
-
 def serve_status_without_data(work: Path) -> Iterator[Site]:
     """``dozor status`` against a port nothing listens on: it must still serve."""
     yield from serve_status(work, f"http://127.0.0.1:{free_port()}", "--refresh", "1",
@@ -303,7 +292,7 @@ READ_SPAN = 150.0
 
 def history_prometheus(work: Path, at: float | None = None) -> Iterator[str]:
     """The world's history in a real Prometheus, ending now or at a pinned ``at`` (for a
-    ``dozor status`` whose clock is pinned there too: ``pinned_clock``)."""
+    ``dozor status`` whose clock is pinned there too: ``harness.clock``)."""
     if at is None:
         now = time.time()
         last = (now - 20) // STEP * STEP

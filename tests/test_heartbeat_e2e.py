@@ -6,7 +6,6 @@ working-days-only job that raises nothing on a public holiday."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from harness import clock
 from harness.catalog_factory import catalog_dict, write_catalog
 from harness.dozor_process import DozorProcess
 from harness.stack import free_port, poll
@@ -24,8 +24,6 @@ pytestmark = pytest.mark.e2e
 
 TOKEN = "restart-job-token-0123456789"
 DEADLINE = 30.0  # bounds waits for runs every 1 s on a shared two-core machine
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
-
 
 def _catalog(path: Path, probes: dict[str, dict[str, Any]]) -> Path:
     data = catalog_dict(["http://127.0.0.1:1/"], interval="1s", timeout="500ms")
@@ -115,8 +113,7 @@ async def test_the_listen_flag_moves_the_pings(tmp_path: Path) -> None:
         await process.close()
 
 
-@pytest.mark.skipif(not LIBFAKETIME.exists() or shutil.which("faketime") is None,
-                    reason="needs Debian's faketime (make debs)")
+@pytest.mark.skipif(not clock.AVAILABLE, reason="needs Debian's faketime (make debs)")
 async def test_no_alarm_on_a_public_holiday_under_a_pinned_clock(tmp_path: Path) -> None:
     # The daemon's wall clock starts at 06:00 Moscow time on 1 January 2027 (a holiday; the
     # same hour of a working day would be business hours); its monotonic clock stays real.
@@ -125,8 +122,7 @@ async def test_no_alarm_on_a_public_holiday_under_a_pinned_clock(tmp_path: Path)
         "control": {"token": "control-job-token-0123456789", "period": "1s", "grace": "1s"},
     })
     process = DozorProcess(config, "e2e", tmp_path / "dozor.log", env={
-        "LD_PRELOAD": str(LIBFAKETIME), "FAKETIME": "@2027-01-01 03:00:00", "TZ": "UTC",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_DONT_RESET": "1"})
+        **clock.pinned_clock("@2027-01-01 03:00:00"), "TZ": "UTC"})
     try:
         await process.start()
 

@@ -12,19 +12,19 @@ month's label and the state now.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from harness import clock
 from tests import status_history as h
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not h.LIBFAKETIME.exists() or shutil.which("faketime") is None,
-                       reason="needs Debian's faketime (make debs)"),
+    pytest.mark.skipif(not clock.AVAILABLE, reason="needs Debian's faketime (make debs)"),
 ]
 
 STOPS = {"month-end-23:55:30": -270, "new-day-00:00:30": 30, "first-step-00:05:30": 330}
@@ -37,11 +37,12 @@ def _turn_of_month() -> float:
     return dt.datetime(at.year, at.month, 1, tzinfo=h.MSK).timestamp()
 
 
+@dataclass(frozen=True)
 class Pinned:
     """The site and the pinned clock it runs on."""
 
-    def __init__(self, site: h.Site, offset: float) -> None:
-        self.site, self.offset = site, offset
+    site: h.Site
+    offset: float
 
     def now(self) -> float:
         return time.time() + self.offset
@@ -56,20 +57,20 @@ def pinned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     for prometheus in h.history_prometheus(work, at=at):
         for site in h.serve_status(work, prometheus, "--refresh", "3600",
                                    "--window-refresh", "3600",
-                                   env=h.pinned_clock(offset)):
+                                   env=clock.pinned_clock(f"{offset:+.0f}s")):
             yield Pinned(site, offset)
 
 
 def test_every_daily_bar_agrees_with_the_truth(pinned: Pinned) -> None:
     now = pinned.now()
-    for svc in h.SERVICES:
-        bars = h.check_bars(pinned.site.text(f"/services/{svc.id}"), svc, now)
-        assert "ok" in bars or "bad" in bars, svc.id  # yesterday, at least, has data
+    bars = {svc.id: h.check_bars(pinned.site.text(f"/services/{svc.id}"), svc, now)
+            for svc in h.SERVICES}
+    for sid, classes in bars.items():
+        assert "ok" in classes or "bad" in classes, sid  # yesterday, at least, has data
     today = dt.datetime.fromtimestamp(now, h.MSK)
     first_step = dt.datetime.combine(today.date(), dt.time(0, 5), h.MSK).timestamp()
-    healthy = h.check_bars(pinned.site.text("/services/healthy"), h.BY_ID["healthy"], now)
     # Today's bar has data from its first whole step on, and none before.
-    assert healthy[-1] == ("ok" if now >= first_step else "none")
+    assert bars["healthy"][-1] == ("ok" if now >= first_step else "none")
 
 
 def test_the_window_and_the_previous_month_follow_the_pinned_clock(pinned: Pinned) -> None:

@@ -9,23 +9,26 @@ body is copied whole, however many segments it arrives in."""
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from harness.stack import serving
 from monitor.serving.app import make_app
 from monitor.supervisor.process import WorkerGone, WorkerProcess
 from monitor.supervisor.proxy import forwarder
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def _unix_worker(path: Path, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                       ) -> AsyncIterator[WorkerProcess]:
+@contextlib.asynccontextmanager
+async def _unix_worker(path: Path, handler: Handler) -> AsyncIterator[WorkerProcess]:
+    """A worker as the supervisor sees it, its HTTP served by ``handler`` on a Unix socket."""
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
     runner = web.AppRunner(app, access_log=None)
@@ -40,12 +43,18 @@ async def _unix_worker(path: Path, handler: Callable[[web.Request], Awaitable[we
         await runner.cleanup()
 
 
+def _proxy(workers: Sequence[WorkerProcess]) -> web.Application:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forwarder(lambda: workers))
+    return app
+
+
 @pytest.fixture
 async def worker(tmp_path: Path) -> AsyncIterator[WorkerProcess]:
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(text="# HELP dozor_probes_configured Services.\n")
 
-    async for worker in _unix_worker(tmp_path / "w.sock", metrics):
+    async with _unix_worker(tmp_path / "w.sock", metrics) as worker:
         yield worker
 
 
@@ -59,7 +68,7 @@ async def test_a_worker_killed_mid_body_is_gone(tmp_path: Path) -> None:
         request.transport.abort()  # as a kill -9 leaves it: the chunked body cut short
         return response
 
-    async for worker in _unix_worker(tmp_path / "w.sock", dies):
+    async with _unix_worker(tmp_path / "w.sock", dies) as worker:
         with pytest.raises(WorkerGone, match="ClientPayloadError"):
             await worker.scrape(TIMEOUT)
 
@@ -87,32 +96,18 @@ async def test_a_proxied_request_skips_a_closing_worker(tmp_path: Path) -> None:
     async def knows(request: web.Request) -> web.Response:
         return web.Response(text="pong\n")
 
-    gen_a = _unix_worker(tmp_path / "a.sock", knows)
-    gen_b = _unix_worker(tmp_path / "b.sock", knows)
-    closing, answering = await anext(gen_a), await anext(gen_b)
-    try:
+    async with _unix_worker(tmp_path / "a.sock", knows) as closing, \
+            _unix_worker(tmp_path / "b.sock", knows) as answering:
         session = closing.http
         assert session is not None
         await session.close()
         closing.http = session  # closed under a request that already read it
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", forwarder(lambda: (closing, answering)))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
-        try:
-            async with aiohttp.ClientSession() as client, \
-                    client.get(f"http://127.0.0.1:{port}/ping/x", timeout=TIMEOUT) as got:
-                assert got.status == 200
-                assert await got.text() == "pong\n"
-        finally:
-            await runner.cleanup()
+        async with serving(_proxy((closing, answering))) as url, \
+                aiohttp.ClientSession() as client, \
+                client.get(f"{url}/ping/x", timeout=TIMEOUT) as got:
+            assert got.status == 200
+            assert await got.text() == "pong\n"
         closing.http = None
-    finally:
-        for gen in (gen_a, gen_b):
-            with pytest.raises(StopAsyncIteration):
-                await anext(gen)
 
 
 async def test_a_render_failing_before_its_first_slice_is_a_500() -> None:
@@ -123,32 +118,21 @@ async def test_a_render_failing_before_its_first_slice_is_a_500() -> None:
     async def reload() -> bool:
         return True
 
-    runner = web.AppRunner(make_app(failing, reload), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    try:
-        async with aiohttp.ClientSession() as client, client.get(
-                f"http://127.0.0.1:{port}/metrics", timeout=TIMEOUT) as got:
-            assert got.status == 500
-            await got.read()  # whole: a complete error answer, not a cut 200
-    finally:
-        await runner.cleanup()
+    async with serving(make_app(failing, reload)) as url, aiohttp.ClientSession() as client, \
+            client.get(f"{url}/metrics", timeout=TIMEOUT) as got:
+        assert got.status == 500
+        await got.read()  # whole: a complete error answer, not a cut 200
 
 
 async def test_a_forwarded_body_arriving_in_segments_is_copied_whole(tmp_path: Path) -> None:
     async def echo(request: web.Request) -> web.Response:
         return web.Response(body=await request.read())
 
-    async for worker in _unix_worker(tmp_path / "w.sock", echo):
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", forwarder(functools.partial(tuple, [worker])))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
+    async with _unix_worker(tmp_path / "w.sock", echo) as worker, \
+            serving(_proxy((worker,))) as url:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"POST /ping/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
                          b"Content-Length: 20\r\n\r\nfirst part,")
             await writer.drain()
@@ -156,8 +140,7 @@ async def test_a_forwarded_body_arriving_in_segments_is_copied_whole(tmp_path: P
             writer.write(b" second!!")
             await writer.drain()
             answer = await asyncio.wait_for(reader.read(), 10)
-            writer.close()
         finally:
-            await runner.cleanup()
-        assert answer.startswith(b"HTTP/1.1 200")
-        assert answer.endswith(b"\r\n\r\nfirst part, second!!"), answer
+            writer.close()
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert answer.endswith(b"\r\n\r\nfirst part, second!!"), answer
